@@ -1,0 +1,1 @@
+"""PyTriton-compatible clients for NVIDIA Triton Inference Server (work in progress)."""

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Sourced by scripts/run and scripts/test: make sure .venv holds tritonload with the embedded
+# Triton server and the test tools. Reinstalls only when pyproject.toml changed.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${TRITONLOAD_VENV:-$root/.venv}"
+python="${PYTHON:-python3}"
+
+if ! "$python" -c 'import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 13) else 1)'; then
+    echo "error: tritonload needs Python 3.10-3.13 (found $("$python" --version 2>&1)); set PYTHON=..." >&2
+    exit 2
+fi
+stamp="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)"
+if [ ! -x "$venv/bin/python" ]; then
+    echo "creating virtualenv $venv" >&2
+    "$python" -m venv "$venv"
+fi
+if [ "$(cat "$venv/.tritonload-stamp" 2>/dev/null || true)" != "$stamp" ]; then
+    echo "installing tritonload[embedded,test] into $venv (first run takes a minute)" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[embedded,test]"
+    echo "$stamp" > "$venv/.tritonload-stamp"
+fi
+export PATH="$venv/bin:$PATH"
