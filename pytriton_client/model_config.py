@@ -1,0 +1,129 @@
+"""The model configuration a client works from: ``TritonModelConfig`` and ``TensorSpec``.
+
+Owns parsing Triton's model configuration JSON (the HTTP ``/config`` answer, or the gRPC answer
+converted with ``as_json=True``) into these types. Pure: never talks to a server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pytriton_client.exceptions import PyTritonClientValueError
+
+_TRITON_TO_NUMPY: dict[str, Any] = {
+    "BOOL": np.bool_,
+    "UINT8": np.uint8,
+    "UINT16": np.uint16,
+    "UINT32": np.uint32,
+    "UINT64": np.uint64,
+    "INT8": np.int8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "FP16": np.float16,
+    "FP32": np.float32,
+    "FP64": np.float64,
+    "BYTES": np.bytes_,
+    "BF16": np.float32,  # tritonclient sends and returns BF16 tensors as float32 arrays
+}
+
+
+def triton_to_numpy_dtype(datatype: str) -> Any:
+    """numpy type for a Triton datatype (``"FP32"`` or ``"TYPE_FP32"``); ``BYTES``/``STRING`` → ``np.bytes_``."""
+    name = datatype.removeprefix("TYPE_")
+    if name == "STRING":
+        name = "BYTES"
+    try:
+        return _TRITON_TO_NUMPY[name]
+    except KeyError:
+        raise PyTritonClientValueError(f"Unsupported Triton datatype {datatype!r}") from None
+
+
+def triton_datatype(datatype: str) -> str:
+    """Wire datatype (``"FP32"``, ``"BYTES"``) of a config datatype (``"TYPE_FP32"``, ``"TYPE_STRING"``)."""
+    name = datatype.removeprefix("TYPE_")
+    return "BYTES" if name == "STRING" else name
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One model input or output as the model configuration declares it (without the batch axis)."""
+
+    name: str
+    shape: tuple[int, ...]
+    """Dimensions without the batch axis; ``-1`` is a variable dimension."""
+    dtype: Any
+    """numpy type (``np.float32``, ``np.bytes_`` for BYTES/STRING, ...)."""
+    optional: bool = False
+    datatype: str = ""
+    """Triton wire datatype (``"FP32"``, ``"BYTES"``)."""
+
+
+@dataclass(frozen=True)
+class TritonModelConfig:
+    """What a client needs from a model's configuration.
+
+    ``max_batch_size == 0`` means the model does not batch: ``infer_sample`` sends arrays unchanged
+    and ``infer_batch`` is refused.
+    """
+
+    model_name: str
+    model_version: int = 1
+    max_batch_size: int = 0
+    batching: bool = False
+    decoupled: bool = False
+    inputs: list[TensorSpec] | None = None
+    outputs: list[TensorSpec] | None = None
+    backend: str = ""
+    platform: str = ""
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+def _tensors(entries: Any) -> list[TensorSpec] | None:
+    if not entries:
+        return None
+    specs = []
+    for entry in entries:
+        name = str(entry["name"])
+        datatype = str(entry.get("data_type", ""))
+        specs.append(
+            TensorSpec(
+                name=name,
+                shape=tuple(int(d) for d in entry.get("dims", ())),
+                dtype=triton_to_numpy_dtype(datatype),
+                optional=bool(entry.get("optional", False)),
+                datatype=triton_datatype(datatype),
+            )
+        )
+    return specs
+
+
+def parse_model_config(config: Mapping[str, Any], model_version: str | None = None) -> TritonModelConfig:
+    """Build a :class:`TritonModelConfig` from Triton's configuration JSON (HTTP or gRPC ``as_json``).
+
+    ``model_version`` is the requested version (``None`` or ``""`` for latest, recorded as 1).
+    """
+    if "config" in config and "name" not in config:  # gRPC answer: {"config": {...}}
+        config = config["config"]
+    max_batch_size = int(config.get("max_batch_size", 0) or 0)
+    policy = config.get("model_transaction_policy") or {}
+    params = {k: str(v.get("string_value", "")) for k, v in (config.get("parameters") or {}).items()}
+    return TritonModelConfig(
+        model_name=str(config.get("name", "")),
+        model_version=int(model_version) if model_version and model_version.isdigit() else 1,
+        max_batch_size=max_batch_size,
+        batching=max_batch_size > 0,
+        decoupled=bool(policy.get("decoupled", False)),
+        inputs=_tensors(config.get("input")),
+        outputs=_tensors(config.get("output")),
+        backend=str(config.get("backend", "")),
+        platform=str(config.get("platform", "")),
+        parameters=params,
+    )
+
+
+__all__ = ["TensorSpec", "TritonModelConfig", "parse_model_config", "triton_datatype", "triton_to_numpy_dtype"]
