@@ -124,10 +124,7 @@ def init_flow(
 
     def server_error() -> PyTritonClientError:
         if last_error is not None and last_error.kind == "connection":
-            return PyTritonClientConnectionError(
-                f"Could not connect to the server at {url} within {timeout_s:g} s ({last_error}). "
-                "Check that Triton is running and that the URL's scheme and port are right."
-            )
+            return PyTritonClientConnectionError(f"Server not reachable within {timeout_s:g} s. {last_error}")
         detail = f" Last error: {last_error}" if last_error is not None else ""
         return PyTritonClientTimeoutError(
             f"Waiting for server to be ready timed out after {timeout_s:g} s ({url}).{detail}"
