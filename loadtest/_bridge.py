@@ -1,0 +1,116 @@
+"""Bridges between the gevent hub (where Locust users run) and real threads / an asyncio loop.
+
+Owns the three ways a user greenlet waits without blocking the hub: on a blocking call moved to
+gevent's native thread pool, on a ``concurrent.futures.Future`` completed by another thread, and on
+a coroutine run by the per-process asyncio loop thread. Completions from other threads reach the
+hub only through ``loop.run_callback_threadsafe``; gevent objects are never touched from another
+thread. Knows nothing about Triton, Locust or recording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import gevent
+import gevent.event
+
+T = TypeVar("T")
+
+
+def run_in_thread(function: Callable[..., T], *args: Any) -> T:
+    """Run a blocking ``function(*args)`` in gevent's native thread pool; the greenlet waits."""
+    result: T = gevent.get_hub().threadpool.apply(function, args)
+    return result
+
+
+def ensure_thread_pool(size: int) -> None:
+    """Make gevent's native thread pool hold at least ``size`` threads."""
+    pool = gevent.get_hub().threadpool
+    pool.maxsize = max(pool.maxsize, size)
+
+
+def notify_from_thread(event: gevent.event.Event) -> Callable[[Any], None]:
+    """A callback, callable from any thread, that sets ``event`` in the hub's own thread."""
+    loop = gevent.get_hub().loop
+
+    def _notify(_: Any = None) -> None:
+        loop.run_callback_threadsafe(event.set)
+
+    return _notify
+
+
+def wait_future(future: concurrent.futures.Future[T]) -> T:
+    """Wait cooperatively for a future that another thread completes; returns its result."""
+    if not future.done():
+        done = gevent.event.Event()
+        future.add_done_callback(notify_from_thread(done))
+        done.wait()
+    return future.result()
+
+
+class AsyncioLoopThread:
+    """One asyncio event loop running in its own OS thread (uvloop when installed).
+
+    Usage::
+
+        loop = AsyncioLoopThread().start()
+        result = loop.run(some_coroutine())   # from a greenlet: waits cooperatively
+        loop.stop()
+    """
+
+    def __init__(self, name: str = "tritonload-asyncio") -> None:
+        self._name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The running loop (after :meth:`start`)."""
+        if self._loop is None:
+            raise RuntimeError("the asyncio loop thread is not started")
+        return self._loop
+
+    def start(self) -> AsyncioLoopThread:
+        """Start the thread and its loop; returns ``self`` once the loop runs."""
+        if self._thread is not None:
+            return self
+        try:
+            import uvloop
+
+            loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+        except ImportError:
+            loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def _main() -> None:
+            asyncio.set_event_loop(loop)
+            loop.call_soon(ready.set)
+            loop.run_forever()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=_main, name=self._name, daemon=True)
+        self._thread.start()
+        ready.wait()
+        return self
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule a coroutine on the loop; returns a thread-safe future."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the loop and wait for it cooperatively (from a greenlet)."""
+        return wait_future(self.submit(coroutine))
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the loop and join its thread; safe to call twice."""
+        thread, self._thread = self._thread, None
+        if thread is None or self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        thread.join(timeout_s)

@@ -1,0 +1,92 @@
+"""The HdrHistogram interval log (``latency.hlog``): write as the run goes, read back later.
+
+Owns the file format: the standard HdrHistogram interval-log layout (format 1.3 header lines, a
+legend, then one ``Tag=<traffic>/<metric>,start,length,max,payload`` line per histogram per
+interval), so HdrHistogram's own tools and the ``hdrhistogram`` package's ``HistogramLogReader``
+read it. Timestamps are seconds relative to the measurement start (``BaseTime``); the max column is
+in milliseconds (values are recorded in microseconds). Never decides what to record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from hdrh.histogram import HdrHistogram
+from hdrh.log import HistogramLogReader
+
+from loadtest.recorder import TagKey, key_of, new_histogram, tag_of
+
+FORMAT_VERSION = "1.3"
+LEGEND = '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"'
+MAX_VALUE_UNIT_RATIO = 1000.0  # microseconds -> milliseconds in the max column
+
+
+class IntervalLogWriter:
+    """Appends interval histograms to an open text file, flushing after each interval."""
+
+    def __init__(self, stream: IO[str], *, start_epoch_s: float, comment: str = "") -> None:
+        self._stream = stream
+        stamp = dt.datetime.fromtimestamp(start_epoch_s, tz=dt.timezone.utc).isoformat(timespec="milliseconds")
+        lines = [f"#[Histogram log format version {FORMAT_VERSION}]"]
+        if comment:
+            lines.append(f"#[{comment}]")
+        lines += [
+            f"#[StartTime: {start_epoch_s:.3f} (seconds since epoch), {stamp}]",
+            f"#[BaseTime: {start_epoch_s:.3f} (seconds since epoch)]",
+            LEGEND,
+        ]
+        stream.write("\n".join(lines) + "\n")
+        stream.flush()
+
+    def write(self, start_s: float, end_s: float, histograms: dict[TagKey, HdrHistogram]) -> None:
+        """Write one interval (times in seconds since the measurement start); empty ones are kept."""
+        lines = []
+        for key, histogram in histograms.items():
+            payload = histogram.encode().decode("ascii")
+            max_ms = histogram.get_max_value() / MAX_VALUE_UNIT_RATIO
+            lines.append(f"Tag={tag_of(key)},{start_s:.3f},{end_s - start_s:.3f},{max_ms:.3f},{payload}\n")
+        self._stream.write("".join(lines))
+        self._stream.flush()
+
+
+@dataclass
+class LoggedInterval:
+    """One histogram line read back from an interval log."""
+
+    key: TagKey
+    start_s: float
+    length_s: float
+    histogram: HdrHistogram
+
+
+def read_intervals(path: str | Path, highest_us: int) -> Iterator[LoggedInterval]:
+    """Read every interval histogram of ``path`` with the hdrhistogram package's own log reader."""
+    reader = HistogramLogReader(str(path), new_histogram("latency", highest_us))
+    try:
+        base_s: float | None = None
+        while True:
+            histogram = reader.get_next_interval_histogram()
+            if histogram is None:
+                return
+            start_s = histogram.get_start_time_stamp() / 1000.0
+            end_s = histogram.get_end_time_stamp() / 1000.0
+            if base_s is None:
+                base_s = reader.base_time_sec or reader.get_start_time_sec()
+            yield LoggedInterval(key_of(histogram.get_tag()), start_s - base_s, end_s - start_s, histogram)
+    finally:
+        reader.close()
+
+
+def read_totals(path: str | Path, highest_us: int) -> dict[TagKey, HdrHistogram]:
+    """Sum of every interval per (traffic, metric): the whole run's histograms."""
+    totals: dict[TagKey, HdrHistogram] = {}
+    for interval in read_intervals(path, highest_us):
+        total = totals.get(interval.key)
+        if total is None:
+            total = totals[interval.key] = new_histogram(interval.key[1], highest_us)
+        total.add(interval.histogram)
+    return totals

@@ -1,0 +1,323 @@
+"""The run directory: the contract between ``tritonload run`` and everything after it.
+
+Owns the files of ``reports/<run-id>/`` and their formats: writing them while a run goes (so a crash
+or Ctrl-C still leaves what was measured), and reading them back for reports and comparisons
+without the server or the scenario file. Never talks to a server and never decides what to measure.
+
+Files (see docs/results.md):
+
+- ``scenario.yaml``: the resolved scenario (defaults filled in, no secrets);
+- ``summary.json``: versioned summary (:data:`SUMMARY_VERSION`), rewritten at every interval and
+  at the end; ``complete`` is false until the run finished normally;
+- ``latency.hlog``: HdrHistogram interval log, one tag per (traffic entry, metric);
+- ``intervals.jsonl``: per-interval counters (ok, errors by kind, late sends, users, in flight);
+- ``server-stats.jsonl``: per-interval snapshots of Triton's statistics and metrics, when available;
+- ``run.log``: the run's log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from hdrh.histogram import HdrHistogram
+
+from loadtest import hlog
+from loadtest.recorder import TIME_METRICS, Interval, Recorder, TagKey, TrafficCounters, new_histogram
+
+SUMMARY_VERSION = 1
+SCENARIO_FILE = "scenario.yaml"
+SUMMARY_FILE = "summary.json"
+HLOG_FILE = "latency.hlog"
+INTERVALS_FILE = "intervals.jsonl"
+SERVER_STATS_FILE = "server-stats.jsonl"
+LOG_FILE = "run.log"
+OVERALL = "*"
+"""Name of the pseudo traffic entry that merges every entry (global SLOs are evaluated on it)."""
+DEFAULT_PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0, 99.9)
+
+
+class RunDirectoryError(Exception):
+    """A run directory is missing, unreadable or of an unknown format."""
+
+
+def percentile_key(percentile: float) -> str:
+    """``50 -> "p50"``, ``99.9 -> "p99.9"``."""
+    return f"p{percentile:g}"
+
+
+def make_run_id(name: str, now_s: float | None = None) -> str:
+    """A sortable run id: ``YYYYmmdd-HHMMSS-<name>``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now_s))
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
+    return f"{stamp}-{safe}"
+
+
+def histogram_stats(histogram: HdrHistogram, percentiles: Sequence[float]) -> dict[str, Any]:
+    """Count, min, mean, max and the percentiles of one histogram (``None`` when empty)."""
+    count = histogram.get_total_count()
+    stats: dict[str, Any] = {"count": count}
+    if count == 0:
+        stats.update({"min": None, "mean": None, "max": None, "stddev": None})
+        stats.update({percentile_key(p): None for p in percentiles})
+        return stats
+    stats.update(
+        {
+            "min": histogram.get_min_value(),
+            "mean": round(histogram.get_mean_value(), 3),
+            "max": histogram.get_max_value(),
+            "stddev": round(histogram.get_stddev(), 3),
+        }
+    )
+    stats.update({percentile_key(p): histogram.get_value_at_percentile(p) for p in percentiles})
+    return stats
+
+
+def merge_traffic(histograms: Mapping[TagKey, HdrHistogram], highest_us: int) -> dict[str, HdrHistogram]:
+    """Per metric, every traffic entry's histogram added together."""
+    merged: dict[str, HdrHistogram] = {}
+    for (_, metric), histogram in histograms.items():
+        total = merged.get(metric)
+        if total is None:
+            total = merged[metric] = new_histogram(metric, highest_us)
+        total.add(histogram)
+    return merged
+
+
+def traffic_summary(
+    counters: TrafficCounters,
+    histograms: Mapping[str, HdrHistogram],
+    duration_s: float,
+    percentiles: Sequence[float],
+    info: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The summary block of one traffic entry (or of the overall pseudo entry)."""
+    requests = counters.ok + counters.error_count
+    entry: dict[str, Any] = dict(info or {})
+    entry.update(
+        {
+            "requests": requests,
+            "ok": counters.ok,
+            "errors": counters.error_count,
+            "errors_by_kind": dict(sorted(counters.errors.items())),
+            "error_rate": (counters.error_count / requests) if requests else 0.0,
+            "throughput_rps": round(counters.ok / duration_s, 3) if duration_s > 0 else 0.0,
+            "late_sends": counters.late,
+            "clamped_values": counters.clamped,
+            "metrics": {
+                metric: {**histogram_stats(h, percentiles), "unit": "us" if metric in TIME_METRICS else "count"}
+                for metric, h in histograms.items()
+            },
+        }
+    )
+    return entry
+
+
+def build_summary(
+    recorder: Recorder,
+    *,
+    run_id: str,
+    status: str,
+    complete: bool,
+    started_at_s: float,
+    ended_at_s: float,
+    duration_s: float,
+    percentiles: Sequence[float],
+    meta: Mapping[str, Any],
+    traffic_info: Mapping[str, Mapping[str, Any]],
+    error: str | None = None,
+    slos: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """Assemble ``summary.json`` from a recorder's totals."""
+    by_traffic: dict[str, dict[str, HdrHistogram]] = {}
+    for (name, metric), histogram in recorder.totals.items():
+        by_traffic.setdefault(name, {})[metric] = histogram
+    names = list(dict.fromkeys([*traffic_info, *recorder.traffic_names(), *by_traffic]))
+    traffic = {
+        name: traffic_summary(
+            recorder.total_counters.get(name, TrafficCounters()),
+            by_traffic.get(name, {}),
+            duration_s,
+            percentiles,
+            traffic_info.get(name),
+        )
+        for name in names
+    }
+    overall_counters = TrafficCounters()
+    for counters in recorder.total_counters.values():
+        overall_counters.add(counters)
+    overall = traffic_summary(
+        overall_counters, merge_traffic(recorder.totals, recorder.highest_us), duration_s, percentiles
+    )
+    return {
+        "summary_version": SUMMARY_VERSION,
+        "run_id": run_id,
+        "status": status,
+        "complete": complete,
+        "error": error,
+        "started_at": _iso(started_at_s),
+        "ended_at": _iso(ended_at_s),
+        "duration_s": round(duration_s, 3),
+        "warmup_requests": recorder.warmup_requests,
+        "percentiles": list(percentiles),
+        "highest_trackable_us": recorder.highest_us,
+        **dict(meta),
+        "traffic": traffic,
+        "overall": overall,
+        "slos": list(slos),
+    }
+
+
+def _iso(epoch_s: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_s)) + f".{int(epoch_s % 1 * 1000):03d}Z"
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class RunWriter:
+    """Writes one run directory as the run goes.
+
+    Args:
+        run_dir: the directory to create (it must not already hold a run).
+        scenario_yaml: the resolved scenario text.
+        start_epoch_s: wall-clock time of the measurement start (the interval log's base time).
+    """
+
+    def __init__(self, run_dir: Path, *, scenario_yaml: str, start_epoch_s: float, comment: str = "") -> None:
+        if (run_dir / SUMMARY_FILE).exists():
+            raise RunDirectoryError(f"{run_dir} already holds a run; choose another --out")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir = run_dir
+        (run_dir / SCENARIO_FILE).write_text(scenario_yaml, encoding="utf-8")
+        self._hlog_stream: IO[str] = (run_dir / HLOG_FILE).open("w", encoding="utf-8")
+        self._hlog = hlog.IntervalLogWriter(self._hlog_stream, start_epoch_s=start_epoch_s, comment=comment)
+        self._intervals: IO[str] = (run_dir / INTERVALS_FILE).open("w", encoding="utf-8")
+        self._server_stats: IO[str] | None = None
+        self._base_ns: int | None = None
+
+    def write_interval(self, interval: Interval, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Append one interval to ``latency.hlog`` and ``intervals.jsonl``; returns the jsonl record."""
+        if self._base_ns is None:
+            self._base_ns = interval.start_ns
+        start_s = (interval.start_ns - self._base_ns) / 1e9
+        end_s = (interval.end_ns - self._base_ns) / 1e9
+        self._hlog.write(start_s, end_s, interval.histograms)
+        record: dict[str, Any] = {
+            "start_s": round(start_s, 3),
+            "end_s": round(end_s, 3),
+            "traffic": {name: counters.to_dict() for name, counters in interval.counters.items()},
+        }
+        record.update(extra or {})
+        self._intervals.write(json.dumps(record) + "\n")
+        self._intervals.flush()
+        return record
+
+    def write_server_stats(self, snapshot: Mapping[str, Any]) -> None:
+        """Append one server statistics snapshot to ``server-stats.jsonl``."""
+        if self._server_stats is None:
+            self._server_stats = (self.run_dir / SERVER_STATS_FILE).open("w", encoding="utf-8")
+        self._server_stats.write(json.dumps(snapshot, default=str) + "\n")
+        self._server_stats.flush()
+
+    def write_summary(self, summary: Mapping[str, Any]) -> None:
+        """(Re)write ``summary.json`` atomically."""
+        _write_json_atomic(self.run_dir / SUMMARY_FILE, summary)
+
+    def close(self) -> None:
+        """Close every open file; safe to call twice."""
+        for stream in (self._hlog_stream, self._intervals, self._server_stats):
+            if stream is not None and not stream.closed:
+                stream.close()
+
+
+@dataclass
+class Run:
+    """A run directory read back: everything reports and comparisons need."""
+
+    path: Path
+    summary: dict[str, Any]
+    scenario_yaml: str
+    intervals: list[dict[str, Any]] = field(default_factory=list)
+    server_stats: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def highest_us(self) -> int:
+        """The histograms' highest trackable value."""
+        return int(self.summary.get("highest_trackable_us", 3_600_000_000))
+
+    @property
+    def traffic_names(self) -> list[str]:
+        """The run's traffic entries, in scenario order."""
+        return list(self.summary.get("traffic", {}))
+
+    def histograms(self) -> dict[TagKey, HdrHistogram]:
+        """Whole-run histograms per (traffic, metric), recomputed from ``latency.hlog``."""
+        return hlog.read_totals(self.path / HLOG_FILE, self.highest_us)
+
+    def interval_histograms(self) -> list[hlog.LoggedInterval]:
+        """Every interval histogram in file order."""
+        return list(hlog.read_intervals(self.path / HLOG_FILE, self.highest_us))
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # a run killed mid-write leaves a torn last line
+    return records
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a run directory.
+
+    Raises:
+        RunDirectoryError: not a run directory, or a summary of an unknown version.
+    """
+    run_dir = Path(path)
+    summary_path = run_dir / SUMMARY_FILE
+    if not summary_path.is_file():
+        raise RunDirectoryError(f"{run_dir} is not a run directory (no {SUMMARY_FILE})")
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunDirectoryError(f"{summary_path} is unreadable: {exc}") from exc
+    version = summary.get("summary_version")
+    if version != SUMMARY_VERSION:
+        raise RunDirectoryError(f"{summary_path} has summary_version {version!r}; this tritonload reads 1")
+    scenario_path = run_dir / SCENARIO_FILE
+    scenario_yaml = scenario_path.read_text(encoding="utf-8") if scenario_path.exists() else ""
+    return Run(
+        path=run_dir,
+        summary=summary,
+        scenario_yaml=scenario_yaml,
+        intervals=_read_jsonl(run_dir / INTERVALS_FILE),
+        server_stats=_read_jsonl(run_dir / SERVER_STATS_FILE),
+    )
+
+
+def interval_counter_series(run: Run, traffic: str, names: Iterable[str] = ("ok",)) -> list[dict[str, Any]]:
+    """Per interval: start/end and the chosen counters of one traffic entry (0 when absent)."""
+    series = []
+    for record in run.intervals:
+        counters = record.get("traffic", {}).get(traffic, {})
+        row: dict[str, Any] = {"start_s": record["start_s"], "end_s": record["end_s"]}
+        for name in names:
+            value = counters.get(name, 0)
+            row[name] = sum(value.values()) if isinstance(value, dict) else value
+        series.append(row)
+    return series

@@ -1,0 +1,603 @@
+"""Run a resolved load test: Locust users on our clients, HDR recording, a run directory.
+
+Owns the orchestration of one run in this process: the embedded server (when asked for), the
+preflight check of every target, Locust's environment and local runner, the asyncio loop thread,
+the interval clock (progress line, ``latency.hlog``, ``intervals.jsonl``, server statistics,
+``summary.json``), the stop conditions (duration, request budget, Ctrl-C, a dead or unreachable
+server) and the graceful stop that lets in-flight requests finish. Takes a :class:`RunConfig` (see
+``loadtest.config`` for how a scenario becomes one); never parses YAML and never renders reports.
+
+Must be imported before anything imports ``locust`` in this process: Locust is used without gevent's
+monkey-patching (see ``loadtest._locust``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loadtest import (
+    __version__,
+    _bridge,
+    _locust,  # noqa: F401 - must precede every locust import
+)
+from loadtest.exit_codes import ExitCode
+from loadtest.recorder import (
+    GAP,
+    LATENCY,
+    RESPONSE_TIME,
+    RESPONSES,
+    TTFR,
+    Interval,
+    Recorder,
+)
+from loadtest.results import (
+    LOG_FILE,
+    RunWriter,
+    build_summary,
+    merge_traffic,
+    percentile_key,
+)
+from loadtest.server_stats import RawServer, config_hash, fetch_metrics
+
+LOGGER = logging.getLogger("loadtest.run")
+UNREACHABLE_ABORT_S = 5.0
+"""End the run when no request succeeded for this long while connection errors occur."""
+
+
+@dataclass
+class TrafficRun:
+    """One traffic entry as the runner needs it."""
+
+    spec: Any  # loadtest.users.TrafficSpec
+    users: int = 0
+    """Closed loop: fixed user count. Open loop: worker count (the in-flight cap's share)."""
+    weight: float = 1.0
+    arrivals: Callable[[int], float | None] | None = None
+    """Open loop: intended start (s after the run start) of request n, or None when done."""
+    info: dict[str, Any] = field(default_factory=dict)
+    """Shown in summary.json next to the numbers (pattern, model, protocol, ...)."""
+
+
+@dataclass
+class EmbeddedOptions:
+    """The embedded server a run starts and stops."""
+
+    models: Sequence[str] | None = None
+    model_parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class RunConfig:
+    """Everything :func:`execute` needs; built from a scenario by ``loadtest.config``."""
+
+    name: str
+    scenario_yaml: str
+    scenario_hash: str
+    seed: int
+    traffic: list[TrafficRun]
+    load_kind: str  # closed | open | stages
+    spawn_rate: float
+    warmup_s: float
+    duration_s: float
+    max_requests: int | None = None
+    interval_s: float = 1.0
+    percentiles: Sequence[float] = (50.0, 90.0, 95.0, 99.0, 99.9)
+    stage_users: Callable[[float], tuple[int, float] | None] | None = None
+    """Stages (closed loop): elapsed s -> (users, spawn rate), None when done."""
+    embedded: EmbeddedOptions | None = None
+    bind_embedded: Callable[[Any], None] | None = None
+    """Called with the started embedded server so targets can take its URLs."""
+    slos: Sequence[Any] = ()
+    evaluate_slos: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None
+    load_info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    """What a run left behind."""
+
+    exit_code: int
+    run_dir: Path
+    summary: dict[str, Any]
+
+
+class RunAborted(Exception):
+    """The run cannot go on (dead server, failed preflight); the message says why."""
+
+
+def _metrics_for(pattern: str, open_loop: bool) -> list[str]:
+    metrics = [LATENCY]
+    if open_loop:
+        metrics.append(RESPONSE_TIME)
+    if pattern == "decoupled":
+        metrics += [TTFR, GAP, RESPONSES]
+    return metrics
+
+
+def _host_info() -> dict[str, Any]:
+    cpu_model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model,
+    }
+
+
+def _package_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    versions = {"tritonload": __version__}
+    for name in ("tritonclient", "locust", "gevent", "grpcio", "numpy", "hdrhistogram", "nvidia-pytriton"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+class _Progress:
+    """The one-line-per-interval progress output and the final table."""
+
+    def __init__(self, stream: Any, enabled: bool) -> None:
+        self._stream = stream
+        self._enabled = enabled
+
+    def line(self, text: str) -> None:
+        if self._enabled:
+            print(text, file=self._stream, flush=True)
+
+    def interval(self, elapsed_s: float, interval: Interval, in_flight: int, users: int, warmup: bool) -> None:
+        if not self._enabled:
+            return
+        length_s = max((interval.end_ns - interval.start_ns) / 1e9, 1e-9)
+        ok = sum(c.ok for c in interval.counters.values())
+        errors = sum(c.error_count for c in interval.counters.values())
+        latency = merge_traffic({k: h for k, h in interval.histograms.items() if k[1] == LATENCY}, 1 << 40).get(LATENCY)
+        if latency is not None and latency.get_total_count():
+            p50 = latency.get_value_at_percentile(50) / 1000
+            p99 = latency.get_value_at_percentile(99) / 1000
+            lat = f"p50 {p50:8.2f} ms  p99 {p99:8.2f} ms"
+        else:
+            lat = f"p50 {'-':>8} ms  p99 {'-':>8} ms"
+        tag = " warm-up" if warmup else ""
+        self.line(
+            f"[{elapsed_s:7.1f}s] {ok / length_s:9.1f} req/s  {lat}  errors {errors:5d}  "
+            f"in flight {in_flight:4d}  users {users:4d}{tag}"
+        )
+
+    def table(self, summary: Mapping[str, Any]) -> None:
+        if not self._enabled:
+            return
+        wanted = [p for p in (50.0, 90.0, 99.0, 99.9) if p in summary.get("percentiles", [])]
+        header = f"{'traffic':<24} {'requests':>9} {'errors':>7} {'req/s':>9} " + " ".join(
+            f"{percentile_key(p) + ' ms':>10}" for p in wanted
+        )
+        self.line("")
+        self.line(header)
+        rows = [*summary.get("traffic", {}).items(), ("(all)", summary.get("overall", {}))]
+        for name, entry in rows:
+            stats = entry.get("metrics", {}).get(LATENCY, {})
+            cells = []
+            for p in wanted:
+                value = stats.get(percentile_key(p))
+                cells.append(f"{value / 1000:10.2f}" if value is not None else f"{'-':>10}")
+            self.line(
+                f"{name[:24]:<24} {entry.get('requests', 0):>9} {entry.get('errors', 0):>7} "
+                f"{entry.get('throughput_rps', 0):>9.1f} " + " ".join(cells)
+            )
+
+
+@contextmanager
+def _run_log(run_dir: Path) -> Iterator[None]:
+    handler = logging.FileHandler(run_dir / LOG_FILE, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    previous_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous_level)
+        handler.close()
+
+
+class _Interrupt:
+    """Turns SIGINT/SIGTERM into flags the interval loop checks, through the gevent hub.
+
+    The first signal asks for a graceful stop; a second one abandons the requests in flight.
+    """
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self.abandon = False
+        self._watchers: list[Any] = []
+
+    def __enter__(self) -> _Interrupt:
+        import gevent
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._watchers.append(gevent.signal_handler(sig, self._handle, sig))
+        return self
+
+    def _handle(self, signum: int) -> None:
+        if self.signal is not None:
+            self.abandon = True
+        self.signal = signum
+
+    def __exit__(self, *exc: object) -> None:
+        for watcher in self._watchers:
+            watcher.cancel()
+
+
+def execute(config: RunConfig, run_dir: Path, *, progress: bool = True, web: bool = False) -> RunResult:
+    """Run ``config`` and leave everything measured in ``run_dir``.
+
+    Returns the exit code (0, 1 for a failed run, 3 for a breached SLO, 130 when interrupted), the
+    run directory and the final summary. The summary is written at every interval, so a crash still
+    leaves what was measured.
+    """
+    return _Execution(config, run_dir, progress, web).run()
+
+
+class _Execution:
+    def __init__(self, config: RunConfig, run_dir: Path, progress: bool, web: bool) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.progress = _Progress(sys.stderr, progress)
+        self.web = web
+        self.server: Any = None
+        self.meta: dict[str, Any] = {}
+        self.started_at_s = time.time()
+        self.writer: RunWriter | None = None
+        self.recorder: Recorder | None = None
+        self.control: Any = None
+        self.stats_servers: list[tuple[RawServer, list[str]]] = []
+        self.metrics_url: str | None = None
+        self.measure_start_ns: int | None = None
+        self.status = "running"
+        self.error: str | None = None
+
+    # -- the whole run --------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with _run_log(self.run_dir), _Interrupt() as interrupt:
+            self.interrupt = interrupt
+            exit_code: int = ExitCode.OK
+            try:
+                self._start_server()
+                self._preflight()
+                exit_code = self._drive()
+            except RunAborted as exc:
+                self.status, self.error = "failed", str(exc)
+                LOGGER.error("run failed: %s", exc)
+                self.progress.line(f"error: {exc}")
+                exit_code = ExitCode.RUNTIME_ERROR
+            except KeyboardInterrupt:
+                self.status, self.error = "interrupted", "interrupted by Ctrl-C"
+                exit_code = ExitCode.INTERRUPTED
+            except Exception as exc:
+                LOGGER.exception("run failed")
+                self.status, self.error = "failed", f"{type(exc).__name__}: {exc}"
+                self.progress.line(f"error: {self.error} (details in {self.run_dir / LOG_FILE})")
+                exit_code = ExitCode.RUNTIME_ERROR
+            finally:
+                summary = self._finish()
+                if self.server is not None:
+                    self.server.stop()
+        if exit_code == ExitCode.OK and any(s.get("passed") is False for s in summary.get("slos", [])):
+            exit_code = ExitCode.SLO_BREACHED
+        return RunResult(int(exit_code), self.run_dir, summary)
+
+    def _start_server(self) -> None:
+        if self.config.embedded is None:
+            return
+        from loadtest.embedded import EmbeddedServerError, EmbeddedTriton, EmbeddedUnavailableError
+
+        self.progress.line("starting the embedded Triton Inference Server ...")
+        server = EmbeddedTriton(
+            models=self.config.embedded.models,
+            model_parameters=self.config.embedded.model_parameters,
+            log_path=self.run_dir / "tritonserver.log",
+        )
+        try:
+            server.start()
+        except (EmbeddedServerError, EmbeddedUnavailableError, ValueError) as exc:
+            raise RunAborted(f"the embedded server did not start: {exc}") from exc
+        self.server = server
+        self.metrics_url = server.metrics_url
+        if self.config.bind_embedded is not None:
+            self.config.bind_embedded(server)
+        self.progress.line(f"embedded Triton ready in {server.startup_s:.1f} s: {server.http_url} {server.grpc_url}")
+
+    def _preflight(self) -> None:
+        """Wait for every target model once; fetch its config for the users and the provenance."""
+        from pytriton_client import DecoupledModelClient, ModelClient, PyTritonClientError
+
+        seen: dict[tuple[str, str, str | None], Any] = {}
+        servers: dict[str, dict[str, Any]] = {}
+        models: dict[str, dict[str, Any]] = {}
+        for traffic in self.config.traffic:
+            options = traffic.spec.client
+            key = (options.url, options.model, options.version)
+            if key not in seen:
+                kwargs = options.kwargs()
+                client_class = DecoupledModelClient if traffic.spec.pattern == "decoupled" else ModelClient
+                try:
+                    with client_class(options.url, options.model, options.version, lazy_init=False, **kwargs) as client:
+                        seen[key] = client.model_config
+                except PyTritonClientError as exc:
+                    raise RunAborted(f"traffic '{traffic.spec.name}': {exc}") from exc
+                raw = RawServer(options)
+                try:
+                    if options.url not in servers:
+                        servers[options.url] = raw.metadata()
+                    config = raw.model_config(options.model, options.version)
+                    models[f"{options.model}@{options.url}"] = {
+                        "model": options.model,
+                        "version": options.version or "",
+                        "server": options.url,
+                        "config_hash": config_hash(config),
+                    }
+                    self.stats_servers.append((raw, [options.model]))
+                except Exception as exc:  # provenance is best effort; the run does not need it
+                    LOGGER.warning("could not read metadata of %s: %s", options.url, exc)
+                    raw.close()
+            traffic.spec.model_config = seen[key]
+        self.meta = {
+            "scenario": {"name": self.config.name, "hash": self.config.scenario_hash, "seed": self.config.seed},
+            "load": dict(self.config.load_info),
+            "provenance": {
+                "packages": _package_versions(),
+                "host": _host_info(),
+                "servers": servers,
+                "models": models,
+                "command": sys.argv,
+            },
+        }
+
+    # -- the measured part -------------------------------------------------------------------------
+    def _drive(self) -> int:
+        from locust import User
+        from locust.env import Environment
+
+        from loadtest.users import RunControl, Tickets, make_user_class
+
+        config = self.config
+        open_loop = config.load_kind == "open"
+        highest_us = int(max(t.spec.client.inference_timeout_s for t in config.traffic) * 1e6 * 2) + 1_000_000
+        recorder = Recorder(highest_us=highest_us)
+        for traffic in config.traffic:
+            recorder.declare(traffic.spec.name, _metrics_for(traffic.spec.pattern, open_loop))
+        self.recorder = recorder
+        environment = Environment(user_classes=[], events=None)
+        loop_thread = None
+        if any(t.spec.pattern == "asyncio" for t in config.traffic):
+            loop_thread = _bridge.AsyncioLoopThread().start()
+        control = RunControl(recorder, environment, max_requests=config.max_requests, loop_thread=loop_thread)
+        self.control = control
+        blocking_users = sum(t.users for t in config.traffic if t.spec.pattern in ("decoupled", "sync"))
+        _bridge.ensure_thread_pool(blocking_users + 4)
+        classes: list[type[User]] = [
+            make_user_class(
+                t.spec, control, fixed_count=0 if config.load_kind == "stages" else t.users, weight=t.weight
+            )
+            for t in config.traffic
+        ]
+        environment.user_classes = classes
+        self.writer = RunWriter(
+            self.run_dir,
+            scenario_yaml=config.scenario_yaml,
+            start_epoch_s=time.time(),
+            comment=f"tritonload {__version__} run {self.run_dir.name}; values in microseconds",
+        )
+        self._write_summary(complete=False)
+        if config.load_kind == "stages":
+            environment.shape_class = _stage_shape(config)
+        runner = environment.create_local_runner()
+        if self.web:
+            environment.create_web_ui("127.0.0.1", 8089)
+            self.progress.line("Locust web UI: http://127.0.0.1:8089")
+        start_ns = time.perf_counter_ns()
+        if open_loop:
+            for traffic in config.traffic:
+                assert traffic.arrivals is not None
+                control.tickets[traffic.spec.name] = Tickets(traffic.arrivals, start_ns)
+        total_users = sum(t.users for t in config.traffic)
+        if config.load_kind == "stages":
+            runner.start_shape()
+        else:
+            runner.start(total_users, spawn_rate=max(config.spawn_rate, 1e-3) if not open_loop else total_users)
+        try:
+            return self._interval_loop(runner, start_ns)
+        finally:
+            self._graceful_stop(runner)
+            if loop_thread is not None:
+                loop_thread.stop()
+            if environment.web_ui is not None:
+                environment.web_ui.stop()
+
+    def _interval_loop(self, runner: Any, start_ns: int) -> int:
+        import gevent
+
+        config, recorder = self.config, self.recorder
+        assert recorder is not None and self.writer is not None
+        warmup_end_ns = start_ns + int(config.warmup_s * 1e9)
+        end_ns = warmup_end_ns + int(config.duration_s * 1e9)
+        interval_ns = int(config.interval_s * 1e9)
+        if config.warmup_s <= 0:
+            recorder.start_measuring(start_ns)
+            self.measure_start_ns = start_ns
+        next_tick = start_ns + interval_ns
+        while True:
+            now = time.perf_counter_ns()
+            gevent.sleep(max(0.0, (min(next_tick, end_ns) - now) / 1e9))
+            now = time.perf_counter_ns()
+            if not recorder.measuring and now >= warmup_end_ns:
+                self._interval(now, start_ns, warmup=True)
+                recorder.start_measuring(now)
+                self.measure_start_ns = now
+                next_tick = now + interval_ns
+            elif now >= next_tick or now >= end_ns:
+                self._interval(now, start_ns, warmup=not recorder.measuring)
+                next_tick += interval_ns
+                while next_tick <= now:
+                    next_tick += interval_ns
+            reason = self._stop_reason(now, end_ns, runner)
+            if reason is not None:
+                return reason
+
+    def _stop_reason(self, now_ns: int, end_ns: int, runner: Any) -> int | None:
+        control = self.control
+        if self.interrupt.signal is not None:
+            self.status, self.error = "interrupted", f"interrupted by signal {self.interrupt.signal}"
+            self.progress.line("interrupted: stopping, waiting for requests in flight (Ctrl-C again to abandon them)")
+            return ExitCode.INTERRUPTED
+        if self.server is not None and not self.server.running:
+            raise RunAborted("the embedded Triton server exited during the run")
+        last_error_ns = control.last_connection_error_ns
+        if last_error_ns is not None and last_error_ns > control.last_ok_ns:  # noqa: SIM102 - two conditions
+            if now_ns - control.last_ok_ns > UNREACHABLE_ABORT_S * 1e9:
+                raise RunAborted(f"the server has been unreachable for {UNREACHABLE_ABORT_S:g} s")
+        if now_ns >= end_ns:
+            self.status = "completed"
+            return ExitCode.OK
+        if control.stopping:
+            self.status = "completed"
+            return ExitCode.OK
+        idle = runner.user_count == 0 and control.in_flight == 0
+        measured_s = (now_ns - (self.measure_start_ns or now_ns)) / 1e9
+        if idle and self.recorder is not None and self.recorder.measuring and measured_s > 1:
+            self.status = "completed"  # every user ran out of work (open-loop schedule done)
+            return ExitCode.OK
+        return None
+
+    def _interval(self, now_ns: int, start_ns: int, *, warmup: bool) -> None:
+        assert self.recorder is not None and self.writer is not None
+        interval = self.recorder.roll(now_ns)
+        users = getattr(self.control.environment.runner, "user_count", 0) if self.control else 0
+        elapsed_s = (now_ns - start_ns) / 1e9
+        self.progress.interval(elapsed_s, interval, self.control.in_flight, users, warmup)
+        if warmup:
+            return
+        self.writer.write_interval(interval, {"users": users, "in_flight": self.control.in_flight})
+        self._server_snapshot(now_ns)
+        self._write_summary(complete=False, now_ns=now_ns)
+
+    def _server_snapshot(self, now_ns: int) -> None:
+        if not self.stats_servers or self.writer is None:
+            return
+
+        def _collect() -> dict[str, Any]:
+            snapshot: dict[str, Any] = {"t_s": round((now_ns - (self.measure_start_ns or now_ns)) / 1e9, 3)}
+            models: dict[str, Any] = {}
+            for raw, names in self.stats_servers:
+                for name in names:
+                    try:
+                        models[name] = raw.statistics(name)
+                    except Exception as exc:  # a dead server must not end the interval loop
+                        models[name] = {"error": str(exc)}
+            snapshot["models"] = models
+            if self.metrics_url:
+                try:
+                    snapshot["metrics"] = fetch_metrics(self.metrics_url)
+                except Exception as exc:
+                    snapshot["metrics_error"] = str(exc)
+            return snapshot
+
+        self.writer.write_server_stats(_bridge.run_in_thread(_collect))
+
+    def _graceful_stop(self, runner: Any) -> None:
+        import gevent
+
+        control = self.control
+        control.stopping = True
+        wait_s = max((t.spec.client.inference_timeout_s for t in self.config.traffic), default=10.0) + 1.0
+        deadline = time.monotonic() + wait_s
+        while control.in_flight > 0 and time.monotonic() < deadline and not self.interrupt.abandon:
+            gevent.sleep(0.01)
+        if control.in_flight > 0:
+            LOGGER.warning("abandoned %d requests in flight", control.in_flight)
+        runner.quit()
+        for close in list(control.closers):
+            try:
+                close()
+            except Exception as exc:
+                LOGGER.debug("closing a client failed: %s", exc)
+
+    # -- results ---------------------------------------------------------------------------------------
+    def _write_summary(self, *, complete: bool, now_ns: int | None = None) -> dict[str, Any]:
+        if self.recorder is None or self.writer is None:
+            return {}
+        end_ns = now_ns or time.perf_counter_ns()
+        duration_s = (end_ns - self.measure_start_ns) / 1e9 if self.measure_start_ns is not None else 0.0
+        summary = build_summary(
+            self.recorder,
+            run_id=self.run_dir.name,
+            status=self.status,
+            complete=complete,
+            started_at_s=self.started_at_s,
+            ended_at_s=time.time(),
+            duration_s=duration_s,
+            percentiles=self.config.percentiles,
+            meta=self.meta,
+            traffic_info={t.spec.name: t.info for t in self.config.traffic},
+            error=self.error,
+        )
+        if complete and self.config.evaluate_slos is not None:
+            summary["slos"] = self.config.evaluate_slos(summary)
+        self.writer.write_summary(summary)
+        return summary
+
+    def _finish(self) -> dict[str, Any]:
+        if self.writer is None:
+            # Failed before traffic: still leave a run directory that says why.
+            self.recorder = self.recorder or Recorder(highest_us=1_000_000)
+            self.writer = RunWriter(self.run_dir, scenario_yaml=self.config.scenario_yaml, start_epoch_s=time.time())
+        assert self.recorder is not None
+        if self.recorder.measuring:
+            now = time.perf_counter_ns()
+            interval = self.recorder.roll(now)
+            users = 0
+            self.writer.write_interval(interval, {"users": users, "in_flight": 0})
+        summary = self._write_summary(complete=self.status == "completed")
+        self.writer.close()
+        for raw, _ in self.stats_servers:
+            raw.close()
+        self.progress.table(summary)
+        self.progress.line(f"\nrun directory: {self.run_dir}")
+        return summary
+
+
+def _stage_shape(config: RunConfig) -> Any:
+    from locust import LoadTestShape
+
+    if config.stage_users is None:
+        raise ValueError("a stages run needs RunConfig.stage_users")
+    stage_users: Callable[[float], tuple[int, float] | None] = config.stage_users
+
+    class _Shape(LoadTestShape):
+        def tick(self) -> tuple[int, float] | None:
+            return stage_users(self.get_run_time())
+
+    return _Shape
