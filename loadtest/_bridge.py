@@ -33,22 +33,37 @@ def ensure_thread_pool(size: int) -> None:
     pool.maxsize = max(pool.maxsize, size)
 
 
-def notify_from_thread(event: gevent.event.Event) -> Callable[[Any], None]:
-    """A callback, callable from any thread, that sets ``event`` in the hub's own thread."""
-    loop = gevent.get_hub().loop
+class ThreadWaker:
+    """Lets any thread wake a greenlet: ``notify()`` (from anywhere) sets :attr:`event` in the hub.
 
-    def _notify(_: Any = None) -> None:
-        loop.run_callback_threadsafe(event.set)
+    Built on a libev async watcher, which is safe to signal from other threads and keeps the hub's
+    loop alive while a greenlet waits for another thread. Call :meth:`close` when done.
+    """
 
-    return _notify
+    def __init__(self) -> None:
+        self.event = gevent.event.Event()
+        self._watcher = gevent.get_hub().loop.async_()
+        self._watcher.start(self.event.set)
+
+    def notify(self, _: Any = None) -> None:
+        """Wake the waiting greenlet; callable from any thread, any number of times."""
+        self._watcher.send()
+
+    def close(self) -> None:
+        """Release the watcher."""
+        self._watcher.stop()
+        self._watcher.close()
 
 
 def wait_future(future: concurrent.futures.Future[T]) -> T:
     """Wait cooperatively for a future that another thread completes; returns its result."""
     if not future.done():
-        done = gevent.event.Event()
-        future.add_done_callback(notify_from_thread(done))
-        done.wait()
+        waker = ThreadWaker()
+        try:
+            future.add_done_callback(waker.notify)
+            waker.event.wait()
+        finally:
+            waker.close()
     return future.result()
 
 

@@ -29,6 +29,7 @@ from typing import IO, Any
 from hdrh.histogram import HdrHistogram
 
 from loadtest import hlog
+from loadtest.hdrstats import summary_stats
 from loadtest.recorder import TIME_METRICS, Interval, Recorder, TagKey, TrafficCounters, new_histogram
 
 SUMMARY_VERSION = 1
@@ -60,23 +61,8 @@ def make_run_id(name: str, now_s: float | None = None) -> str:
 
 
 def histogram_stats(histogram: HdrHistogram, percentiles: Sequence[float]) -> dict[str, Any]:
-    """Count, min, mean, max and the percentiles of one histogram (``None`` when empty)."""
-    count = histogram.get_total_count()
-    stats: dict[str, Any] = {"count": count}
-    if count == 0:
-        stats.update({"min": None, "mean": None, "max": None, "stddev": None})
-        stats.update({percentile_key(p): None for p in percentiles})
-        return stats
-    stats.update(
-        {
-            "min": histogram.get_min_value(),
-            "mean": round(histogram.get_mean_value(), 3),
-            "max": histogram.get_max_value(),
-            "stddev": round(histogram.get_stddev(), 3),
-        }
-    )
-    stats.update({percentile_key(p): histogram.get_value_at_percentile(p) for p in percentiles})
-    return stats
+    """Count, min, mean, max, stddev and the percentiles of one histogram (``None`` when empty)."""
+    return dict(summary_stats(histogram, percentiles))
 
 
 def merge_traffic(histograms: Mapping[TagKey, HdrHistogram], highest_us: int) -> dict[str, HdrHistogram]:

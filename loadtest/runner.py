@@ -13,6 +13,8 @@ monkey-patching (see ``loadtest._locust``).
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import logging
 import os
 import platform
@@ -23,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from loadtest import (
     __version__,
@@ -31,6 +33,7 @@ from loadtest import (
     _locust,  # noqa: F401 - must precede every locust import
 )
 from loadtest.exit_codes import ExitCode
+from loadtest.hdrstats import value_at_percentiles
 from loadtest.recorder import (
     GAP,
     LATENCY,
@@ -47,9 +50,10 @@ from loadtest.results import (
     merge_traffic,
     percentile_key,
 )
-from loadtest.server_stats import RawServer, config_hash, fetch_metrics
+from loadtest.server_stats import RawServer, config_hash, fetch_metrics, success_count
 
 LOGGER = logging.getLogger("loadtest.run")
+T = TypeVar("T")
 UNREACHABLE_ABORT_S = 5.0
 """End the run when no request succeeded for this long while connection errors occur."""
 
@@ -114,6 +118,10 @@ class RunResult:
 class RunAborted(Exception):
     """The run cannot go on (dead server, failed preflight); the message says why."""
 
+    def __init__(self, message: str, exit_code: int = ExitCode.RUNTIME_ERROR) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
 
 def _metrics_for(pattern: str, open_loop: bool) -> list[str]:
     metrics = [LATENCY]
@@ -173,8 +181,7 @@ class _Progress:
         errors = sum(c.error_count for c in interval.counters.values())
         latency = merge_traffic({k: h for k, h in interval.histograms.items() if k[1] == LATENCY}, 1 << 40).get(LATENCY)
         if latency is not None and latency.get_total_count():
-            p50 = latency.get_value_at_percentile(50) / 1000
-            p99 = latency.get_value_at_percentile(99) / 1000
+            p50, p99 = (value / 1000 for value in value_at_percentiles(latency, (50, 99)))
             lat = f"p50 {p50:8.2f} ms  p99 {p99:8.2f} ms"
         else:
             lat = f"p50 {'-':>8} ms  p99 {'-':>8} ms"
@@ -272,11 +279,13 @@ class _Execution:
         self.writer: RunWriter | None = None
         self.recorder: Recorder | None = None
         self.control: Any = None
-        self.stats_servers: list[tuple[RawServer, list[str]]] = []
+        self.stats_servers: list[tuple[RawServer, str]] = []
+        self.stats_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tritonload-stats")
         self.metrics_url: str | None = None
         self.measure_start_ns: int | None = None
         self.status = "running"
         self.error: str | None = None
+        self.counts_start: dict[str, int] | None = None
 
     # -- the whole run --------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -292,7 +301,7 @@ class _Execution:
                 self.status, self.error = "failed", str(exc)
                 LOGGER.error("run failed: %s", exc)
                 self.progress.line(f"error: {exc}")
-                exit_code = ExitCode.RUNTIME_ERROR
+                exit_code = exc.exit_code
             except KeyboardInterrupt:
                 self.status, self.error = "interrupted", "interrupted by Ctrl-C"
                 exit_code = ExitCode.INTERRUPTED
@@ -331,39 +340,31 @@ class _Execution:
         self.progress.line(f"embedded Triton ready in {server.startup_s:.1f} s: {server.http_url} {server.grpc_url}")
 
     def _preflight(self) -> None:
-        """Wait for every target model once; fetch its config for the users and the provenance."""
-        from pytriton_client import DecoupledModelClient, ModelClient, PyTritonClientError
-
-        seen: dict[tuple[str, str, str | None], Any] = {}
+        """Probe every traffic entry once; read server metadata and model configs for the provenance."""
         servers: dict[str, dict[str, Any]] = {}
         models: dict[str, dict[str, Any]] = {}
         for traffic in self.config.traffic:
+            traffic.spec.model_config = self._probe(traffic)
             options = traffic.spec.client
-            key = (options.url, options.model, options.version)
-            if key not in seen:
-                kwargs = options.kwargs()
-                client_class = DecoupledModelClient if traffic.spec.pattern == "decoupled" else ModelClient
-                try:
-                    with client_class(options.url, options.model, options.version, lazy_init=False, **kwargs) as client:
-                        seen[key] = client.model_config
-                except PyTritonClientError as exc:
-                    raise RunAborted(f"traffic '{traffic.spec.name}': {exc}") from exc
-                raw = RawServer(options)
-                try:
-                    if options.url not in servers:
-                        servers[options.url] = raw.metadata()
-                    config = raw.model_config(options.model, options.version)
-                    models[f"{options.model}@{options.url}"] = {
-                        "model": options.model,
-                        "version": options.version or "",
-                        "server": options.url,
-                        "config_hash": config_hash(config),
-                    }
-                    self.stats_servers.append((raw, [options.model]))
-                except Exception as exc:  # provenance is best effort; the run does not need it
-                    LOGGER.warning("could not read metadata of %s: %s", options.url, exc)
-                    raw.close()
-            traffic.spec.model_config = seen[key]
+            label = f"{options.model}@{options.url}"
+            if label in models:
+                continue
+            raw = self._on_stats_thread(functools.partial(RawServer, options))
+            try:
+                if options.url not in servers:
+                    servers[options.url] = self._on_stats_thread(raw.metadata)
+                config = self._on_stats_thread(functools.partial(raw.model_config, options.model, options.version))
+                models[label] = {
+                    "model": options.model,
+                    "version": options.version or "",
+                    "server": options.url,
+                    "config_hash": config_hash(config),
+                }
+                self.stats_servers.append((raw, options.model))
+            except Exception as exc:  # provenance is best effort; the run does not need it
+                LOGGER.warning("could not read metadata of %s: %s", options.url, exc)
+                models[label] = {"model": options.model, "server": options.url, "error": str(exc)}
+                self._on_stats_thread(raw.close)
         self.meta = {
             "scenario": {"name": self.config.name, "hash": self.config.scenario_hash, "seed": self.config.seed},
             "load": dict(self.config.load_info),
@@ -374,7 +375,56 @@ class _Execution:
                 "models": models,
                 "command": sys.argv,
             },
+            "server_counts": {},
         }
+
+    def _on_stats_thread(self, function: Callable[[], T]) -> T:
+        """Run ``function`` on the single thread that owns every raw stats client (HTTP clients are
+        bound to the thread that made them); the calling greenlet waits cooperatively."""
+        return _bridge.wait_future(self.stats_thread.submit(function))
+
+    def _server_success_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for raw, model in self.stats_servers:
+            try:
+                counts[f"{model}@{raw.options.url}"] = success_count(raw.statistics(model))
+            except Exception as exc:
+                LOGGER.warning("could not read statistics of %s: %s", model, exc)
+        return counts
+
+    def _probe(self, traffic: TrafficRun) -> Any:
+        """Wait for the model, fetch its config and send one request, so a scenario that does not fit
+        the model fails here with one clear error instead of thousands of failed requests."""
+        from pytriton_client import DecoupledModelClient, ModelClient, PyTritonClientError
+
+        spec = traffic.spec
+        options = spec.client
+        client_class = DecoupledModelClient if spec.pattern == "decoupled" else ModelClient
+        name = spec.name
+        try:
+            with client_class(
+                options.url, options.model, options.version, lazy_init=False, **options.kwargs()
+            ) as client:
+                config = client.model_config
+                kwargs: dict[str, Any] = dict(spec.payloads.next())
+                if spec.parameters:
+                    kwargs["parameters"] = dict(spec.parameters)
+                if spec.headers:
+                    kwargs["headers"] = dict(spec.headers)
+                try:
+                    result = getattr(client, spec.method)(**kwargs)
+                    if spec.pattern == "decoupled":
+                        for _ in result:
+                            pass
+                except PyTritonClientError as exc:
+                    if exc.kind in ("invalid_input", "not_supported"):
+                        raise RunAborted(
+                            f"traffic '{name}' does not fit model '{options.model}': {exc}", ExitCode.USAGE
+                        ) from exc
+                    LOGGER.warning("traffic '%s': the probe request failed (%s); going on", name, exc)
+        except PyTritonClientError as exc:
+            raise RunAborted(f"traffic '{name}': {exc}") from exc
+        return config
 
     # -- the measured part -------------------------------------------------------------------------
     def _drive(self) -> int:
@@ -424,6 +474,8 @@ class _Execution:
                 assert traffic.arrivals is not None
                 control.tickets[traffic.spec.name] = Tickets(traffic.arrivals, start_ns)
         total_users = sum(t.users for t in config.traffic)
+        if config.warmup_s <= 0:
+            self.counts_start = self._on_stats_thread(self._server_success_counts)
         if config.load_kind == "stages":
             runner.start_shape()
         else:
@@ -454,6 +506,7 @@ class _Execution:
             gevent.sleep(max(0.0, (min(next_tick, end_ns) - now) / 1e9))
             now = time.perf_counter_ns()
             if not recorder.measuring and now >= warmup_end_ns:
+                self.counts_start = self._on_stats_thread(self._server_success_counts)
                 self._interval(now, start_ns, warmup=True)
                 recorder.start_measuring(now)
                 self.measure_start_ns = now
@@ -511,12 +564,11 @@ class _Execution:
         def _collect() -> dict[str, Any]:
             snapshot: dict[str, Any] = {"t_s": round((now_ns - (self.measure_start_ns or now_ns)) / 1e9, 3)}
             models: dict[str, Any] = {}
-            for raw, names in self.stats_servers:
-                for name in names:
-                    try:
-                        models[name] = raw.statistics(name)
-                    except Exception as exc:  # a dead server must not end the interval loop
-                        models[name] = {"error": str(exc)}
+            for raw, model in self.stats_servers:
+                try:
+                    models[f"{model}@{raw.options.url}"] = raw.statistics(model)
+                except Exception as exc:  # a dead server must not end the interval loop
+                    models[f"{model}@{raw.options.url}"] = {"error": str(exc)}
             snapshot["models"] = models
             if self.metrics_url:
                 try:
@@ -525,7 +577,7 @@ class _Execution:
                     snapshot["metrics_error"] = str(exc)
             return snapshot
 
-        self.writer.write_server_stats(_bridge.run_in_thread(_collect))
+        self.writer.write_server_stats(self._on_stats_thread(_collect))
 
     def _graceful_stop(self, runner: Any) -> None:
         import gevent
@@ -580,10 +632,21 @@ class _Execution:
             interval = self.recorder.roll(now)
             users = 0
             self.writer.write_interval(interval, {"users": users, "in_flight": 0})
+        if self.counts_start is not None:
+            end = self._on_stats_thread(self._server_success_counts)
+            self.meta["server_counts"] = {
+                label: {
+                    "success_at_start": start,
+                    "success_at_end": end.get(label),
+                    "success_delta": end[label] - start if label in end else None,
+                }
+                for label, start in self.counts_start.items()
+            }
         summary = self._write_summary(complete=self.status == "completed")
         self.writer.close()
         for raw, _ in self.stats_servers:
-            raw.close()
+            self._on_stats_thread(raw.close)
+        self.stats_thread.shutdown(wait=False)
         self.progress.table(summary)
         self.progress.line(f"\nrun directory: {self.run_dir}")
         return summary

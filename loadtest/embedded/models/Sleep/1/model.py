@@ -4,8 +4,9 @@ The latency comes from request parameters, else from the model config parameters
 ``latency_ms`` (the value for ``fixed``, the centre for ``uniform``, the median for ``lognormal``),
 ``latency_distribution`` (``fixed`` | ``uniform`` | ``lognormal``), ``latency_spread_ms`` (half-width
 for ``uniform``), ``latency_sigma`` (shape for ``lognormal``); ``seed`` (config only) seeds the draws.
-``execute`` only schedules the response; one timer thread sends each at its due time, so concurrent
-requests wait in parallel and the latency a client sees is the configured one plus transport.
+``execute`` only schedules the response; one timer thread sends each at its due time (a timed wait,
+then a short spin for precision), so concurrent requests wait in parallel and the latency a client
+sees is the configured one plus transport.
 """
 
 import heapq
@@ -19,6 +20,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 KEYS = ("latency_ms", "latency_distribution", "latency_spread_ms", "latency_sigma")
+SPIN_S = 0.0005  # wake this early and spin: a timed wait alone oversleeps by ~0.2 ms here
 
 
 class TritonPythonModel:
@@ -68,12 +70,14 @@ class TritonPythonModel:
         final = pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL
         while True:
             with self.lock:
-                while self.running and (not self.pending or self.pending[0][0] > time.perf_counter()):
-                    timeout = self.pending[0][0] - time.perf_counter() if self.pending else None
+                while self.running and (not self.pending or self.pending[0][0] - SPIN_S > time.perf_counter()):
+                    timeout = self.pending[0][0] - SPIN_S - time.perf_counter() if self.pending else None
                     self.lock.wait(timeout)
                 if not self.running and not self.pending:
                     return
-                _, _, sender, response = heapq.heappop(self.pending)
+                due, _, sender, response = heapq.heappop(self.pending)
+            while time.perf_counter() < due:
+                pass
             sender.send(response, flags=final)
 
     def finalize(self):
