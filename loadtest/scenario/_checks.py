@@ -1,0 +1,486 @@
+"""Rules that span fields and sections of a scenario, checked on whatever parts are valid.
+
+Owns the cross-reference rules (target and payload names, duplicate traffic names), the load-kind
+rules (which fields apply to closed, open and stage loads; weights vs fixed users), the pattern
+rules (decoupled needs gRPC, ``in_flight`` only for futures/asyncio), payload generator rules, SLO
+metric rules, and checks against the embedded demo models. Each rule yields ``(path, message)``;
+the loader adds file and line. Never raises on bad input, never reads payload file contents
+(``loadtest.payloads`` does), never reads the environment.
+
+The checks run on a partial view (``Parts``): sections or items that failed type validation are
+missing from it, so one typo does not hide the other problems.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+
+import numpy as np
+
+from loadtest._dtypes import is_float, is_integer, is_numeric
+from loadtest._suggest import hint
+from loadtest.embedded.server import DEMO_MODELS
+from loadtest.scenario._demo_models import demo_model, shape_matches
+from loadtest.scenario._model import TLS_SCHEMES, URL_SCHEMES, Embedded, InputSpec, Load, Payload, Target, Traffic
+from loadtest.scenario._problems import Path
+from loadtest.slo import Slo
+
+Finding = tuple[Path, str]
+
+GENERATOR_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "zeros": (),
+    "constant": ("value",),
+    "uniform": ("low", "high"),
+    "normal": ("mean", "std"),
+    "sequence": ("start", "step"),
+    "prompts": ("prompts",),
+    "file": ("path", "key"),
+}
+"""Generator -> the keys it takes (besides generator, dtype and shape)."""
+REQUIRED_PARAMETERS = {"constant": "value", "prompts": "prompts", "file": "path"}
+ALL_PARAMETERS = tuple(sorted({p for params in GENERATOR_PARAMETERS.values() for p in params}))
+MAX_POOL_BYTES = 1 << 30
+DEFAULT_MAX_IN_FLIGHT = 64
+OPEN_ONLY = ("rate", "arrival", "max_in_flight")
+CLOSED_ONLY = ("users", "spawn_rate", "pacing_s")
+
+
+@dataclass
+class Parts:
+    """The validated parts of a scenario; invalid sections and items are absent."""
+
+    base_dir: FsPath
+    seed: int = 0
+    embedded: Embedded | None = None
+    targets: dict[str, Target] = field(default_factory=dict)
+    target_names: list[str] = field(default_factory=list)
+    payloads: dict[str, Payload] = field(default_factory=dict)
+    payload_names: list[str] = field(default_factory=list)
+    traffic: dict[int, Traffic] = field(default_factory=dict)
+    traffic_count: int | None = None
+    traffic_refs: dict[int, dict[str, str]] = field(default_factory=dict)
+    """Invalid traffic entries: their valid ``name``, ``target`` and ``payload`` texts, still cross-checked."""
+    """How many traffic entries the file has (valid or not); None when traffic is missing or not a list."""
+    load: Load | None = None
+    duration_s: float | None = None
+    duration_valid: bool = True
+    slos: list[Slo] = field(default_factory=list)
+
+
+def check(parts: Parts) -> list[Finding]:
+    """Every cross-field problem of ``parts``."""
+    return [
+        *_check_embedded(parts),
+        *_check_targets(parts),
+        *_check_payloads(parts),
+        *_check_traffic(parts),
+        *_check_load(parts),
+        *_check_slos(parts),
+    ]
+
+
+def served_models(embedded: Embedded | None) -> tuple[str, ...]:
+    """The demo models the embedded server serves for this scenario."""
+    if embedded is None or embedded.models is None:
+        return DEMO_MODELS
+    return tuple(m for m in embedded.models if m in DEMO_MODELS)
+
+
+def is_open_loop(load: Load) -> bool:
+    """True when requests follow an arrival rate (kind open, or stages given as rates)."""
+    return load.kind == "open" or (load.kind == "stages" and any(s.rate is not None for s in load.stages or ()))
+
+
+# -- embedded ---------------------------------------------------------------------------------
+def _check_embedded(parts: Parts) -> Iterator[Finding]:
+    embedded = parts.embedded
+    if embedded is None:
+        return
+    seen: set[str] = set()
+    for index, model in enumerate(embedded.models or ()):
+        if model not in DEMO_MODELS:
+            yield ("embedded", "models", index), f"unknown demo model {model!r}{hint(model, DEMO_MODELS)}"
+        elif model in seen:
+            yield ("embedded", "models", index), f"{model} is listed twice"
+        seen.add(model)
+    served = served_models(embedded)
+    for model, parameters in embedded.model_parameters.items():
+        path: Path = ("embedded", "model_parameters", model)
+        if model not in served:
+            yield path, f"{model!r} is not served{hint(model, served, noun='served')}"
+            continue
+        config = demo_model(model)
+        known = config.parameters if config else ()
+        for key in parameters:
+            if key not in known:
+                tail = hint(key, known) if known else f"; {model} takes no parameters"
+                yield (*path, key), f"unknown parameter {key!r} of {model}{tail}"
+
+
+# -- targets ----------------------------------------------------------------------------------
+def _check_targets(parts: Parts) -> Iterator[Finding]:
+    served = served_models(parts.embedded)
+    for name, target in parts.targets.items():
+        path: Path = ("targets", name)
+        given = target.model_fields_set
+        if target.embedded and target.url is not None:
+            yield (*path, "url"), "a target is either embedded: true or has a url, not both"
+        elif not target.embedded and target.url is None:
+            yield path, "needs a url (e.g. grpc://host:8001) or embedded: true"
+        if target.embedded:
+            yield from _check_embedded_target(path, target, served)
+        if target.url is not None and target.protocol is not None and "protocol" in given:
+            implied = URL_SCHEMES.get(target.scheme or "")
+            if implied is not None and implied != target.protocol:
+                yield (
+                    (*path, "protocol"),
+                    (
+                        f"{target.protocol!r} contradicts the url scheme {target.scheme!r} (which means {implied}); "
+                        "remove protocol"
+                    ),
+                )
+        if target.tls is not None:
+            if target.embedded or target.scheme not in TLS_SCHEMES:
+                yield (*path, "tls"), "TLS options need an https:// or grpcs:// url"
+            tls = target.tls
+            if (tls.cert_file is None) != (tls.key_file is None):
+                missing = "key_file" if tls.key_file is None else "cert_file"
+                yield (*path, "tls", missing), "cert_file and key_file go together (mutual TLS); give both"
+            for key in ("ca_file", "cert_file", "key_file"):
+                value = getattr(tls, key)
+                if value is not None and not _resolve(parts.base_dir, value).is_file():
+                    yield (*path, "tls", key), f"file not found: {_resolve(parts.base_dir, value)}"
+        if target.access_token_env is not None and target.embedded:
+            yield (*path, "access_token_env"), "the embedded server takes no access token; remove it"
+
+
+def _check_embedded_target(path: Path, target: Target, served: tuple[str, ...]) -> Iterator[Finding]:
+    if target.protocol is None:
+        yield (*path, "protocol"), "required with embedded: true (http or grpc)"
+    if target.model not in DEMO_MODELS:
+        known = hint(target.model, DEMO_MODELS)
+        yield (*path, "model"), f"{target.model!r} is not a demo model of the embedded server{known}"
+    elif target.model not in served:
+        yield (*path, "model"), f"{target.model} is not served: add it to embedded.models (now: {', '.join(served)})"
+    if target.version is not None and target.version != "1":
+        yield (*path, "version"), "demo models have only version 1"
+
+
+# -- payloads ---------------------------------------------------------------------------------
+def _check_payloads(parts: Parts) -> Iterator[Finding]:
+    for name, payload in parts.payloads.items():
+        path: Path = ("payloads", name)
+        if not payload.inputs:
+            yield (*path, "inputs"), "no inputs; add one per model input"
+        total_bytes = 0
+        for input_name, spec in payload.inputs.items():
+            yield from _check_input((*path, "inputs", input_name), spec, parts.base_dir)
+            if spec.shape is not None and spec.dtype is not None and spec.dtype != "bytes":
+                total_bytes += math.prod(spec.shape) * np.dtype(spec.dtype).itemsize
+        if total_bytes * payload.pool_size > MAX_POOL_BYTES:
+            size_mib = total_bytes * payload.pool_size / (1 << 20)
+            yield (*path, "pool_size"), f"the pool would take {size_mib:.0f} MiB (limit 1024); lower it or the shapes"
+
+
+def _check_input(path: Path, spec: InputSpec, base_dir: FsPath) -> Iterator[Finding]:
+    allowed = GENERATOR_PARAMETERS[spec.generator]
+    for key in ALL_PARAMETERS:
+        if key not in allowed and getattr(spec, key) is not None:
+            takes = f"its parameters: {', '.join(allowed)}" if allowed else "it takes no parameters"
+            yield (*path, key), f"not a parameter of generator {spec.generator!r} ({takes})"
+    required = REQUIRED_PARAMETERS.get(spec.generator)
+    if required is not None and getattr(spec, required) is None:
+        yield (*path, required), f"required by generator {spec.generator!r}"
+    if spec.generator != "file":
+        for key in ("dtype", "shape"):
+            if getattr(spec, key) is None:
+                yield (*path, key), f"required by generator {spec.generator!r}"
+    dtype = spec.dtype
+    if dtype is not None:
+        yield from _check_generator_dtype(path, spec, dtype)
+    if spec.generator == "file" and spec.path is not None:
+        file = _resolve(base_dir, spec.path)
+        if file.suffix not in (".npy", ".npz"):
+            yield (*path, "path"), f"expected a .npy or .npz file, got {spec.path!r}"
+        elif not file.is_file():
+            yield (*path, "path"), f"file not found: {file}"
+        elif spec.key is not None and file.suffix == ".npy":
+            yield (*path, "key"), "key selects an array inside a .npz file; a .npy holds one array"
+
+
+def _check_generator_dtype(path: Path, spec: InputSpec, dtype: str) -> Iterator[Finding]:
+    generator = spec.generator
+    if generator in ("uniform", "sequence") and not is_numeric(dtype):
+        yield (*path, "dtype"), f"generator {generator!r} needs a numeric dtype, not {dtype}"
+    elif generator == "normal" and not is_float(dtype):
+        yield (*path, "dtype"), f"generator 'normal' needs a float dtype, not {dtype} (use uniform for integers)"
+    elif generator == "prompts" and dtype != "bytes":
+        yield (*path, "dtype"), f"generator 'prompts' needs dtype bytes, not {dtype}"
+    elif generator == "constant" and spec.value is not None:
+        problem = _constant_problem(spec.value, dtype)
+        if problem:
+            yield (*path, "value"), problem
+    if generator == "uniform" and is_numeric(dtype):
+        low, high = uniform_bounds(spec, dtype)
+        if not high > low:
+            yield (*path, "high"), f"must be above low ({low:g}), got {high:g}"
+        if is_integer(dtype):
+            info = np.iinfo(dtype)
+            if low != int(low) or high != int(high):
+                yield (*path, "low"), f"integer dtype {dtype} needs whole-number bounds"
+            elif low < info.min or high > info.max + 1:
+                yield (*path, "low"), f"bounds [{low:g}, {high:g}) do not fit {dtype} [{info.min}, {info.max}]"
+    if generator == "sequence" and is_integer(dtype):
+        start, step = sequence_params(spec)
+        if start != int(start) or step != int(step):
+            yield (*path, "step"), f"integer dtype {dtype} needs whole-number start and step"
+
+
+def _constant_problem(value: object, dtype: str) -> str | None:
+    if dtype == "bytes":
+        return None if isinstance(value, str) else f"dtype bytes needs a text value, got {value!r}"
+    if dtype == "bool":
+        return None if isinstance(value, bool) else f"dtype bool needs true or false, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"dtype {dtype} needs a number, got {value!r}"
+    if is_integer(dtype):
+        info = np.iinfo(dtype)
+        if value != int(value) or not info.min <= value <= info.max:
+            return f"{value!r} is not a whole number within {dtype} [{info.min}, {info.max}]"
+    return None
+
+
+def uniform_bounds(spec: InputSpec, dtype: str) -> tuple[float, float]:
+    """The ``[low, high)`` of a uniform generator with defaults applied."""
+    low = 0.0 if spec.low is None else spec.low
+    if spec.high is not None:
+        return low, spec.high
+    if is_integer(dtype):
+        return low, float(min(int(np.iinfo(dtype).max), 2**31 - 1) + 1)
+    return low, 1.0
+
+
+def sequence_params(spec: InputSpec) -> tuple[float, float]:
+    """The ``(start, step)`` of a sequence generator with defaults applied."""
+    return (0.0 if spec.start is None else spec.start), (1.0 if spec.step is None else spec.step)
+
+
+# -- traffic ----------------------------------------------------------------------------------
+def _check_traffic(parts: Parts) -> Iterator[Finding]:
+    if parts.traffic_count == 0:
+        yield ("traffic",), "no traffic entries; add at least one"
+    refs = {i: {"name": t.name, "target": t.target, "payload": t.payload} for i, t in parts.traffic.items()}
+    yield from _check_references({**refs, **parts.traffic_refs}, parts)
+    open_loop = parts.load is not None and is_open_loop(parts.load)
+    for index, traffic in sorted(parts.traffic.items()):
+        path: Path = ("traffic", index)
+        target = parts.targets.get(traffic.target)
+        if traffic.in_flight is not None:
+            if traffic.pattern not in ("futures", "asyncio"):
+                yield (*path, "in_flight"), f"only for patterns futures and asyncio, not {traffic.pattern}"
+            elif open_loop:
+                yield (*path, "in_flight"), "only for closed-loop load; open loop caps requests with load.max_in_flight"
+        if traffic.users is not None and traffic.weight is not None:
+            yield (*path, "users"), "give weight or users, not both"
+        elif traffic.users is not None and open_loop:
+            yield (*path, "users"), "fixed users are for closed loop; in open loop use weight (a share of the rate)"
+        for header in traffic.headers:
+            if not header or not all(c.isalnum() or c in "-_." for c in header):
+                yield (*path, "headers", header), "header names are letters, digits, '-', '_' and '.'"
+        if target is not None:
+            yield from _check_pattern(path, traffic, target)
+        payload = parts.payloads.get(traffic.payload)
+        if payload is not None:
+            yield from _check_batch(path, traffic, payload)
+            if target is not None and target.embedded:
+                yield from _check_against_model(path, traffic, target, payload)
+        for slo_index, slo in enumerate(traffic.slos):
+            problem = _slo_problem(slo, decoupled=traffic.pattern == "decoupled", load=parts.load, entry=True)
+            if problem:
+                yield (*path, "slos", slo_index), problem
+
+
+def _check_references(refs: dict[int, dict[str, str]], parts: Parts) -> Iterator[Finding]:
+    first_index: dict[str, int] = {}
+    for index, ref in sorted(refs.items()):
+        path: Path = ("traffic", index)
+        name = ref.get("name")
+        if name is not None and name in first_index:
+            yield (*path, "name"), f"duplicate name {name!r} (also traffic[{first_index[name]}])"
+        elif name is not None:
+            first_index[name] = index
+        target, payload = ref.get("target"), ref.get("payload")
+        if target is not None and target not in parts.target_names:
+            yield (*path, "target"), f"unknown target {target!r}{_known(target, parts.target_names)}"
+        if payload is not None and payload not in parts.payload_names:
+            yield (*path, "payload"), f"unknown payload {payload!r}{_known(payload, parts.payload_names)}"
+
+
+def _check_pattern(path: Path, traffic: Traffic, target: Target) -> Iterator[Finding]:
+    protocol = target.protocol or URL_SCHEMES.get(target.scheme or "")
+    if traffic.pattern == "decoupled" and protocol == "http":
+        yield (*path, "pattern"), f"decoupled needs a gRPC target; target {traffic.target!r} uses http"
+    model = demo_model(target.model) if target.embedded else None
+    if model is not None and model.decoupled and traffic.pattern != "decoupled":
+        yield (*path, "pattern"), f"{model.name} is a decoupled (streaming) model; use pattern decoupled"
+    elif model is not None and not model.decoupled and traffic.pattern == "decoupled":
+        yield (*path, "pattern"), f"decoupled needs a decoupled (streaming) model; {model.name} is not one"
+
+
+def _check_batch(path: Path, traffic: Traffic, payload: Payload) -> Iterator[Finding]:
+    if traffic.method != "infer_batch":
+        return
+    leading = {name: spec.shape[0] for name, spec in payload.inputs.items() if spec.shape}
+    if len(set(leading.values())) > 1:
+        sizes = ", ".join(f"{name}: {size}" for name, size in leading.items())
+        yield (
+            (*path, "method"),
+            (
+                f"infer_batch needs every input of payload {traffic.payload!r} to have the same first dimension "
+                f"(the batch size); got {sizes}"
+            ),
+        )
+
+
+def _check_against_model(path: Path, traffic: Traffic, target: Target, payload: Payload) -> Iterator[Finding]:
+    model = demo_model(target.model)
+    if model is None:
+        return
+    where = (*path, "payload")
+    expected = {spec.name: spec for spec in model.inputs}
+    missing = [name for name in expected if name not in payload.inputs]
+    if missing:
+        yield where, f"payload {traffic.payload!r} lacks input(s) {', '.join(missing)} of {model.name}"
+    batch = traffic.method == "infer_batch"
+    if batch and model.max_batch_size == 0:
+        yield (*path, "method"), f"{model.name} does not batch; use infer_sample"
+    for name, spec in payload.inputs.items():
+        wanted = expected.get(name)
+        if wanted is None:
+            yield where, f"{model.name} has no input {name!r}{hint(name, list(expected))}"
+            continue
+        if spec.dtype is not None and spec.dtype != wanted.dtype:
+            yield (
+                where,
+                f"input {name} of payload {traffic.payload!r} is {spec.dtype}; {model.name} takes {wanted.dtype}",
+            )
+        if spec.shape is None:
+            continue
+        shape = tuple(spec.shape[1:] if batch else spec.shape)
+        if not shape_matches(wanted.dims, shape):
+            dims = "[" + ", ".join("-1" if d == -1 else str(d) for d in wanted.dims) + "]"
+            kind = "per sample (after the batch axis)" if batch else "(infer_sample adds the batch axis)"
+            message = f"input {name} of payload {traffic.payload!r} has shape {list(shape)} {kind}"
+            yield where, f"{message}; {model.name} takes {dims}"
+        if batch and spec.shape and spec.shape[0] > model.max_batch_size:
+            yield where, f"batch of {spec.shape[0]} exceeds {model.name}'s max_batch_size {model.max_batch_size}"
+
+
+# -- load -------------------------------------------------------------------------------------
+def _check_load(parts: Parts) -> Iterator[Finding]:
+    load = parts.load
+    if load is None:
+        return
+    given = load.model_fields_set
+    entries = list(parts.traffic.values())
+    if load.kind == "closed":
+        yield from _not_for(given, (*OPEN_ONLY, "stages"), "closed")
+        yield from _check_users(("load", "users"), load.users, entries)
+    elif load.kind == "open":
+        yield from _not_for(given, (*CLOSED_ONLY, "stages"), "open")
+        if load.rate is None:
+            yield ("load", "rate"), "required for kind open (requests per second, all traffic entries together)"
+    else:
+        yield from _check_stages(load, given, entries)
+    if load.kind != "stages" and parts.duration_valid and parts.duration_s is None:
+        yield ("duration_s",), f"required for load kind {load.kind} (measured seconds after warm-up)"
+
+
+def _not_for(given: set[str], keys: tuple[str, ...], kind: str) -> Iterator[Finding]:
+    for key in keys:
+        if key in given:
+            yield ("load", key), f"not used by kind {kind} (used by: {', '.join(_kinds_using(key))})"
+
+
+def _kinds_using(key: str) -> tuple[str, ...]:
+    if key == "stages":
+        return ("stages",)
+    return ("open", "stages") if key in OPEN_ONLY else ("closed", "stages")
+
+
+def _check_stages(load: Load, given: set[str], entries: list[Traffic]) -> Iterator[Finding]:
+    for key in ("users", "rate"):
+        if key in given:
+            yield ("load", key), f"kind stages takes {key} in each stage, e.g. stages: [{{duration_s: 10, {key}: 4}}]"
+    stages = load.stages or []
+    if not stages:
+        yield ("load", "stages"), "kind stages needs a list of stages, e.g. [{duration_s: 10, users: 4}]"
+        return
+    first_kind: str | None = None
+    for index, stage in enumerate(stages):
+        path: Path = ("load", "stages", index)
+        if (stage.users is None) == (stage.rate is None):
+            yield path, "give users (closed loop) or rate (open loop), one of them"
+            continue
+        kind = "users" if stage.users is not None else "rate"
+        first_kind = first_kind or kind
+        if kind != first_kind:
+            yield path, f"stages mix users and rate; a run is closed loop (users) or open loop (rate): use {first_kind}"
+        elif kind == "users":
+            yield from _check_users((*path, "users"), stage.users, entries)
+        elif stage.spawn_rate is not None:
+            yield (*path, "spawn_rate"), "only for stages with users"
+    if first_kind == "rate":
+        for key in ("spawn_rate", "pacing_s"):
+            if key in given:
+                yield ("load", key), "only for stages with users"
+    elif first_kind == "users":
+        for key in ("arrival", "max_in_flight"):
+            if key in given:
+                yield ("load", key), "only for stages with rate"
+
+
+def _check_users(path: Path, users: int | None, entries: list[Traffic]) -> Iterator[Finding]:
+    fixed = sum(t.users for t in entries if t.users is not None)
+    weighted = sum(1 for t in entries if t.users is None)
+    if users is None:
+        if weighted:
+            yield path, "required: the total users (entries without users share them by weight)"
+        return
+    left = users - fixed
+    if left < 0:
+        yield path, f"{users} users cannot hold the fixed users of the traffic entries ({fixed})"
+    elif weighted and left < weighted:
+        yield path, f"{users} users leave {left} for {weighted} weighted traffic entries; each needs at least one"
+    elif not weighted and left > 0:
+        yield path, f"{users} users but the traffic entries' fixed users add up to {fixed}; make them equal"
+
+
+# -- slos -------------------------------------------------------------------------------------
+def _check_slos(parts: Parts) -> Iterator[Finding]:
+    decoupled = any(t.pattern == "decoupled" for t in parts.traffic.values())
+    for index, slo in enumerate(parts.slos):
+        problem = _slo_problem(slo, decoupled=decoupled, load=parts.load, entry=False)
+        if problem:
+            yield ("slos", index), problem
+
+
+def _slo_problem(slo: Slo, *, decoupled: bool, load: Load | None, entry: bool) -> str | None:
+    if slo.metric in ("ttfr", "gap") and not decoupled:
+        what = "this entry is not decoupled" if entry else "no traffic entry is decoupled"
+        return f"{slo.metric} is measured only for decoupled traffic; {what}"
+    if slo.metric == "response_time" and load is not None and not is_open_loop(load):
+        return "response_time is measured only in open loop (kind open, or stages with rate); use latency"
+    return None
+
+
+def _known(name: str, names: list[str]) -> str:
+    return hint(name, names) if names else "; none are defined"
+
+
+def _resolve(base_dir: FsPath, value: str) -> FsPath:
+    path = FsPath(value).expanduser()
+    return path if path.is_absolute() else base_dir / path
