@@ -7,8 +7,9 @@ metric rules, and checks against the embedded demo models. Each rule yields ``(p
 the loader adds file and line. Never raises on bad input, never reads payload file contents
 (``loadtest.payloads`` does), never reads the environment.
 
-The checks run on a partial view (``Parts``): sections or items that failed type validation are
-missing from it, so one typo does not hide the other problems.
+The checks run on a partial view (``Parts``): items that failed type validation are left out (or
+kept without their invalid keys, where those keys change no rule), so one typo does not hide the
+other problems, and rules that need a complete picture (user counts) wait until it is complete.
 """
 
 from __future__ import annotations
@@ -24,7 +25,17 @@ from loadtest._dtypes import is_float, is_integer, is_numeric
 from loadtest._suggest import hint
 from loadtest.embedded.server import DEMO_MODELS
 from loadtest.scenario._demo_models import demo_model, shape_matches
-from loadtest.scenario._model import TLS_SCHEMES, URL_SCHEMES, Embedded, InputSpec, Load, Payload, Target, Traffic
+from loadtest.scenario._model import (
+    TLS_SCHEMES,
+    URL_SCHEMES,
+    Embedded,
+    InputSpec,
+    Load,
+    LoadStage,
+    Payload,
+    Target,
+    Traffic,
+)
 from loadtest.scenario._problems import Path
 from loadtest.slo import Slo
 
@@ -59,15 +70,38 @@ class Parts:
     target_names: list[str] = field(default_factory=list)
     payloads: dict[str, Payload] = field(default_factory=dict)
     payload_names: list[str] = field(default_factory=list)
+    inputs: dict[tuple[str, str], InputSpec] = field(default_factory=dict)
+    """(payload, input) -> valid input spec, also for payloads that are invalid elsewhere."""
     traffic: dict[int, Traffic] = field(default_factory=dict)
     traffic_count: int | None = None
+    """How many traffic entries the file has (valid or not); None when traffic is missing or not a list."""
     traffic_refs: dict[int, dict[str, str]] = field(default_factory=dict)
     """Invalid traffic entries: their valid ``name``, ``target`` and ``payload`` texts, still cross-checked."""
-    """How many traffic entries the file has (valid or not); None when traffic is missing or not a list."""
+    traffic_slos: dict[tuple[int, int], Slo] = field(default_factory=dict)
+    """(entry index, SLO index) -> valid SLO of a traffic entry."""
     load: Load | None = None
+    """The load section without its stages (those are in ``stages``)."""
+    stages: dict[int, LoadStage] = field(default_factory=dict)
+    stage_count: int | None = None
     duration_s: float | None = None
     duration_valid: bool = True
-    slos: list[Slo] = field(default_factory=list)
+    slos: dict[int, Slo] = field(default_factory=dict)
+
+    @property
+    def open_loop(self) -> bool:
+        """True when the (valid part of the) load follows an arrival rate."""
+        load = self.load
+        if load is None or load.kind == "closed":
+            return False
+        if load.kind == "open":
+            return True
+        kinds = [s.rate is not None for _, s in sorted(self.stages.items()) if (s.users is None) != (s.rate is None)]
+        return bool(kinds) and kinds[0]
+
+    @property
+    def all_traffic_valid(self) -> bool:
+        """True when every traffic entry is in ``traffic`` (so user counts can be checked)."""
+        return bool(self.traffic_count) and len(self.traffic) == self.traffic_count
 
 
 def check(parts: Parts) -> list[Finding]:
@@ -86,7 +120,7 @@ def served_models(embedded: Embedded | None) -> tuple[str, ...]:
     """The demo models the embedded server serves for this scenario."""
     if embedded is None or embedded.models is None:
         return DEMO_MODELS
-    return tuple(m for m in embedded.models if m in DEMO_MODELS)
+    return tuple(dict.fromkeys(m for m in embedded.models if m in DEMO_MODELS))
 
 
 def is_open_loop(load: Load) -> bool:
@@ -110,7 +144,7 @@ def _check_embedded(parts: Parts) -> Iterator[Finding]:
     for model, parameters in embedded.model_parameters.items():
         path: Path = ("embedded", "model_parameters", model)
         if model not in served:
-            yield path, f"{model!r} is not served{hint(model, served, noun='served')}"
+            yield path, f"{model} is not served: add it to embedded.models (now: {', '.join(served)})"
             continue
         config = demo_model(model)
         known = config.parameters if config else ()
@@ -171,13 +205,14 @@ def _check_embedded_target(path: Path, target: Target, served: tuple[str, ...]) 
 
 # -- payloads ---------------------------------------------------------------------------------
 def _check_payloads(parts: Parts) -> Iterator[Finding]:
+    for (name, input_name), spec in parts.inputs.items():
+        yield from _check_input(("payloads", name, "inputs", input_name), spec, parts.base_dir)
     for name, payload in parts.payloads.items():
         path: Path = ("payloads", name)
         if not payload.inputs:
             yield (*path, "inputs"), "no inputs; add one per model input"
         total_bytes = 0
-        for input_name, spec in payload.inputs.items():
-            yield from _check_input((*path, "inputs", input_name), spec, parts.base_dir)
+        for spec in payload.inputs.values():
             if spec.shape is not None and spec.dtype is not None and spec.dtype != "bytes":
                 total_bytes += math.prod(spec.shape) * np.dtype(spec.dtype).itemsize
         if total_bytes * payload.pool_size > MAX_POOL_BYTES:
@@ -274,7 +309,13 @@ def _check_traffic(parts: Parts) -> Iterator[Finding]:
         yield ("traffic",), "no traffic entries; add at least one"
     refs = {i: {"name": t.name, "target": t.target, "payload": t.payload} for i, t in parts.traffic.items()}
     yield from _check_references({**refs, **parts.traffic_refs}, parts)
-    open_loop = parts.load is not None and is_open_loop(parts.load)
+    open_loop = parts.open_loop
+    for (index, slo_index), slo in sorted(parts.traffic_slos.items()):
+        entry = parts.traffic.get(index)
+        if entry is not None:
+            problem = _slo_problem(slo, decoupled=entry.pattern == "decoupled", parts=parts, entry=True)
+            if problem:
+                yield ("traffic", index, "slos", slo_index), problem
     for index, traffic in sorted(parts.traffic.items()):
         path: Path = ("traffic", index)
         target = parts.targets.get(traffic.target)
@@ -297,10 +338,6 @@ def _check_traffic(parts: Parts) -> Iterator[Finding]:
             yield from _check_batch(path, traffic, payload)
             if target is not None and target.embedded:
                 yield from _check_against_model(path, traffic, target, payload)
-        for slo_index, slo in enumerate(traffic.slos):
-            problem = _slo_problem(slo, decoupled=traffic.pattern == "decoupled", load=parts.load, entry=True)
-            if problem:
-                yield (*path, "slos", slo_index), problem
 
 
 def _check_references(refs: dict[int, dict[str, str]], parts: Parts) -> Iterator[Finding]:
@@ -384,8 +421,10 @@ def _check_load(parts: Parts) -> Iterator[Finding]:
     load = parts.load
     if load is None:
         return
-    given = load.model_fields_set
-    entries = list(parts.traffic.values())
+    given = set(load.model_fields_set)
+    if parts.stage_count is not None:
+        given.add("stages")
+    entries = list(parts.traffic.values()) if parts.all_traffic_valid else None
     if load.kind == "closed":
         yield from _not_for(given, (*OPEN_ONLY, "stages"), "closed")
         yield from _check_users(("load", "users"), load.users, entries)
@@ -394,7 +433,7 @@ def _check_load(parts: Parts) -> Iterator[Finding]:
         if load.rate is None:
             yield ("load", "rate"), "required for kind open (requests per second, all traffic entries together)"
     else:
-        yield from _check_stages(load, given, entries)
+        yield from _check_stages(parts, given, entries)
     if load.kind != "stages" and parts.duration_valid and parts.duration_s is None:
         yield ("duration_s",), f"required for load kind {load.kind} (measured seconds after warm-up)"
 
@@ -411,16 +450,15 @@ def _kinds_using(key: str) -> tuple[str, ...]:
     return ("open", "stages") if key in OPEN_ONLY else ("closed", "stages")
 
 
-def _check_stages(load: Load, given: set[str], entries: list[Traffic]) -> Iterator[Finding]:
+def _check_stages(parts: Parts, given: set[str], entries: list[Traffic] | None) -> Iterator[Finding]:
     for key in ("users", "rate"):
         if key in given:
             yield ("load", key), f"kind stages takes {key} in each stage, e.g. stages: [{{duration_s: 10, {key}: 4}}]"
-    stages = load.stages or []
-    if not stages:
+    if not parts.stage_count:
         yield ("load", "stages"), "kind stages needs a list of stages, e.g. [{duration_s: 10, users: 4}]"
         return
     first_kind: str | None = None
-    for index, stage in enumerate(stages):
+    for index, stage in sorted(parts.stages.items()):
         path: Path = ("load", "stages", index)
         if (stage.users is None) == (stage.rate is None):
             yield path, "give users (closed loop) or rate (open loop), one of them"
@@ -443,7 +481,9 @@ def _check_stages(load: Load, given: set[str], entries: list[Traffic]) -> Iterat
                 yield ("load", key), "only for stages with rate"
 
 
-def _check_users(path: Path, users: int | None, entries: list[Traffic]) -> Iterator[Finding]:
+def _check_users(path: Path, users: int | None, entries: list[Traffic] | None) -> Iterator[Finding]:
+    if entries is None:
+        return
     fixed = sum(t.users for t in entries if t.users is not None)
     weighted = sum(1 for t in entries if t.users is None)
     if users is None:
@@ -452,27 +492,29 @@ def _check_users(path: Path, users: int | None, entries: list[Traffic]) -> Itera
         return
     left = users - fixed
     if left < 0:
-        yield path, f"{users} users cannot hold the fixed users of the traffic entries ({fixed})"
+        yield path, f"is {users}, fewer than the fixed users of the traffic entries ({fixed})"
     elif weighted and left < weighted:
-        yield path, f"{users} users leave {left} for {weighted} weighted traffic entries; each needs at least one"
+        yield path, f"is {users}: {left} left after fixed users for {weighted} weighted entries; each needs one"
     elif not weighted and left > 0:
-        yield path, f"{users} users but the traffic entries' fixed users add up to {fixed}; make them equal"
+        yield path, f"is {users}, but the traffic entries' fixed users add up to {fixed}; make them equal"
 
 
 # -- slos -------------------------------------------------------------------------------------
 def _check_slos(parts: Parts) -> Iterator[Finding]:
     decoupled = any(t.pattern == "decoupled" for t in parts.traffic.values())
-    for index, slo in enumerate(parts.slos):
-        problem = _slo_problem(slo, decoupled=decoupled, load=parts.load, entry=False)
+    for index, slo in sorted(parts.slos.items()):
+        if not decoupled and not parts.all_traffic_valid and slo.metric in ("ttfr", "gap"):
+            continue
+        problem = _slo_problem(slo, decoupled=decoupled, parts=parts, entry=False)
         if problem:
             yield ("slos", index), problem
 
 
-def _slo_problem(slo: Slo, *, decoupled: bool, load: Load | None, entry: bool) -> str | None:
+def _slo_problem(slo: Slo, *, decoupled: bool, parts: Parts, entry: bool) -> str | None:
     if slo.metric in ("ttfr", "gap") and not decoupled:
         what = "this entry is not decoupled" if entry else "no traffic entry is decoupled"
         return f"{slo.metric} is measured only for decoupled traffic; {what}"
-    if slo.metric == "response_time" and load is not None and not is_open_loop(load):
+    if slo.metric == "response_time" and parts.load is not None and not parts.open_loop:
         return "response_time is measured only in open loop (kind open, or stages with rate); use latency"
     return None
 

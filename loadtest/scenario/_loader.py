@@ -16,15 +16,27 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from loadtest.scenario._checks import Parts, check
-from loadtest.scenario._model import Embedded, Load, Payload, Scenario, SloField, Target, Traffic
+from loadtest.scenario._model import (
+    Embedded,
+    InputSpec,
+    Load,
+    LoadStage,
+    Payload,
+    Scenario,
+    SloField,
+    Target,
+    Traffic,
+)
 from loadtest.scenario._overrides import Override, OverrideError, apply_overrides, parse_override
 from loadtest.scenario._problems import Path, Problem, ScenarioError, format_path
 from loadtest.scenario._resolve import resolve
-from loadtest.scenario._translate import translate
+from loadtest.scenario._translate import suggested_path, translate
 from loadtest.scenario._yaml import read_yaml
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 _REFERENCES = ("name", "target", "payload")
+EXTENSION_PREFIX = "x-"
+"""Top-level keys starting with this are ignored: a place for YAML anchors (``x-common: &common ...``)."""
 
 
 class Locator:
@@ -112,14 +124,13 @@ def parse_scenario(
         except OverrideError as exc:
             path = format_path(override.path)
             problems.append(Problem(source, None, path, str(exc), origin=f"--set {override.text}"))
-    data = _drop_nulls(data)
+    data = {k: v for k, v in _drop_nulls(data).items() if not k.startswith(EXTENSION_PREFIX)}
     unreadable = [p for p, _, _ in doc.errors]
 
-    findings, parts = _validate(data, root_dir, doc.interpolated)
-    findings += check(parts)
+    findings, _ = _validate(data, root_dir, set(doc.interpolated))
     for where, message in findings:
         if not any(where[: len(bad)] == bad for bad in unreadable):
-            problems.append(locator.problem(where, message))
+            problems.append(locator.problem(where, _scrub(message, where, doc.interpolated)))
     if problems:
         raise ScenarioError(_unique(problems))
     scenario = resolve(Scenario.model_validate(data), _default_name(default_name))
@@ -143,54 +154,131 @@ def _parse_overrides(source: str, overrides: Iterable[str]) -> tuple[list[Overri
 def _validate(data: dict[str, Any], base_dir: FsPath, interpolated: set[Path]) -> tuple[list[tuple[Path, str]], Parts]:
     """Type-check the whole scenario, then collect its valid parts for the cross-field checks."""
     findings: list[tuple[Path, str]] = []
+    bad: list[Path] = []
+    suggested: set[Path] = set()
     try:
         Scenario.model_validate(data)
-        bad: list[Path] = []
     except ValidationError as exc:
-        bad = []
-        for error in exc.errors():
+        errors = exc.errors()
+        suggested = {p for e in errors if (p := suggested_path(e, Scenario)) is not None}
+        for error in errors:
             loc: Path = tuple(error["loc"])
             bad.append(loc)
             findings.append(translate(error, Scenario, echo=loc not in interpolated))
+    parts = _Salvage(bad).parts(data, base_dir)
+    findings += check(parts)
+    # A misspelt key's "did you mean" already says that the key it misspells is missing.
+    return [(p, m) for p, m in findings if not (p in suggested and m.startswith("required"))], parts
 
-    def valid(path: Path) -> bool:
-        return not any(loc[: len(path)] == path for loc in bad)
 
-    parts = Parts(base_dir=base_dir)
-    if valid(("seed",)) and isinstance(data.get("seed"), int):
-        parts.seed = data["seed"]
-    if "embedded" in data and valid(("embedded",)):
-        parts.embedded = TypeAdapter(Embedded).validate_python(data["embedded"])
-    parts.targets, parts.target_names = _valid_items(data, "targets", Target, valid)
-    parts.payloads, parts.payload_names = _valid_items(data, "payloads", Payload, valid)
-    traffic = data.get("traffic")
-    if isinstance(traffic, list):
+class _Salvage:
+    """Builds the valid parts of a scenario from the locations of its type errors.
+
+    An item with errors is kept without its invalid keys when none of those keys changes a rule
+    (``essential``); otherwise it is left out, so the checks never reason from a guessed value.
+    """
+
+    def __init__(self, bad: list[Path]) -> None:
+        self.bad = bad
+
+    def valid(self, path: Path) -> bool:
+        return not any(loc[: len(path)] == path for loc in self.bad)
+
+    def item(self, model: type[Any], raw: Any, path: Path, essential: frozenset[str] = frozenset()) -> Any:
+        adapter: TypeAdapter[Any] = TypeAdapter(model)
+        inner = [loc[len(path) :] for loc in self.bad if loc[: len(path)] == path]
+        if not inner:
+            return adapter.validate_python(raw)
+        if not isinstance(raw, dict) or any(not loc for loc in inner):
+            return None
+        keys = {loc[0] for loc in inner}
+        if keys & essential:
+            return None
+        try:
+            return adapter.validate_python({k: v for k, v in raw.items() if k not in keys})
+        except ValidationError:
+            return None
+
+    def parts(self, data: dict[str, Any], base_dir: FsPath) -> Parts:
+        parts = Parts(base_dir=base_dir)
+        if self.valid(("seed",)) and isinstance(data.get("seed"), int):
+            parts.seed = data["seed"]
+        if "embedded" in data:
+            parts.embedded = self.item(Embedded, data["embedded"], ("embedded",), frozenset({"models"}))
+        targets = _mapping(data.get("targets"))
+        target_essential = frozenset({"embedded", "url", "protocol", "model"})
+        parts.target_names = list(targets)
+        for name, raw in targets.items():
+            if (target := self.item(Target, raw, ("targets", name), target_essential)) is not None:
+                parts.targets[name] = target
+        payloads = _mapping(data.get("payloads"))
+        parts.payload_names = list(payloads)
+        input_essential = frozenset({"generator", "dtype", "shape"})
+        for name, raw in payloads.items():
+            if (payload := self.item(Payload, raw, ("payloads", name))) is not None:
+                parts.payloads[name] = payload
+            for input_name, spec in _mapping(_mapping(raw).get("inputs")).items():
+                path = ("payloads", name, "inputs", input_name)
+                if (valid_spec := self.item(InputSpec, spec, path, input_essential)) is not None:
+                    parts.inputs[(name, input_name)] = valid_spec
+        self._traffic(data, parts)
+        self._load(data, parts)
+        parts.duration_valid = self.valid(("duration_s",))
+        parts.duration_s = data.get("duration_s") if parts.duration_valid else None
+        for index, raw in enumerate(_sequence(data.get("slos"))):
+            if (slo := self.item(SloField, raw, ("slos", index))) is not None:
+                parts.slos[index] = slo
+        return parts
+
+    def _traffic(self, data: dict[str, Any], parts: Parts) -> None:
+        traffic = data.get("traffic")
+        if not isinstance(traffic, list):
+            return
         parts.traffic_count = len(traffic)
-        adapter = TypeAdapter(Traffic)
-        parts.traffic = {i: adapter.validate_python(t) for i, t in enumerate(traffic) if valid(("traffic", i))}
-        parts.traffic_refs = {
-            i: {k: v for k, v in t.items() if k in _REFERENCES and isinstance(v, str) and valid(("traffic", i, k))}
-            for i, t in enumerate(traffic)
-            if i not in parts.traffic and isinstance(t, dict)
-        }
-    if valid(("load",)):
-        parts.load = TypeAdapter(Load).validate_python(data.get("load", {}))
-    parts.duration_valid = valid(("duration_s",))
-    parts.duration_s = data.get("duration_s") if parts.duration_valid else None
-    slos = data.get("slos")
-    if isinstance(slos, list):
-        slo_adapter: TypeAdapter[Any] = TypeAdapter(SloField)
-        parts.slos = [slo_adapter.validate_python(s) for i, s in enumerate(slos) if valid(("slos", i))]
-    return findings, parts
+        essential = frozenset({"name", "pattern", "method", "users", "target", "payload"})
+        for index, raw in enumerate(traffic):
+            entry = self.item(Traffic, raw, ("traffic", index), essential)
+            if entry is not None:
+                parts.traffic[index] = entry
+            elif isinstance(raw, dict):
+                parts.traffic_refs[index] = {
+                    k: v
+                    for k, v in raw.items()
+                    if k in _REFERENCES and isinstance(v, str) and self.valid(("traffic", index, k))
+                }
+            for slo_index, slo_raw in enumerate(_sequence(_mapping(raw).get("slos"))):
+                if (slo := self.item(SloField, slo_raw, ("traffic", index, "slos", slo_index))) is not None:
+                    parts.traffic_slos[(index, slo_index)] = slo
+
+    def _load(self, data: dict[str, Any], parts: Parts) -> None:
+        raw = data.get("load", {})
+        if not isinstance(raw, dict):
+            return
+        stages = raw.get("stages")
+        if isinstance(stages, list):
+            parts.stage_count = len(stages)
+            for index, stage in enumerate(stages):
+                if (valid_stage := self.item(LoadStage, stage, ("load", "stages", index))) is not None:
+                    parts.stages[index] = valid_stage
+        without_stages = {k: v for k, v in raw.items() if k != "stages"}
+        stage_errors = _Salvage([loc for loc in self.bad if loc[:2] != ("load", "stages")])
+        parts.load = stage_errors.item(Load, without_stages, ("load",), frozenset({"kind", "users", "rate"}))
 
 
-def _valid_items(data: dict[str, Any], section: str, model: type[Any], valid: Any) -> tuple[dict[str, Any], list[str]]:
-    raw = data.get(section)
-    if not isinstance(raw, dict):
-        return {}, []
-    adapter = TypeAdapter(model)
-    items = {name: adapter.validate_python(value) for name, value in raw.items() if valid((section, name))}
-    return items, [str(name) for name in raw]
+def _scrub(message: str, path: Path, interpolated: Mapping[Path, str]) -> str:
+    """Keep values read from environment variables out of a message about their path."""
+    value = interpolated.get(path)
+    if value:
+        message = message.replace(value, "<value from the environment>")
+    return message
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _sequence(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _drop_nulls(value: Any) -> Any:

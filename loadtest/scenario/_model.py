@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import urllib.parse
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -35,7 +37,7 @@ from pydantic import (
 
 from loadtest._dtypes import TRITON_NAMES, canonical_dtype
 from loadtest.scenario._problems import Path as ProblemPath
-from loadtest.scenario._problems import Problem, format_path
+from loadtest.scenario._problems import Problem, ScenarioError, format_path
 from loadtest.slo import Slo, SloError, parse_slo
 
 SCHEMA_VERSION = 1
@@ -380,6 +382,23 @@ class Scenario(_Model):
         while probe and probe not in self._lines:
             probe = probe[:-1]
         return Problem(self._source, self._lines.get(probe), format_path(path), message)
+
+    def access_token(self, target: str, environ: Mapping[str, str] | None = None) -> str | None:
+        """The access token of target ``target``, read from its ``access_token_env`` variable.
+
+        None when the target has no ``access_token_env``. The token is never stored on the scenario.
+
+        Raises:
+            ScenarioError: the variable is unset or empty (the message names the variable, never a value).
+        """
+        name = self.targets[target].access_token_env
+        if name is None:
+            return None
+        value = (os.environ if environ is None else environ).get(name)
+        if not value:
+            path = ("targets", target, "access_token_env")
+            raise ScenarioError([self.problem(path, f"environment variable {name} is not set (it holds the token)")])
+        return value
 
     def entry(self, name: str) -> Traffic:
         """The traffic entry called ``name`` (KeyError when there is none)."""

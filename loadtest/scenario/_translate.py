@@ -14,7 +14,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from loadtest._suggest import hint
+from loadtest._suggest import closest, hint
 from loadtest.scenario._problems import Path
 
 _MAX_ECHO = 60
@@ -27,6 +27,8 @@ _TYPE_MESSAGES = {
     "int_type": "should be a whole number",
     "float_type": "should be a number",
     "bool_type": "should be true or false",
+    "string_too_short": "should not be empty",
+    "too_short": "should not be empty",
 }
 _PATTERN_MESSAGES = {
     "access_token_env": "should be an environment variable name (letters, digits and _, not starting with a digit)",
@@ -54,6 +56,15 @@ def translate(error: ErrorDetails, root: type[BaseModel], *, echo: bool = True) 
         return loc, _with_value(message, value, echo)
     message = _TYPE_MESSAGES.get(kind) or str(error["msg"]).replace("Input should", "should")
     return loc, _with_value(message, value, echo)
+
+
+def suggested_path(error: ErrorDetails, root: type[BaseModel]) -> Path | None:
+    """For an unknown key, the path of the known key it most likely misspells (else None)."""
+    if error["type"] != "extra_forbidden":
+        return None
+    loc: Path = tuple(error["loc"])
+    match = closest(str(loc[-1]), _field_names(root, loc[:-1]))
+    return None if match is None else (*loc[:-1], match)
 
 
 def _with_value(message: str, value: Any, echo: bool) -> str:

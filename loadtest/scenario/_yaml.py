@@ -31,8 +31,8 @@ class YamlDocument:
     """Path -> 1-based line: a mapping entry's key line, a sequence item's first line."""
     errors: list[tuple[Path, int | None, str]] = field(default_factory=list)
     """(path, line, message) of each reading problem."""
-    interpolated: set[Path] = field(default_factory=set)
-    """Paths whose value came (in part) from an environment variable: never echo those values."""
+    interpolated: dict[Path, str] = field(default_factory=dict)
+    """Path -> value, for values that came (in part) from environment variables: never echo them."""
 
 
 def read_yaml(text: str, env: Mapping[str, str]) -> YamlDocument:
@@ -74,19 +74,23 @@ class _Walker:
         return self.scalar(node, path)
 
     def mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+        own = sum(1 for key, _ in node.value if not (isinstance(key, yaml.ScalarNode) and key.value == MERGE_KEY))
         self.loader.flatten_mapping(node)
+        merged = len(node.value) - own
         out: dict[str, Any] = {}
         first_line: dict[str, int] = {}
-        for key_node, value_node in node.value:
+        for index, (key_node, value_node) in enumerate(node.value):
             line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
                 self.doc.errors.append((path, line, "keys must be plain names, not lists or mappings"))
                 continue
             key = str(key_node.value)
-            if key in first_line:
-                self.doc.errors.append(((*path, key), line, f"duplicate key {key!r} (first at line {first_line[key]})"))
-                continue
-            first_line[key] = line
+            if index >= merged:  # keys written here override merged ones; written twice is an error
+                if key in first_line:
+                    message = f"duplicate key {key!r} (first at line {first_line[key]})"
+                    self.doc.errors.append(((*path, key), line, message))
+                    continue
+                first_line[key] = line
             self.doc.lines[(*path, key)] = line
             out[key] = self.value(value_node, (*path, key))
         return out
@@ -97,7 +101,7 @@ class _Walker:
             return value
         result = interpolate(value, self.env)
         if result.used:
-            self.doc.interpolated.add(path)
+            self.doc.interpolated[path] = result.text
         for message in result.errors:
             self.doc.errors.append((path, node.start_mark.line + 1, message))
         if result.text == value:
