@@ -2,10 +2,10 @@
 
 Owns the cross-reference rules (target and payload names, duplicate traffic names), the load-kind
 rules (which fields apply to closed, open and stage loads; weights vs fixed users), the pattern
-rules (decoupled needs gRPC, ``in_flight`` only for futures/asyncio), payload generator rules, SLO
-metric rules, and checks against the embedded demo models. Each rule yields ``(path, message)``;
-the loader adds file and line. Never raises on bad input, never reads payload file contents
-(``loadtest.payloads`` does), never reads the environment.
+rules (decoupled needs gRPC, ``in_flight`` only for futures/asyncio), SLO metric rules, and checks
+against the embedded demo models; payload input rules are in ``_payload_rules``. Each rule yields
+``(path, message)``; the loader adds file and line. Never raises on bad input, never reads payload
+file contents (``loadtest.payloads`` does), never reads the environment.
 
 The checks run on a partial view (``Parts``): items that failed type validation are left out (or
 kept without their invalid keys, where those keys change no rule), so one typo does not hide the
@@ -14,94 +14,20 @@ other problems, and rules that need a complete picture (user counts) wait until 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path as FsPath
 
-import numpy as np
-
-from loadtest._dtypes import is_float, is_integer, is_numeric
 from loadtest._suggest import hint
 from loadtest.embedded.server import DEMO_MODELS
 from loadtest.scenario._demo_models import demo_model, shape_matches
-from loadtest.scenario._model import (
-    TLS_SCHEMES,
-    URL_SCHEMES,
-    Embedded,
-    InputSpec,
-    Load,
-    LoadStage,
-    Payload,
-    Target,
-    Traffic,
-)
+from loadtest.scenario._model import TLS_SCHEMES, URL_SCHEMES, Embedded, Load, Payload, Target, Traffic
+from loadtest.scenario._parts import Finding, Parts, resolve_file
+from loadtest.scenario._payload_rules import check_payloads
 from loadtest.scenario._problems import Path
 from loadtest.slo import Slo
 
-Finding = tuple[Path, str]
-
-GENERATOR_PARAMETERS: dict[str, tuple[str, ...]] = {
-    "zeros": (),
-    "constant": ("value",),
-    "uniform": ("low", "high"),
-    "normal": ("mean", "std"),
-    "sequence": ("start", "step"),
-    "prompts": ("prompts",),
-    "file": ("path", "key"),
-}
-"""Generator -> the keys it takes (besides generator, dtype and shape)."""
-REQUIRED_PARAMETERS = {"constant": "value", "prompts": "prompts", "file": "path"}
-ALL_PARAMETERS = tuple(sorted({p for params in GENERATOR_PARAMETERS.values() for p in params}))
-MAX_POOL_BYTES = 1 << 30
 DEFAULT_MAX_IN_FLIGHT = 64
 OPEN_ONLY = ("rate", "arrival", "max_in_flight")
 CLOSED_ONLY = ("users", "spawn_rate", "pacing_s")
-
-
-@dataclass
-class Parts:
-    """The validated parts of a scenario; invalid sections and items are absent."""
-
-    base_dir: FsPath
-    seed: int = 0
-    embedded: Embedded | None = None
-    targets: dict[str, Target] = field(default_factory=dict)
-    target_names: list[str] = field(default_factory=list)
-    payloads: dict[str, Payload] = field(default_factory=dict)
-    payload_names: list[str] = field(default_factory=list)
-    inputs: dict[tuple[str, str], InputSpec] = field(default_factory=dict)
-    """(payload, input) -> valid input spec, also for payloads that are invalid elsewhere."""
-    traffic: dict[int, Traffic] = field(default_factory=dict)
-    traffic_count: int | None = None
-    """How many traffic entries the file has (valid or not); None when traffic is missing or not a list."""
-    traffic_refs: dict[int, dict[str, str]] = field(default_factory=dict)
-    """Invalid traffic entries: their valid ``name``, ``target`` and ``payload`` texts, still cross-checked."""
-    traffic_slos: dict[tuple[int, int], Slo] = field(default_factory=dict)
-    """(entry index, SLO index) -> valid SLO of a traffic entry."""
-    load: Load | None = None
-    """The load section without its stages (those are in ``stages``)."""
-    stages: dict[int, LoadStage] = field(default_factory=dict)
-    stage_count: int | None = None
-    duration_s: float | None = None
-    duration_valid: bool = True
-    slos: dict[int, Slo] = field(default_factory=dict)
-
-    @property
-    def open_loop(self) -> bool:
-        """True when the (valid part of the) load follows an arrival rate."""
-        load = self.load
-        if load is None or load.kind == "closed":
-            return False
-        if load.kind == "open":
-            return True
-        kinds = [s.rate is not None for _, s in sorted(self.stages.items()) if (s.users is None) != (s.rate is None)]
-        return bool(kinds) and kinds[0]
-
-    @property
-    def all_traffic_valid(self) -> bool:
-        """True when every traffic entry is in ``traffic`` (so user counts can be checked)."""
-        return bool(self.traffic_count) and len(self.traffic) == self.traffic_count
 
 
 def check(parts: Parts) -> list[Finding]:
@@ -109,7 +35,7 @@ def check(parts: Parts) -> list[Finding]:
     return [
         *_check_embedded(parts),
         *_check_targets(parts),
-        *_check_payloads(parts),
+        *check_payloads(parts),
         *_check_traffic(parts),
         *_check_load(parts),
         *_check_slos(parts),
@@ -185,8 +111,8 @@ def _check_targets(parts: Parts) -> Iterator[Finding]:
                 yield (*path, "tls", missing), "cert_file and key_file go together (mutual TLS); give both"
             for key in ("ca_file", "cert_file", "key_file"):
                 value = getattr(tls, key)
-                if value is not None and not _resolve(parts.base_dir, value).is_file():
-                    yield (*path, "tls", key), f"file not found: {_resolve(parts.base_dir, value)}"
+                if value is not None and not resolve_file(parts.base_dir, value).is_file():
+                    yield (*path, "tls", key), f"file not found: {resolve_file(parts.base_dir, value)}"
         if target.access_token_env is not None and target.embedded:
             yield (*path, "access_token_env"), "the embedded server takes no access token; remove it"
 
@@ -204,106 +130,6 @@ def _check_embedded_target(path: Path, target: Target, served: tuple[str, ...]) 
 
 
 # -- payloads ---------------------------------------------------------------------------------
-def _check_payloads(parts: Parts) -> Iterator[Finding]:
-    for (name, input_name), spec in parts.inputs.items():
-        yield from _check_input(("payloads", name, "inputs", input_name), spec, parts.base_dir)
-    for name, payload in parts.payloads.items():
-        path: Path = ("payloads", name)
-        if not payload.inputs:
-            yield (*path, "inputs"), "no inputs; add one per model input"
-        total_bytes = 0
-        for spec in payload.inputs.values():
-            if spec.shape is not None and spec.dtype is not None and spec.dtype != "bytes":
-                total_bytes += math.prod(spec.shape) * np.dtype(spec.dtype).itemsize
-        if total_bytes * payload.pool_size > MAX_POOL_BYTES:
-            size_mib = total_bytes * payload.pool_size / (1 << 20)
-            yield (*path, "pool_size"), f"the pool would take {size_mib:.0f} MiB (limit 1024); lower it or the shapes"
-
-
-def _check_input(path: Path, spec: InputSpec, base_dir: FsPath) -> Iterator[Finding]:
-    allowed = GENERATOR_PARAMETERS[spec.generator]
-    for key in ALL_PARAMETERS:
-        if key not in allowed and getattr(spec, key) is not None:
-            takes = f"its parameters: {', '.join(allowed)}" if allowed else "it takes no parameters"
-            yield (*path, key), f"not a parameter of generator {spec.generator!r} ({takes})"
-    required = REQUIRED_PARAMETERS.get(spec.generator)
-    if required is not None and getattr(spec, required) is None:
-        yield (*path, required), f"required by generator {spec.generator!r}"
-    if spec.generator != "file":
-        for key in ("dtype", "shape"):
-            if getattr(spec, key) is None:
-                yield (*path, key), f"required by generator {spec.generator!r}"
-    dtype = spec.dtype
-    if dtype is not None:
-        yield from _check_generator_dtype(path, spec, dtype)
-    if spec.generator == "file" and spec.path is not None:
-        file = _resolve(base_dir, spec.path)
-        if file.suffix not in (".npy", ".npz"):
-            yield (*path, "path"), f"expected a .npy or .npz file, got {spec.path!r}"
-        elif not file.is_file():
-            yield (*path, "path"), f"file not found: {file}"
-        elif spec.key is not None and file.suffix == ".npy":
-            yield (*path, "key"), "key selects an array inside a .npz file; a .npy holds one array"
-
-
-def _check_generator_dtype(path: Path, spec: InputSpec, dtype: str) -> Iterator[Finding]:
-    generator = spec.generator
-    if generator in ("uniform", "sequence") and not is_numeric(dtype):
-        yield (*path, "dtype"), f"generator {generator!r} needs a numeric dtype, not {dtype}"
-    elif generator == "normal" and not is_float(dtype):
-        yield (*path, "dtype"), f"generator 'normal' needs a float dtype, not {dtype} (use uniform for integers)"
-    elif generator == "prompts" and dtype != "bytes":
-        yield (*path, "dtype"), f"generator 'prompts' needs dtype bytes, not {dtype}"
-    elif generator == "constant" and spec.value is not None:
-        problem = _constant_problem(spec.value, dtype)
-        if problem:
-            yield (*path, "value"), problem
-    if generator == "uniform" and is_numeric(dtype):
-        low, high = uniform_bounds(spec, dtype)
-        if not high > low:
-            yield (*path, "high"), f"must be above low ({low:g}), got {high:g}"
-        if is_integer(dtype):
-            info = np.iinfo(dtype)
-            if low != int(low) or high != int(high):
-                yield (*path, "low"), f"integer dtype {dtype} needs whole-number bounds"
-            elif low < info.min or high > info.max + 1:
-                yield (*path, "low"), f"bounds [{low:g}, {high:g}) do not fit {dtype} [{info.min}, {info.max}]"
-    if generator == "sequence" and is_integer(dtype):
-        start, step = sequence_params(spec)
-        if start != int(start) or step != int(step):
-            yield (*path, "step"), f"integer dtype {dtype} needs whole-number start and step"
-
-
-def _constant_problem(value: object, dtype: str) -> str | None:
-    if dtype == "bytes":
-        return None if isinstance(value, str) else f"dtype bytes needs a text value, got {value!r}"
-    if dtype == "bool":
-        return None if isinstance(value, bool) else f"dtype bool needs true or false, got {value!r}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return f"dtype {dtype} needs a number, got {value!r}"
-    if is_integer(dtype):
-        info = np.iinfo(dtype)
-        if value != int(value) or not info.min <= value <= info.max:
-            return f"{value!r} is not a whole number within {dtype} [{info.min}, {info.max}]"
-    return None
-
-
-def uniform_bounds(spec: InputSpec, dtype: str) -> tuple[float, float]:
-    """The ``[low, high)`` of a uniform generator with defaults applied."""
-    low = 0.0 if spec.low is None else spec.low
-    if spec.high is not None:
-        return low, spec.high
-    if is_integer(dtype):
-        return low, float(min(int(np.iinfo(dtype).max), 2**31 - 1) + 1)
-    return low, 1.0
-
-
-def sequence_params(spec: InputSpec) -> tuple[float, float]:
-    """The ``(start, step)`` of a sequence generator with defaults applied."""
-    return (0.0 if spec.start is None else spec.start), (1.0 if spec.step is None else spec.step)
-
-
-# -- traffic ----------------------------------------------------------------------------------
 def _check_traffic(parts: Parts) -> Iterator[Finding]:
     if parts.traffic_count == 0:
         yield ("traffic",), "no traffic entries; add at least one"
@@ -521,8 +347,3 @@ def _slo_problem(slo: Slo, *, decoupled: bool, parts: Parts, entry: bool) -> str
 
 def _known(name: str, names: list[str]) -> str:
     return hint(name, names) if names else "; none are defined"
-
-
-def _resolve(base_dir: FsPath, value: str) -> FsPath:
-    path = FsPath(value).expanduser()
-    return path if path.is_absolute() else base_dir / path

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from loadtest.scenario._checks import Parts, check
+from loadtest.scenario._checks import check
 from loadtest.scenario._model import (
     Embedded,
     InputSpec,
@@ -28,6 +28,7 @@ from loadtest.scenario._model import (
     Traffic,
 )
 from loadtest.scenario._overrides import Override, OverrideError, apply_overrides, parse_override
+from loadtest.scenario._parts import Parts
 from loadtest.scenario._problems import Path, Problem, ScenarioError, format_path
 from loadtest.scenario._resolve import resolve
 from loadtest.scenario._translate import suggested_path, translate

@@ -8,12 +8,7 @@ ran before) and never changes a value the user gave.
 
 from __future__ import annotations
 
-from loadtest.scenario._checks import (
-    DEFAULT_MAX_IN_FLIGHT,
-    is_open_loop,
-    sequence_params,
-    uniform_bounds,
-)
+from loadtest.scenario._checks import DEFAULT_MAX_IN_FLIGHT, is_open_loop
 from loadtest.scenario._model import (
     URL_SCHEMES,
     InputSpec,
@@ -25,6 +20,7 @@ from loadtest.scenario._model import (
     Target,
     Traffic,
 )
+from loadtest.scenario._payload_rules import sequence_params, uniform_bounds
 
 
 def resolve(scenario: Scenario, default_name: str) -> Scenario:
