@@ -154,9 +154,14 @@ def _check_traffic(parts: Parts) -> Iterator[Finding]:
             yield (*path, "users"), "give weight or users, not both"
         elif traffic.users is not None and open_loop:
             yield (*path, "users"), "fixed users are for closed loop; in open loop use weight (a share of the rate)"
+        seen_headers: dict[str, str] = {}
         for header in traffic.headers:
             if not header or not all(c.isalnum() or c in "-_." for c in header):
                 yield (*path, "headers", header), "header names are letters, digits, '-', '_' and '.'"
+            elif header.lower() in seen_headers:
+                first = seen_headers[header.lower()]
+                yield (*path, "headers", header), f"same header as {first!r} (names are not case-sensitive)"
+            seen_headers.setdefault(header.lower(), header)
         if target is not None:
             yield from _check_pattern(path, traffic, target)
         payload = parts.payloads.get(traffic.payload)

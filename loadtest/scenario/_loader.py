@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -29,7 +29,7 @@ from loadtest.scenario._model import (
 )
 from loadtest.scenario._overrides import Override, OverrideError, apply_overrides, parse_override
 from loadtest.scenario._parts import Parts
-from loadtest.scenario._problems import Path, Problem, ScenarioError, format_path
+from loadtest.scenario._problems import Locator, Path, Problem, ScenarioError, format_path
 from loadtest.scenario._resolve import resolve
 from loadtest.scenario._translate import suggested_path, translate
 from loadtest.scenario._yaml import read_yaml
@@ -38,27 +38,6 @@ _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 _REFERENCES = ("name", "target", "payload")
 EXTENSION_PREFIX = "x-"
 """Top-level keys starting with this are ignored: a place for YAML anchors (``x-common: &common ...``)."""
-
-
-class Locator:
-    """Maps a path to where it was written: a line of the file, or the ``--set`` that set it."""
-
-    def __init__(self, source: str, lines: Mapping[Path, int], overrides: Sequence[Override] = ()) -> None:
-        self.source = source
-        self.lines = dict(lines)
-        self.overrides = list(overrides)
-
-    def problem(self, path: Path, message: str) -> Problem:
-        """A problem at ``path``, located at the nearest line (or override) that wrote it."""
-        for override in reversed(self.overrides):
-            if path[: len(override.path)] == override.path:
-                return Problem(self.source, None, format_path(path), message, origin=f"--set {override.text}")
-        probe = path
-        while probe:
-            if probe in self.lines:
-                return Problem(self.source, self.lines[probe], format_path(path), message)
-            probe = probe[:-1]
-        return Problem(self.source, 1 if self.lines else None, format_path(path), message)
 
 
 def load_scenario(
@@ -108,7 +87,7 @@ def parse_scenario(
     root_dir = FsPath(base_dir) if base_dir is not None else FsPath.cwd()
     doc = read_yaml(text, os.environ if env is None else env)
     parsed, override_problems = _parse_overrides(source, overrides)
-    locator = Locator(source, doc.lines, parsed)
+    locator = Locator(source, doc.lines, [(o.path, o.text) for o in parsed])
     problems = [Problem(source, line, format_path(p), message) for p, line, message in doc.errors]
     problems += override_problems
     data = doc.data
@@ -137,7 +116,7 @@ def parse_scenario(
     scenario = resolve(Scenario.model_validate(data), _default_name(default_name))
     scenario._source = source
     scenario._base_dir = root_dir
-    scenario._lines = {path: line for path, line in doc.lines.items() if locator.problem(path, "").origin is None}
+    scenario._locator = locator
     return scenario
 
 

@@ -36,8 +36,8 @@ from pydantic import (
 )
 
 from loadtest._dtypes import TRITON_NAMES, canonical_dtype
+from loadtest.scenario._problems import Locator, Problem, ScenarioError
 from loadtest.scenario._problems import Path as ProblemPath
-from loadtest.scenario._problems import Problem, ScenarioError, format_path
 from loadtest.slo import Slo, SloError, parse_slo
 
 SCHEMA_VERSION = 1
@@ -355,7 +355,7 @@ class Scenario(_Model):
 
     _source: str = PrivateAttr("<string>")
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
-    _lines: dict[ProblemPath, int] = PrivateAttr(default_factory=dict)
+    _locator: Locator | None = PrivateAttr(None)
 
     @property
     def source(self) -> str:
@@ -378,10 +378,8 @@ class Scenario(_Model):
         For checks made after loading (payload file contents, a missing access token), so their
         messages point into the file like the validation messages do.
         """
-        probe = path
-        while probe and probe not in self._lines:
-            probe = probe[:-1]
-        return Problem(self._source, self._lines.get(probe), format_path(path), message)
+        locator = self._locator or Locator(self._source, {})
+        return locator.problem(path, message)
 
     def access_token(self, target: str, environ: Mapping[str, str] | None = None) -> str | None:
         """The access token of target ``target``, read from its ``access_token_env`` variable.

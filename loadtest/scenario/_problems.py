@@ -7,7 +7,7 @@ record and the ``ScenarioError`` exception. Never validates anything itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 PathPart = str | int
@@ -62,6 +62,28 @@ class ScenarioError(ValueError):
         count = len(self.problems)
         lines = [str(p) for p in self.problems]
         return "\n".join([*lines, f"{count} problem{'s' if count != 1 else ''} found"])
+
+
+class Locator:
+    """Maps a path to where it was written: a line of the file, or the ``--set`` that set it."""
+
+    def __init__(self, source: str, lines: Mapping[Path, int], overrides: Sequence[tuple[Path, str]] = ()) -> None:
+        self.source = source
+        self.lines = dict(lines)
+        self.overrides = list(overrides)
+        """(path, text) of each ``--set``, in the order applied."""
+
+    def problem(self, path: Path, message: str) -> Problem:
+        """A problem at ``path``, located at the nearest line (or the last override) that wrote it."""
+        for override_path, text in reversed(self.overrides):
+            if path[: len(override_path)] == override_path:
+                return Problem(self.source, None, format_path(path), message, origin=f"--set {text}")
+        probe = path
+        while probe:
+            if probe in self.lines:
+                return Problem(self.source, self.lines[probe], format_path(path), message)
+            probe = probe[:-1]
+        return Problem(self.source, 1 if self.lines else None, format_path(path), message)
 
 
 def _order(problem: Problem) -> tuple[int, int, str]:
