@@ -122,6 +122,19 @@ class Plan:
             return None
         return {entry.name: entry.users[segment.stage] for entry in self.entries}
 
+    def stage_users(self, elapsed_s: float) -> tuple[int, float] | None:
+        """Closed loop: ``(users, spawn_rate)`` wanted at ``elapsed_s`` (a Locust shape's tick); None when done.
+
+        Raises:
+            ValueError: the load is open loop (it has rates, not users).
+        """
+        if self.open_loop:
+            raise ValueError("open-loop load has arrival rates, not user counts")
+        tick = self.schedule.tick(elapsed_s)
+        if tick is None or tick.users is None:
+            return None
+        return tick.users, tick.spawn_rate if tick.spawn_rate is not None else float(tick.users)
+
     def render(self, env: Mapping[str, str] | None = None) -> str:
         """The plan as text for the terminal; with ``env``, says whether access tokens are set."""
         from loadtest._plan_text import render_plan

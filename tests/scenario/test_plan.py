@@ -130,6 +130,8 @@ def test_open_loop_plan_shares_the_rate_and_counts_requests() -> None:
     other = plan.arrival_schedule("c")
     assert schedule.intended_start_s(0) != other.intended_start_s(0)
     assert plan.users_by_entry(6.0) is None
+    with pytest.raises(ValueError, match="arrival rates"):
+        plan.stage_users(6.0)
 
 
 def test_open_loop_cap() -> None:
@@ -181,6 +183,7 @@ def test_stage_plan_with_users_splits_each_stage() -> None:
         (7, 1.0, (1, 3, 3)),
     ]
     assert plan.users_by_entry(7.0) == {"a": 1, "b": 3, "c": 3}
+    assert [plan.stage_users(t) for t in (0.0, 4.99, 5.0, 9.99, 10.0)] == [(3, 7.0), (3, 7.0), (7, 1.0), (7, 1.0), None]
 
 
 def test_render_shows_the_numbers() -> None:
