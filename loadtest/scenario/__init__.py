@@ -49,6 +49,7 @@ def json_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "tritonload scenario (version 1)",
         **{k: v for k, v in schema.items() if k != "title"},
+        "patternProperties": {"^x-": {"description": "Ignored: a place for YAML anchors."}},
     }
 
 

@@ -116,10 +116,12 @@ SloField = Annotated[
                     "properties": {
                         "metric": {"enum": ["latency", "response_time", "ttfr", "gap", "error_rate", "throughput"]},
                         "stat": {"type": "string", "description": "pNN, mean, max or min (time metrics only)"},
+                        "statistic": {"type": "string", "description": "same as stat"},
                         "op": {"enum": ["<", "<=", ">", ">="]},
+                        "comparator": {"enum": ["<", "<=", ">", ">="], "description": "same as op"},
                         "threshold": {"type": ["string", "number"], "description": "with a unit: 50ms, 0.1%, 200/s"},
                     },
-                    "required": ["metric", "op", "threshold"],
+                    "required": ["metric", "threshold"],
                     "additionalProperties": False,
                 },
             ]

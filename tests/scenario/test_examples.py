@@ -94,6 +94,15 @@ def test_editors_accept_the_examples_and_their_resolved_form(text: str) -> None:
     assert list(validator.iter_errors(json.loads(json.dumps(resolved)))) == []
 
 
+def test_editors_accept_extension_keys_and_slo_aliases() -> None:
+    validator = _validator()
+    raw = yaml.safe_load((ROOT / "scenarios" / "sync.yaml").read_text(encoding="utf-8"))
+    raw["x-anchors"] = {"common": {"dtype": "float32"}}
+    raw["slos"].append({"metric": "latency", "statistic": "p99", "comparator": "<", "threshold": "5ms"})
+    assert list(validator.iter_errors(raw)) == []
+    assert parse_scenario(yaml.safe_dump(raw), env={}).slos[-1].text == "p99 latency < 5ms"
+
+
 def test_editors_flag_unknown_keys_and_bad_choices() -> None:
     validator = _validator()
     raw = yaml.safe_load((ROOT / "scenarios" / "sync.yaml").read_text(encoding="utf-8"))
