@@ -129,7 +129,7 @@ def _check_embedded_target(path: Path, target: Target, served: tuple[str, ...]) 
         yield (*path, "version"), "demo models have only version 1"
 
 
-# -- payloads ---------------------------------------------------------------------------------
+# -- traffic ----------------------------------------------------------------------------------
 def _check_traffic(parts: Parts) -> Iterator[Finding]:
     if parts.traffic_count == 0:
         yield ("traffic",), "no traffic entries; add at least one"
