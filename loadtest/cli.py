@@ -13,7 +13,7 @@ from types import FrameType
 
 import click
 
-from loadtest import __version__
+from loadtest import __version__, _cli_scenario
 from loadtest.exit_codes import ExitCode
 
 
@@ -106,3 +106,9 @@ def serve(
         server.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+main.add_command(_cli_scenario.validate)
+main.add_command(_cli_scenario.plan)
+main.add_command(_cli_scenario.init)
+main.add_command(_cli_scenario.schema)
