@@ -648,7 +648,6 @@ class _Execution:
             self._on_stats_thread(raw.close)
         self.stats_thread.shutdown(wait=False)
         self.progress.table(summary)
-        self.progress.line(f"\nrun directory: {self.run_dir}")
         return summary
 
 
