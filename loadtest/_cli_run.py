@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -79,13 +80,13 @@ def run(
     sys.exit(result.exit_code)
 
 
-def _slo_evaluator(scenario: object) -> object:
+def _slo_evaluator(scenario: Any) -> Callable[[dict[str, Any]], list[dict[str, Any]]] | None:
     try:
         from loadtest.slo_eval import evaluate_slos
     except ImportError:  # the report package is not there yet
         return None
 
-    def evaluate(summary: dict[str, object]) -> list[dict[str, object]]:
+    def evaluate(summary: dict[str, Any]) -> list[dict[str, Any]]:
         return evaluate_slos(scenario, summary)
 
     return evaluate

@@ -133,10 +133,10 @@ def build_run_config(
             run.weight = max(float(users), 1e-6)
     embedded = None
     if any(scenario.targets[t.target].embedded for t in scenario.traffic):
-        options = scenario.embedded
+        settings = scenario.embedded
         embedded = EmbeddedOptions(
-            models=options.models if options else None,
-            model_parameters={k: dict(v) for k, v in (options.model_parameters if options else {}).items()},
+            models=settings.models if settings else None,
+            model_parameters={k: dict(v) for k, v in (settings.model_parameters if settings else {}).items()},
         )
     load_info: dict[str, Any] = {"kind": plan.kind, "open_loop": open_loop}
     if open_loop:
