@@ -165,13 +165,20 @@ def _package_versions() -> dict[str, str]:
 class _Progress:
     """The one-line-per-interval progress output and the final table."""
 
-    def __init__(self, stream: Any, enabled: bool) -> None:
+    def __init__(self, stream: Any, enabled: bool, table_stream: Any) -> None:
         self._stream = stream
         self._enabled = enabled
+        self._table_stream = table_stream
 
     def line(self, text: str) -> None:
         if self._enabled:
             print(text, file=self._stream, flush=True)
+
+    def error(self, text: str) -> None:
+        print(f"error: {text}", file=self._stream, flush=True)
+
+    def _print(self, text: str) -> None:
+        print(text, file=self._table_stream, flush=True)
 
     def interval(self, elapsed_s: float, interval: Interval, in_flight: int, users: int, warmup: bool) -> None:
         if not self._enabled:
@@ -192,14 +199,12 @@ class _Progress:
         )
 
     def table(self, summary: Mapping[str, Any]) -> None:
-        if not self._enabled:
-            return
         wanted = [p for p in (50.0, 90.0, 99.0, 99.9) if p in summary.get("percentiles", [])]
         header = f"{'traffic':<24} {'requests':>9} {'errors':>7} {'req/s':>9} " + " ".join(
             f"{percentile_key(p) + ' ms':>10}" for p in wanted
         )
-        self.line("")
-        self.line(header)
+        self._print("")
+        self._print(header)
         rows = [*summary.get("traffic", {}).items(), ("(all)", summary.get("overall", {}))]
         for name, entry in rows:
             stats = entry.get("metrics", {}).get(LATENCY, {})
@@ -207,7 +212,7 @@ class _Progress:
             for p in wanted:
                 value = stats.get(percentile_key(p))
                 cells.append(f"{value / 1000:10.2f}" if value is not None else f"{'-':>10}")
-            self.line(
+            self._print(
                 f"{name[:24]:<24} {entry.get('requests', 0):>9} {entry.get('errors', 0):>7} "
                 f"{entry.get('throughput_rps', 0):>9.1f} " + " ".join(cells)
             )
@@ -271,7 +276,7 @@ class _Execution:
     def __init__(self, config: RunConfig, run_dir: Path, progress: bool, web: bool) -> None:
         self.config = config
         self.run_dir = run_dir
-        self.progress = _Progress(sys.stderr, progress)
+        self.progress = _Progress(sys.stderr, progress, sys.stdout)
         self.web = web
         self.server: Any = None
         self.meta: dict[str, Any] = {}
@@ -300,7 +305,7 @@ class _Execution:
             except RunAborted as exc:
                 self.status, self.error = "failed", str(exc)
                 LOGGER.error("run failed: %s", exc)
-                self.progress.line(f"error: {exc}")
+                self.progress.error(str(exc))
                 exit_code = exc.exit_code
             except KeyboardInterrupt:
                 self.status, self.error = "interrupted", "interrupted by Ctrl-C"
@@ -308,7 +313,7 @@ class _Execution:
             except Exception as exc:
                 LOGGER.exception("run failed")
                 self.status, self.error = "failed", f"{type(exc).__name__}: {exc}"
-                self.progress.line(f"error: {self.error} (details in {self.run_dir / LOG_FILE})")
+                self.progress.error(f"{self.error} (details in {self.run_dir / LOG_FILE})")
                 exit_code = ExitCode.RUNTIME_ERROR
             finally:
                 summary = self._finish()
@@ -541,7 +546,9 @@ class _Execution:
         idle = runner.user_count == 0 and control.in_flight == 0
         measured_s = (now_ns - (self.measure_start_ns or now_ns)) / 1e9
         if idle and self.recorder is not None and self.recorder.measuring and measured_s > 1:
-            self.status = "completed"  # every user ran out of work (open-loop schedule done)
+            if self.config.load_kind == "closed":
+                raise RunAborted(f"every user stopped before the end of the run (see {self.run_dir / LOG_FILE})")
+            self.status = "completed"  # the open-loop schedule or the stages are done
             return ExitCode.OK
         return None
 
@@ -622,6 +629,7 @@ class _Execution:
         return summary
 
     def _finish(self) -> dict[str, Any]:
+        self.writer_started = self.writer is not None
         if self.writer is None:
             # Failed before traffic: still leave a run directory that says why.
             self.recorder = self.recorder or Recorder(highest_us=1_000_000)
@@ -647,7 +655,8 @@ class _Execution:
         for raw, _ in self.stats_servers:
             self._on_stats_thread(raw.close)
         self.stats_thread.shutdown(wait=False)
-        self.progress.table(summary)
+        if self.writer_started:
+            self.progress.table(summary)
         return summary
 
 
@@ -662,4 +671,4 @@ def _stage_shape(config: RunConfig) -> Any:
         def tick(self) -> tuple[int, float] | None:
             return stage_users(self.get_run_time())
 
-    return _Shape
+    return _Shape()
