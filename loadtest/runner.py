@@ -262,22 +262,33 @@ class _Interrupt:
             watcher.cancel()
 
 
-def execute(config: RunConfig, run_dir: Path, *, progress: bool = True, web: bool = False) -> RunResult:
+def execute(
+    config: RunConfig, run_dir: Path, *, progress: bool = True, web: bool = False, web_port: int = 8089
+) -> RunResult:
     """Run ``config`` and leave everything measured in ``run_dir``.
 
     Returns the exit code (0, 1 for a failed run, 3 for a breached SLO, 130 when interrupted), the
     run directory and the final summary. The summary is written at every interval, so a crash still
     leaves what was measured.
     """
-    return _Execution(config, run_dir, progress, web).run()
+    execution = RunSession(config, run_dir, progress, web)
+    execution.web_port = web_port
+    return execution.run()
 
 
-class _Execution:
+class RunSession:
+    """One run's state and phases; :func:`execute` drives it, ``loadtest.locust_plugin`` lets Locust drive it."""
+
     def __init__(self, config: RunConfig, run_dir: Path, progress: bool, web: bool) -> None:
         self.config = config
         self.run_dir = run_dir
         self.progress = _Progress(sys.stderr, progress, sys.stdout)
         self.web = web
+        self.web_host = "127.0.0.1"
+        self.end_at_duration = True
+        self.stop_requested = False
+        self.interrupt: Any = _Interrupt()
+        self.web_port = 8089
         self.server: Any = None
         self.meta: dict[str, Any] = {}
         self.started_at_s = time.time()
@@ -295,8 +306,7 @@ class _Execution:
     # -- the whole run --------------------------------------------------------------------------
     def run(self) -> RunResult:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        with _run_log(self.run_dir), _Interrupt() as interrupt:
-            self.interrupt = interrupt
+        with _run_log(self.run_dir), self.interrupt:
             exit_code: int = ExitCode.OK
             try:
                 self._start_server()
@@ -432,11 +442,9 @@ class _Execution:
         return config
 
     # -- the measured part -------------------------------------------------------------------------
-    def _drive(self) -> int:
-        from locust import User
-        from locust.env import Environment
-
-        from loadtest.users import RunControl, Tickets, make_user_class
+    def create_users(self, environment: Any, *, fixed_counts: bool) -> list[Any]:
+        """The recorder, the shared run control and one Locust user class per traffic entry."""
+        from loadtest.users import RunControl, make_user_class
 
         config = self.config
         open_loop = config.load_kind == "open"
@@ -445,21 +453,19 @@ class _Execution:
         for traffic in config.traffic:
             recorder.declare(traffic.spec.name, _metrics_for(traffic.spec.pattern, open_loop))
         self.recorder = recorder
-        environment = Environment(user_classes=[], events=None)
-        loop_thread = None
-        if any(t.spec.pattern == "asyncio" for t in config.traffic):
-            loop_thread = _bridge.AsyncioLoopThread().start()
-        control = RunControl(recorder, environment, max_requests=config.max_requests, loop_thread=loop_thread)
-        self.control = control
-        blocking_users = sum(t.users for t in config.traffic if t.spec.pattern in ("decoupled", "sync"))
-        _bridge.ensure_thread_pool(blocking_users + 4)
-        classes: list[type[User]] = [
-            make_user_class(
-                t.spec, control, fixed_count=0 if config.load_kind == "stages" else t.users, weight=t.weight
-            )
+        self.control = RunControl(recorder, environment, max_requests=config.max_requests)
+        return [
+            make_user_class(t.spec, self.control, fixed_count=t.users if fixed_counts else 0, weight=t.weight)
             for t in config.traffic
         ]
-        environment.user_classes = classes
+
+    def open_results(self) -> None:
+        """Start the asyncio loop thread if needed, size the thread pool, create the run directory."""
+        config = self.config
+        if any(t.spec.pattern == "asyncio" for t in config.traffic) and self.control.loop_thread is None:
+            self.control.loop_thread = _bridge.AsyncioLoopThread().start()
+        blocking_users = sum(t.users for t in config.traffic if t.spec.pattern in ("decoupled", "sync"))
+        _bridge.ensure_thread_pool(blocking_users + 4)
         self.writer = RunWriter(
             self.run_dir,
             scenario_yaml=config.scenario_yaml,
@@ -467,32 +473,61 @@ class _Execution:
             comment=f"tritonload {__version__} run {self.run_dir.name}; values in microseconds",
         )
         self._write_summary(complete=False)
+
+    def start_schedule(self, start_ns: int) -> None:
+        """Open loop: hand every entry its tickets, timed from ``start_ns``."""
+        from loadtest.users import Tickets
+
+        if self.config.load_kind == "open":
+            for traffic in self.config.traffic:
+                assert traffic.arrivals is not None
+                self.control.tickets[traffic.spec.name] = Tickets(traffic.arrivals, start_ns)
+        if self.config.warmup_s <= 0:
+            self.counts_start = self._on_stats_thread(self._server_success_counts)
+
+    def close_users(self) -> None:
+        """Close every client and the asyncio loop thread."""
+        for close in list(self.control.closers):
+            try:
+                close()
+            except Exception as exc:
+                LOGGER.debug("closing a client failed: %s", exc)
+        if self.control.loop_thread is not None:
+            self.control.loop_thread.stop()
+
+    def _drive(self) -> int:
+        from locust.env import Environment
+
+        config = self.config
+        environment = Environment(user_classes=[], events=None)
+        environment.user_classes = self.create_users(environment, fixed_counts=config.load_kind != "stages")
+        self.open_results()
         if config.load_kind == "stages":
             environment.shape_class = _stage_shape(config)
         runner = environment.create_local_runner()
         if self.web:
-            environment.create_web_ui("127.0.0.1", 8089)
-            self.progress.line("Locust web UI: http://127.0.0.1:8089")
+            environment.create_web_ui(self.web_host, self.web_port)
+            self.progress.line(f"Locust web UI: http://{self.web_host}:{self.web_port}")
         start_ns = time.perf_counter_ns()
-        if open_loop:
-            for traffic in config.traffic:
-                assert traffic.arrivals is not None
-                control.tickets[traffic.spec.name] = Tickets(traffic.arrivals, start_ns)
+        self.start_schedule(start_ns)
         total_users = sum(t.users for t in config.traffic)
-        if config.warmup_s <= 0:
-            self.counts_start = self._on_stats_thread(self._server_success_counts)
         if config.load_kind == "stages":
             runner.start_shape()
+        elif config.load_kind == "open":
+            runner.start(total_users, spawn_rate=total_users)
         else:
-            runner.start(total_users, spawn_rate=max(config.spawn_rate, 1e-3) if not open_loop else total_users)
+            runner.start(total_users, spawn_rate=max(config.spawn_rate, 1e-3))
         try:
             return self._interval_loop(runner, start_ns)
         finally:
             self._graceful_stop(runner)
-            if loop_thread is not None:
-                loop_thread.stop()
+            self.close_users()
             if environment.web_ui is not None:
                 environment.web_ui.stop()
+
+    def interval_loop(self, runner: Any, start_ns: int) -> int:
+        """Tick every interval: warm-up end, interval files, progress; returns the exit code at the stop."""
+        return self._interval_loop(runner, start_ns)
 
     def _interval_loop(self, runner: Any, start_ns: int) -> int:
         import gevent
@@ -500,7 +535,7 @@ class _Execution:
         config, recorder = self.config, self.recorder
         assert recorder is not None and self.writer is not None
         warmup_end_ns = start_ns + int(config.warmup_s * 1e9)
-        end_ns = warmup_end_ns + int(config.duration_s * 1e9)
+        end_ns = warmup_end_ns + int(config.duration_s * 1e9) if self.end_at_duration else 1 << 62
         interval_ns = int(config.interval_s * 1e9)
         if config.warmup_s <= 0:
             recorder.start_measuring(start_ns)
@@ -527,6 +562,9 @@ class _Execution:
 
     def _stop_reason(self, now_ns: int, end_ns: int, runner: Any) -> int | None:
         control = self.control
+        if self.stop_requested:
+            self.status = "completed"
+            return ExitCode.OK
         if self.interrupt.signal is not None:
             self.status, self.error = "interrupted", f"interrupted by signal {self.interrupt.signal}"
             self.progress.line("interrupted: stopping, waiting for requests in flight (Ctrl-C again to abandon them)")
@@ -598,11 +636,6 @@ class _Execution:
         if control.in_flight > 0:
             LOGGER.warning("abandoned %d requests in flight", control.in_flight)
         runner.quit()
-        for close in list(control.closers):
-            try:
-                close()
-            except Exception as exc:
-                LOGGER.debug("closing a client failed: %s", exc)
 
     # -- results ---------------------------------------------------------------------------------------
     def _write_summary(self, *, complete: bool, now_ns: int | None = None) -> dict[str, Any]:

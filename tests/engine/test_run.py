@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -219,3 +220,45 @@ duration_s: 5
     assert result.returncode == ExitCode.RUNTIME_ERROR
     assert "127.0.0.1:9" in result.stderr and "Traceback" not in result.stderr
     assert summary_of(tmp_path / "run")["status"] == "failed"
+
+
+@pytest.mark.timeout(120)
+def test_the_documented_locustfile_runs_a_scenario_under_plain_locust(tmp_path: Path) -> None:
+    locust = Path(sys.executable).parent / "locust"
+    env = {
+        **os.environ,
+        "LOCUST_SKIP_MONKEY_PATCH": "1",
+        "TRITONLOAD_SCENARIO": str(ROOT / "scenarios" / "quickstart.yaml"),
+    }
+    result = subprocess.run(
+        [
+            str(locust),
+            "-f",
+            str(ROOT / "docs" / "examples" / "locustfile.py"),
+            "--headless",
+            "-u",
+            "4",
+            "-r",
+            "4",
+            "-t",
+            "5s",
+            "--only-summary",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = (tmp_path / "reports").iterdir()
+    summary = summary_of(run_dir)
+    assert summary["complete"] is True
+    assert {name for name, entry in summary["traffic"].items() if entry["ok"] > 0} == {
+        "linear-sync",
+        "textgen-futures",
+        "linear-asyncio",
+        "bot-stream",
+    }
+    assert "bot-stream" in result.stderr  # Locust's own statistics table saw our requests
