@@ -27,7 +27,6 @@ from typing import Any
 import gevent
 import gevent.monkey
 
-from loadtest import _locust  # noqa: F401 - before any locust import
 from loadtest.config import build_run_config
 from loadtest.exit_codes import ExitCode
 from loadtest.payloads import build_pools

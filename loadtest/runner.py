@@ -7,8 +7,7 @@ the interval clock (progress line, ``latency.hlog``, ``intervals.jsonl``, server
 server) and the graceful stop that lets in-flight requests finish. Takes a :class:`RunConfig` (see
 ``loadtest.config`` for how a scenario becomes one); never parses YAML and never renders reports.
 
-Must be imported before anything imports ``locust`` in this process: Locust is used without gevent's
-monkey-patching (see ``loadtest._locust``).
+Locust runs without gevent's monkey-patching (see ``loadtest/__init__.py``).
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from typing import Any, TypeVar
 from loadtest import (
     __version__,
     _bridge,
-    _locust,  # noqa: F401 - must precede every locust import
 )
 from loadtest.exit_codes import ExitCode
 from loadtest.hdrstats import value_at_percentiles
