@@ -300,6 +300,8 @@ class RunSession:
         self.status = "running"
         self.error: str | None = None
         self.counts_start: dict[str, int] | None = None
+        self.cpu_start_s: float | None = None
+        self.cpu_last_s = 0.0
 
     # -- the whole run --------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -536,8 +538,7 @@ class RunSession:
         end_ns = warmup_end_ns + int(config.duration_s * 1e9) if self.end_at_duration else 1 << 62
         interval_ns = int(config.interval_s * 1e9)
         if config.warmup_s <= 0:
-            recorder.start_measuring(start_ns)
-            self.measure_start_ns = start_ns
+            self._start_measuring(start_ns)
         next_tick = start_ns + interval_ns
         while True:
             now = time.perf_counter_ns()
@@ -546,8 +547,7 @@ class RunSession:
             if not recorder.measuring and now >= warmup_end_ns:
                 self.counts_start = self._on_stats_thread(self._server_success_counts)
                 self._interval(now, start_ns, warmup=True)
-                recorder.start_measuring(now)
-                self.measure_start_ns = now
+                self._start_measuring(now)
                 next_tick = now + interval_ns
             elif now >= next_tick or now >= end_ns:
                 self._interval(now, start_ns, warmup=not recorder.measuring)
@@ -588,6 +588,17 @@ class RunSession:
             return ExitCode.OK
         return None
 
+    def _start_measuring(self, now_ns: int) -> None:
+        assert self.recorder is not None
+        self.recorder.start_measuring(now_ns)
+        self.measure_start_ns = now_ns
+        self.cpu_start_s = self.cpu_last_s = time.process_time()
+
+    def _cpu_since_last_interval_s(self) -> float:
+        now = time.process_time()
+        used, self.cpu_last_s = now - self.cpu_last_s, now
+        return round(used, 6)
+
     def _interval(self, now_ns: int, start_ns: int, *, warmup: bool) -> None:
         assert self.recorder is not None and self.writer is not None
         interval = self.recorder.roll(now_ns)
@@ -596,7 +607,8 @@ class RunSession:
         self.progress.interval(elapsed_s, interval, self.control.in_flight, users, warmup)
         if warmup:
             return
-        self.writer.write_interval(interval, {"users": users, "in_flight": self.control.in_flight})
+        extra = {"users": users, "in_flight": self.control.in_flight, "cpu_s": self._cpu_since_last_interval_s()}
+        self.writer.write_interval(interval, extra)
         self._server_snapshot(now_ns)
         self._write_summary(complete=False, now_ns=now_ns)
 
@@ -654,6 +666,14 @@ class RunSession:
             traffic_info={t.spec.name: t.info for t in self.config.traffic},
             error=self.error,
         )
+        if self.cpu_start_s is not None:
+            cpu_s = time.process_time() - self.cpu_start_s
+            requests = summary["overall"]["requests"]
+            summary["client"] = {
+                "cpu_s": round(cpu_s, 3),
+                "cpu_us_per_request": round(cpu_s * 1e6 / requests, 1) if requests else None,
+                "note": "CPU time of the load-generator process while measuring (all its threads)",
+            }
         if complete and self.config.evaluate_slos is not None:
             summary["slos"] = self.config.evaluate_slos(summary)
         self.writer.write_summary(summary)
@@ -670,7 +690,9 @@ class RunSession:
             now = time.perf_counter_ns()
             interval = self.recorder.roll(now)
             users = 0
-            self.writer.write_interval(interval, {"users": users, "in_flight": 0})
+            self.writer.write_interval(
+                interval, {"users": users, "in_flight": 0, "cpu_s": self._cpu_since_last_interval_s()}
+            )
         if self.counts_start is not None:
             end = self._on_stats_thread(self._server_success_counts)
             self.meta["server_counts"] = {
