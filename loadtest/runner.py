@@ -505,7 +505,10 @@ class RunSession:
         if config.load_kind == "stages":
             environment.shape_class = _stage_shape(config)
         runner = environment.create_local_runner()
+        saved_argv = sys.argv
         if self.web:
+            # Locust's web UI parses sys.argv as Locust options when it renders a page; ours would not parse.
+            sys.argv = sys.argv[:1]
             environment.create_web_ui(self.web_host, self.web_port)
             self.progress.line(f"Locust web UI: http://{self.web_host}:{self.web_port}")
         start_ns = time.perf_counter_ns()
@@ -524,6 +527,7 @@ class RunSession:
             self.close_users()
             if environment.web_ui is not None:
                 environment.web_ui.stop()
+            sys.argv = saved_argv
 
     def interval_loop(self, runner: Any, start_ns: int) -> int:
         """Tick every interval: warm-up end, interval files, progress; returns the exit code at the stop."""
