@@ -145,8 +145,10 @@ def build_run_config(
         load_info.update({"users": load.users, "spawn_rate": load.spawn_rate, "pacing_s": load.pacing_s})
     if load.stages:
         load_info["stages"] = [stage.model_dump(exclude_none=True) for stage in load.stages]
+    metrics_urls = sorted({t.metrics_url for t in scenario.targets.values() if t.metrics_url})
     return RunConfig(
         name=scenario.name or "run",
+        metrics_urls=metrics_urls,
         scenario_yaml=scenario.to_yaml(),
         scenario_hash=scenario.scenario_hash,
         seed=scenario.seed,

@@ -102,6 +102,8 @@ class RunConfig:
     slos: Sequence[Any] = ()
     evaluate_slos: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None
     load_info: dict[str, Any] = field(default_factory=dict)
+    metrics_urls: Sequence[str] = ()
+    """Prometheus metrics pages to snapshot every interval (the embedded server's is added)."""
 
 
 @dataclass
@@ -295,7 +297,7 @@ class RunSession:
         self.control: Any = None
         self.stats_servers: list[tuple[RawServer, str]] = []
         self.stats_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tritonload-stats")
-        self.metrics_url: str | None = None
+        self.metrics_urls: list[str] = list(config.metrics_urls)
         self.measure_start_ns: int | None = None
         self.status = "running"
         self.error: str | None = None
@@ -349,7 +351,7 @@ class RunSession:
         except (EmbeddedServerError, EmbeddedUnavailableError, ValueError) as exc:
             raise RunAborted(f"the embedded server did not start: {exc}") from exc
         self.server = server
-        self.metrics_url = server.metrics_url
+        self.metrics_urls.append(server.metrics_url)
         if self.config.bind_embedded is not None:
             self.config.bind_embedded(server)
         self.progress.line(f"embedded Triton ready in {server.startup_s:.1f} s: {server.http_url} {server.grpc_url}")
@@ -617,7 +619,7 @@ class RunSession:
         self._write_summary(complete=False, now_ns=now_ns)
 
     def _server_snapshot(self, now_ns: int) -> None:
-        if not self.stats_servers or self.writer is None:
+        if not (self.stats_servers or self.metrics_urls) or self.writer is None:
             return
 
         def _collect() -> dict[str, Any]:
@@ -629,11 +631,11 @@ class RunSession:
                 except Exception as exc:  # a dead server must not end the interval loop
                     models[f"{model}@{raw.options.url}"] = {"error": str(exc)}
             snapshot["models"] = models
-            if self.metrics_url:
+            for url in self.metrics_urls:
                 try:
-                    snapshot["metrics"] = fetch_metrics(self.metrics_url)
+                    snapshot.setdefault("metrics", {})[url] = fetch_metrics(url)
                 except Exception as exc:
-                    snapshot["metrics_error"] = str(exc)
+                    snapshot.setdefault("metrics_errors", {})[url] = str(exc)
             return snapshot
 
         self.writer.write_server_stats(self._on_stats_thread(_collect))
