@@ -137,6 +137,7 @@ def build_run_config(
         embedded = EmbeddedOptions(
             models=settings.models if settings else None,
             model_parameters={k: dict(v) for k, v in (settings.model_parameters if settings else {}).items()},
+            startup_timeout_s=settings.startup_timeout_s if settings else 60.0,
         )
     load_info: dict[str, Any] = {"kind": plan.kind, "open_loop": open_loop}
     if open_loop:

@@ -76,6 +76,7 @@ class EmbeddedOptions:
 
     models: Sequence[str] | None = None
     model_parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    startup_timeout_s: float = 60.0
 
 
 @dataclass
@@ -344,6 +345,7 @@ class RunSession:
         server = EmbeddedTriton(
             models=self.config.embedded.models,
             model_parameters=self.config.embedded.model_parameters,
+            startup_timeout_s=self.config.embedded.startup_timeout_s,
             log_path=self.run_dir / "tritonserver.log",
         )
         try:
