@@ -79,7 +79,7 @@ def translate(exc: BaseException, url: str, action: str, timeout_s: float | None
             "Check that Triton is running there and that the URL's scheme and port are right."
         )
     if isinstance(exc, ValueError | TypeError):
-        return PyTritonClientValueError(f"Invalid request for {action}: {exc}")
+        return PyTritonClientValueError(f"Invalid request for {action} ({url}): {exc}")
     return PyTritonClientInferenceServerError(f"Error occurred during {action} ({url}): {type(exc).__name__}: {exc}")
 
 

@@ -287,7 +287,9 @@ def _async_translate(exc: BaseException, url: str, action: str, timeout_s: float
     import aiohttp
 
     if isinstance(exc, aiohttp.ClientError) and not is_timeout(exc):
-        return translate(ConnectionError(f"{type(exc).__name__}: {exc}"), url, action, timeout_s)
+        os_error = getattr(exc, "os_error", None)  # ClientConnectorError keeps the socket's error
+        cause = os_error if isinstance(os_error, OSError) else ConnectionError(f"{type(exc).__name__}: {exc}")
+        return translate(cause, url, action, timeout_s)
     return translate(exc, url, action, timeout_s)
 
 

@@ -74,7 +74,8 @@ def encode_strings(array: np.ndarray, name: str) -> np.ndarray:
 
 
 def _shape_text(shape: Sequence[int]) -> str:
-    return "(" + ", ".join("?" if d < 0 else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    text = ", ".join("batch" if d == -2 else "?" if d < 0 else str(d) for d in shape)
+    return f"({text},)" if len(shape) == 1 else f"({text})"
 
 
 class _InputRule:
@@ -119,7 +120,7 @@ class _InputRule:
             given, expected = shape[1:], _shape_text(self.shape)
             how = "per sample (infer_sample)"
         elif self.batching:
-            given, expected = shape, "(batch, " + _shape_text(self.shape)[1:]
+            given, expected = shape, _shape_text((-2, *self.shape))
             how = "for a batch (infer_batch); the first axis is the batch"
         else:
             given, expected = shape, _shape_text(self.shape)
