@@ -53,7 +53,9 @@ def translate_rpc(exc: BaseException, url: str, action: str, timeout_s: float) -
 
         code = exc.code()
         details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
-        exc = InferenceServerException(msg=str(details), status=str(code))
+        debug_of = getattr(exc, "debug_error_string", None)
+        debug = debug_of() if callable(debug_of) else None
+        exc = InferenceServerException(msg=str(details), status=str(code), debug_details=debug)
     return translate(exc, url, action, timeout_s)
 
 

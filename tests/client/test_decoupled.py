@@ -106,13 +106,13 @@ def test_parameters_and_model_version_reach_the_model(streams: Streams, triton_s
 
 
 def test_http_url_is_refused_at_construction(streams: Streams, triton_server: EmbeddedTriton) -> None:
-    with pytest.raises(PyTritonClientValueError, match="only supported for grpc protocol.*grpc://"):
+    with pytest.raises(PyTritonClientValueError, match=r"only supported for grpc protocol.*grpc://"):
         streams.make(triton_server.http_url)
 
 
 def test_coupled_model_is_refused_naming_the_right_client(streams: Streams, triton_server: EmbeddedTriton) -> None:
     client = streams.make(triton_server.grpc_url, "Linear")
-    with pytest.raises(PyTritonClientInferenceServerError, match="coupled. Use .*ModelClient"):
+    with pytest.raises(PyTritonClientInferenceServerError, match=r"coupled. Use .*ModelClient"):
         streams.collect(client, np.ones(2, dtype=np.float32))
     streams.close(client)
 

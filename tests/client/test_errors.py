@@ -76,3 +76,12 @@ def test_gevent_timeout_is_a_timeout() -> None:
 def test_client_errors_pass_through_unchanged() -> None:
     original = PyTritonClientValueError("mine")
     assert translate(original, "http://h:1", "x") is original
+
+
+def test_restricted_grpc_api_is_an_authorization_error_not_a_connection_error() -> None:
+    """Triton reports a missing gRPC token as UNAVAILABLE, like an unreachable server."""
+    original = InferenceServerException(
+        msg="This protocol is restricted, expecting header 'triton-grpc-protocol-triton-access-token'",
+        status="StatusCode.UNAVAILABLE",
+    )
+    assert type(translate(original, "grpc://h:1", "x", 1.0)) is PyTritonClientAuthorizationError

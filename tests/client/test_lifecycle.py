@@ -175,8 +175,8 @@ def test_every_method_after_close_raises_closed(url: str) -> None:
         lambda: client.infer_batch(X[np.newaxis]),
         lambda: client.wait_for_model(1),
         lambda: client.wait_for_server(1),
-        lambda: client.load_model(),
-        lambda: client.unload_model(),
+        client.load_model,
+        client.unload_model,
     ):
         with pytest.raises(PyTritonClientClosedError):
             call()
