@@ -109,9 +109,10 @@ def test_per_call_header_overrides_the_client_token(secured_url: str, secured: E
 
 def test_unload_and_load_need_the_token(secured: EmbeddedTriton) -> None:
     secured_url = secured.grpc_url
-    with ModelClient(secured_url, "AddSub", init_timeout_s=5) as anonymous:
-        with pytest.raises(PyTritonClientAuthorizationError):
-            anonymous.unload_model()
+    anonymous = ModelClient(secured_url, "AddSub", init_timeout_s=5)
+    with pytest.raises(PyTritonClientAuthorizationError):
+        anonymous.unload_model()
+    anonymous.close()
     with ModelClient(secured_url, "AddSub", access_token=TOKEN, init_timeout_s=5) as client:
         client.wait_for_model(10)
         client.unload_model()
@@ -130,5 +131,7 @@ def test_unload_and_load_need_the_token(secured: EmbeddedTriton) -> None:
 
 
 def test_load_of_unknown_model_is_a_client_error(secured_url: str) -> None:
-    with ModelClient(secured_url, "NoSuchModel", access_token=TOKEN) as client, pytest.raises(PyTritonClientError):
+    client = ModelClient(secured_url, "NoSuchModel", access_token=TOKEN)
+    with pytest.raises(PyTritonClientError):
         client.load_model()
+    client.close()

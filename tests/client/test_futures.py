@@ -137,6 +137,6 @@ def test_forgotten_client_does_not_keep_the_interpreter_alive(url: str) -> None:
         print(client.infer_sample(np.ones(2, np.float32)).result(30)["OUTPUT_1"].shape)
         """
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "(3,)"
