@@ -94,9 +94,11 @@ def test_grpcs_decoupled_clients(grpc_tls_server: EmbeddedTriton, certs: Certifi
 
 
 def test_grpcs_with_an_untrusted_certificate_fails_clearly(grpc_tls_server: EmbeddedTriton) -> None:
-    with ModelClient(grpc_tls_server.grpc_url, "Linear", init_timeout_s=1) as client:
-        with pytest.raises(PyTritonClientConnectionError, match="grpcs://127.0.0.1"):
-            client.infer_sample(X)
+    with (
+        ModelClient(grpc_tls_server.grpc_url, "Linear", init_timeout_s=1) as client,
+        pytest.raises(PyTritonClientConnectionError, match=r"grpcs://127\.0\.0\.1"),
+    ):
+        client.infer_sample(X)
 
 
 def test_plain_grpc_against_a_tls_port_fails_clearly(grpc_tls_server: EmbeddedTriton) -> None:
@@ -114,16 +116,20 @@ def test_https_without_verification_when_asked(https_url: str) -> None:
 
 
 def test_https_with_an_untrusted_certificate_fails_clearly(https_url: str) -> None:
-    with ModelClient(https_url, "Linear", init_timeout_s=1) as client:
-        with pytest.raises(PyTritonClientConnectionError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
-            client.infer_sample(X)
+    with (
+        ModelClient(https_url, "Linear", init_timeout_s=1) as client,
+        pytest.raises(PyTritonClientConnectionError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"),
+    ):
+        client.infer_sample(X)
 
 
 def test_https_mutual_tls_needs_the_client_certificate(mtls_url: str, certs: Certificates) -> None:
     _all_fronts_work(mtls_url, tls_ca_file=certs.ca, tls_cert_file=certs.client_cert, tls_key_file=certs.client_key)
-    with ModelClient(mtls_url, "Linear", tls_ca_file=certs.ca, init_timeout_s=1) as client:
-        with pytest.raises(PyTritonClientConnectionError):
-            client.infer_sample(X)
+    with (
+        ModelClient(mtls_url, "Linear", tls_ca_file=certs.ca, init_timeout_s=1) as client,
+        pytest.raises(PyTritonClientConnectionError),
+    ):
+        client.infer_sample(X)
 
 
 def test_tls_paths_are_checked_at_construction(tmp_path: Path) -> None:
