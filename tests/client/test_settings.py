@@ -62,3 +62,17 @@ def test_per_call_headers_override_the_token() -> None:
     assert merge_headers(base, None) == base
     assert merge_headers(None, None) is None
     assert merge_headers(base, {"triton-access-token": "b", "x": 1}) == {"triton-access-token": "b", "x": 1}
+
+
+def test_auth_helpers() -> None:
+    from pytriton_client.auth import create_auth_headers, extract_access_token_from_headers
+
+    assert create_auth_headers("t", "HTTP") == {"triton-access-token": "t"}
+    assert create_auth_headers("t", "grpc") == {"triton-grpc-protocol-triton-access-token": "t"}
+    for token, protocol in (("", "http"), (None, "http"), ("t", "ftp")):
+        with pytest.raises(ValueError):
+            create_auth_headers(token, protocol)
+    assert extract_access_token_from_headers(None) is None
+    assert extract_access_token_from_headers({"triton-grpc-protocol-triton-access-token": "g"}) == "g"
+    with pytest.raises(ValueError, match="Conflicting"):
+        extract_access_token_from_headers({"triton-access-token": "a", "triton-grpc-protocol-triton-access-token": "b"})
