@@ -137,7 +137,7 @@ class ModelClient:
             observer=observer,
         )
         self._setup(settings, model_config, ensure_model_is_ready)
-        if not lazy_init:
+        if not lazy_init and self._planner is None:
             self._initialize()
 
     def _setup(self, settings: ClientSettings, config: TritonModelConfig | None, ensure_ready: bool) -> None:
@@ -314,19 +314,31 @@ class ModelClient:
     def _infer(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], parameters: Any, headers: Any, sample: bool
     ) -> dict[str, np.ndarray]:
-        planner, prepared, merged = self._prepare(args, kwargs, parameters, headers, sample)
         settings = self._settings
-        request_id = str(next(self._ids))
+        if settings.observer is not None:
+            return self._infer_observed(args, kwargs, parameters, headers, sample)
+        planner, prepared, merged = self._prepare(args, kwargs, parameters, headers, sample)
+        outputs = self._transport.infer(
+            settings.model_name, settings.model_version, prepared, str(next(self._ids)), parameters, merged
+        )
+        return debatch(outputs) if sample and planner.batching else outputs
+
+    def _infer_observed(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], parameters: Any, headers: Any, sample: bool
+    ) -> dict[str, np.ndarray]:
+        settings = self._settings
         observer = settings.observer
-        if observer is None:
-            outputs = self._transport.infer(
-                settings.model_name, settings.model_version, prepared, request_id, parameters, merged
-            )
-            return debatch(outputs) if sample and planner.batching else outputs
+        assert observer is not None
+        start_ns = time.perf_counter_ns()
+        try:
+            planner, prepared, merged = self._prepare(args, kwargs, parameters, headers, sample)
+        except PyTritonClientError as error:  # never sent: initialisation or validation failed
+            observer(self._record(sample, start_ns, error, None, None))
+            raise
         start_ns = time.perf_counter_ns()
         try:
             outputs = self._transport.infer(
-                settings.model_name, settings.model_version, prepared, request_id, parameters, merged
+                settings.model_name, settings.model_version, prepared, str(next(self._ids)), parameters, merged
             )
         except BaseException as error:
             observer(self._record(sample, start_ns, error, prepared, None))
@@ -341,7 +353,7 @@ class ModelClient:
         sample: bool,
         start_ns: int,
         error: BaseException | None,
-        prepared: list[PreparedInput],
+        prepared: list[PreparedInput] | None,
         outputs: dict[str, Any] | None,
         response_ns: tuple[int, ...] = (),
         cancelled: bool = False,
@@ -355,7 +367,7 @@ class ModelClient:
             start_ns=start_ns,
             end_ns=time.perf_counter_ns(),
             error=error,
-            bytes_sent=payload_bytes(prepared),
+            bytes_sent=payload_bytes(prepared) if prepared is not None else None,
             bytes_received=outputs_bytes(outputs) if outputs is not None else None,
             response_ns=response_ns,
             cancelled=cancelled,
@@ -449,10 +461,13 @@ class DecoupledModelClient(ModelClient):
                 "Inference is already in progress: finish or close the previous iterator first "
                 "(or use one DecoupledModelClient per concurrent stream)."
             )
+        start_ns = time.perf_counter_ns()
         try:
             planner, prepared, merged = self._prepare(args, kwargs, parameters, headers, sample)
-        except BaseException:
+        except BaseException as error:
             self._guard.release()
+            if self._settings.observer is not None and isinstance(error, PyTritonClientError):
+                self._settings.observer(self._record(sample, start_ns, error, None, None))
             raise
         return _ResponseStream(self, prepared, parameters, merged, sample, sample and planner.batching)
 

@@ -269,3 +269,15 @@ def test_observer_sees_every_request_with_its_outcome(fronts: Fronts, url: str, 
     assert ok.bytes_sent == 16 and ok.bytes_received == 16
     assert ok.end_ns > ok.start_ns
     assert not failed.ok and failed.error is not None and failed.error.kind == "server"  # type: ignore[attr-defined]
+
+
+def test_observer_also_sees_calls_that_fail_before_sending(fronts: Fronts, url: str) -> None:
+    records: list[RequestRecord] = []
+    missing = fronts.make(url, "Linaer", observer=records.append)
+    with pytest.raises(PyTritonClientModelUnavailableError):
+        missing.infer_sample(np.ones(2, dtype=np.float32))
+    client = fronts.make(url, "Linear", observer=records.append)
+    with pytest.raises(PyTritonClientValueError):
+        client.infer_sample(np.ones(2, dtype=np.float64))
+    assert [r.error.kind for r in records] == ["model_unavailable", "invalid_input"]  # type: ignore[union-attr]
+    assert all(r.bytes_sent is None and not r.ok for r in records)

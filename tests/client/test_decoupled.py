@@ -181,6 +181,15 @@ def test_observer_records_each_stream_with_response_times(streams: Streams, trit
     streams.close(client)
 
 
+def test_observer_sees_streams_that_fail_before_sending(streams: Streams, triton_server: EmbeddedTriton) -> None:
+    records: list[RequestRecord] = []
+    client = streams.make(triton_server.grpc_url, "Linear", observer=records.append)
+    with pytest.raises(PyTritonClientInferenceServerError):
+        streams.collect(client, np.ones(2, dtype=np.float32))
+    assert [(r.error.kind, r.bytes_sent) for r in records] == [("server", None)]  # type: ignore[union-attr]
+    streams.close(client)
+
+
 def test_closed_client_refuses_new_streams(streams: Streams, triton_server: EmbeddedTriton) -> None:
     client = streams.make(triton_server.grpc_url)
     streams.close(client)

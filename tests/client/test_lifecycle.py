@@ -89,6 +89,22 @@ def test_supplied_config_without_readiness_check_makes_no_extra_calls(url: str) 
     assert counts == Counter(server_ready=1, model_ready=1, model_config=1, infer=1)
 
 
+def test_eager_client_with_supplied_config_makes_no_calls(url: str, protocol: str) -> None:
+    known = ModelClient(url, "Linear").model_config
+    started = time.monotonic()  # against a closed port: any call would fail
+    client = ModelClient(
+        f"{protocol}://127.0.0.1:{free_port()}",
+        "Linear",
+        lazy_init=False,
+        model_config=known,
+        ensure_model_is_ready=False,
+        init_timeout_s=1,
+    )
+    assert time.monotonic() - started < 0.5
+    assert client.model_config is known
+    client.close()
+
+
 def test_lazy_constructor_does_no_io(protocol: str) -> None:
     started = time.monotonic()
     client = ModelClient(f"{protocol}://127.0.0.1:{free_port()}", "Linear")
