@@ -7,7 +7,7 @@ p50/p99 latency. Prints a table and the ratio ours/raw of CPU µs per request.
 
 Usage::
 
-    .venv/bin/python tests/benchmarks/bench_clients.py [--requests 2000] [--rounds 3]
+    .venv/bin/python tests/benchmarks/bench_clients.py [--requests 2000] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -259,7 +259,7 @@ def _pool_case(factory: Callable[[], tuple[Callable[[], Any], Callable[[], None]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="measured requests per case and round")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating raw/ours rounds per case (best kept)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating raw/ours rounds per case (best kept)")
     args = parser.parse_args()
     n = args.requests
     with EmbeddedTriton(models=["Linear", "streaming_bot"]) as server:
