@@ -232,7 +232,8 @@ class AsyncioModelClient:
     ) -> tuple[RequestPlanner, list[PreparedInput], dict[str, Any] | None]:
         if self._closed:
             raise PyTritonClientClosedError(f"{self._client_name} is closed")
-        check_convention(args, kwargs)
+        if (not args and not kwargs) or (args and kwargs):
+            check_convention(args, kwargs)
         if parameters is not None:
             check_parameters(parameters, "Parameter")
         if headers is not None:

@@ -125,7 +125,11 @@ class SyncGrpcTransport:
         parameters: dict[str, Any] | None,
         headers: dict[str, Any] | None,
     ) -> dict[str, np.ndarray]:
-        inputs = grpc_infer_inputs(prepared)
+        inputs = []
+        for input_name, array, datatype in prepared:
+            tensor = _InferInput(input_name, array.shape, datatype)
+            tensor.set_data_from_numpy(array)
+            inputs.append(tensor)
         try:
             result = self.client.infer(
                 name,
@@ -138,7 +142,8 @@ class SyncGrpcTransport:
             )
         except Exception as exc:
             raise translate(exc, self._url, f"inference on model {name!r}", self._timeout_s) from exc
-        return grpc_outputs(result)
+        as_numpy = result.as_numpy
+        return {output.name: as_numpy(output.name) for output in result.get_response().outputs}
 
     # -- streaming (DecoupledModelClient) -----------------------------------------------------------
     def start_stream(self, callback: Callable[..., None], headers: dict[str, Any] | None) -> None:
@@ -227,7 +232,11 @@ class AsyncGrpcTransport:
         parameters: dict[str, Any] | None,
         headers: dict[str, Any] | None,
     ) -> dict[str, np.ndarray]:
-        inputs = grpc_infer_inputs(prepared)
+        inputs = []
+        for input_name, array, datatype in prepared:
+            tensor = _InferInput(input_name, array.shape, datatype)
+            tensor.set_data_from_numpy(array)
+            inputs.append(tensor)
         try:
             result = await self._client.infer(
                 name,
@@ -240,7 +249,8 @@ class AsyncGrpcTransport:
             )
         except Exception as exc:
             raise translate_rpc(exc, self._url, f"inference on model {name!r}", self._timeout_s) from exc
-        return grpc_outputs(result)
+        as_numpy = result.as_numpy
+        return {output.name: as_numpy(output.name) for output in result.get_response().outputs}
 
     def open_stream(
         self,

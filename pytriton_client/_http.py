@@ -49,16 +49,6 @@ def ssl_context(tls: TlsOptions) -> ssl.SSLContext:
     return context
 
 
-def http_infer_inputs(prepared: Sequence[PreparedInput]) -> list[Any]:
-    """``tritonclient.http.InferInput`` objects holding the prepared arrays (binary transfer)."""
-    inputs = []
-    for name, array, datatype in prepared:
-        tensor = _InferInput(name, array.shape, datatype)
-        tensor.set_data_from_numpy(array)
-        inputs.append(tensor)
-    return inputs
-
-
 def http_outputs(result: Any) -> dict[str, np.ndarray]:
     """Outputs of an HTTP ``InferResult`` in response order."""
     outputs = result.get_response().get("outputs") or ()
@@ -178,7 +168,11 @@ class SyncHttpTransport:
         headers: dict[str, Any] | None,
     ) -> dict[str, np.ndarray]:
         client = self._client or self._get()
-        inputs = http_infer_inputs(prepared)
+        inputs = []
+        for input_name, array, datatype in prepared:
+            tensor = _InferInput(input_name, array.shape, datatype)
+            tensor.set_data_from_numpy(array)
+            inputs.append(tensor)
         try:
             result = client.infer(
                 name, inputs, model_version=version, request_id=request_id, parameters=parameters, headers=headers
@@ -268,7 +262,11 @@ class AsyncHttpTransport:
         parameters: dict[str, Any] | None,
         headers: dict[str, Any] | None,
     ) -> dict[str, np.ndarray]:
-        inputs = http_infer_inputs(prepared)
+        inputs = []
+        for input_name, array, datatype in prepared:
+            tensor = _InferInput(input_name, array.shape, datatype)
+            tensor.set_data_from_numpy(array)
+            inputs.append(tensor)
         try:
             result = await self._client.infer(
                 name, inputs, model_version=version, request_id=request_id, parameters=parameters, headers=headers
@@ -293,4 +291,4 @@ def _async_translate(exc: BaseException, url: str, action: str, timeout_s: float
     return translate(exc, url, action, timeout_s)
 
 
-__all__ = ["AsyncHttpTransport", "SyncHttpTransport", "http_infer_inputs", "http_outputs", "ssl_context"]
+__all__ = ["AsyncHttpTransport", "SyncHttpTransport", "http_outputs", "ssl_context"]

@@ -103,16 +103,19 @@ class _InputRule:
             )
         if self.is_bytes:
             array = encode_strings(array, self.name)
-        elif array.dtype != self.dtype:
+        elif array.dtype is not self.dtype and array.dtype != self.dtype:
             raise PyTritonClientValueError(
                 f"Input {self.name!r} of model {self.model!r} expects {self.dtype} ({self.datatype}), "
                 f"got {array.dtype}; convert it with array.astype(np.{self.dtype})."
             )
         if add_batch_axis:
-            array = array[np.newaxis, ...]
+            array = array[np.newaxis]
         shape = array.shape
-        if len(shape) != self.rank or any(shape[i] != d for i, d in self.fixed):
+        if len(shape) != self.rank:
             self._raise_shape(shape, add_batch_axis)
+        for index, size in self.fixed:
+            if shape[index] != size:
+                self._raise_shape(shape, add_batch_axis)
         return self.name, array, self.datatype
 
     def _raise_shape(self, shape: tuple[int, ...], added_axis: bool) -> None:
@@ -138,6 +141,7 @@ class RequestPlanner:
         self.batching = config.batching
         specs = config.inputs or []
         self._rules = {spec.name: _InputRule(spec, config.model_name, config.batching) for spec in specs}
+        self._rule_list = list(self._rules.values())
         self._order = [spec.name for spec in specs]
         self._required = [spec.name for spec in specs if not spec.optional]
         self._declared = bool(specs)
@@ -148,6 +152,8 @@ class RequestPlanner:
         if not self._declared:
             return self._prepare_undeclared(args, kwargs, add_axis)
         rules = self._rules
+        if len(args) == len(self._rule_list):  # the common case: every input, in config order
+            return [rule.prepare(array, add_axis) for rule, array in zip(self._rule_list, args, strict=True)]
         if args:
             if len(args) > len(self._order):
                 raise PyTritonClientValueError(
