@@ -230,6 +230,11 @@ class AsyncioModelClient:
     async def _prepare(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], parameters: Any, headers: Any, sample: bool
     ) -> tuple[RequestPlanner, list[PreparedInput], dict[str, Any] | None]:
+        self._check_call(args, kwargs, parameters, headers)
+        planner = self._planner or await self._initialize()
+        return self._plan(planner, args, kwargs, headers, sample)
+
+    def _check_call(self, args: tuple[Any, ...], kwargs: dict[str, Any], parameters: Any, headers: Any) -> None:
         if self._closed:
             raise PyTritonClientClosedError(f"{self._client_name} is closed")
         if (not args and not kwargs) or (args and kwargs):
@@ -238,7 +243,10 @@ class AsyncioModelClient:
             check_parameters(parameters, "Parameter")
         if headers is not None:
             check_parameters(headers, "Header")
-        planner = self._planner or await self._initialize()
+
+    def _plan(
+        self, planner: RequestPlanner, args: tuple[Any, ...], kwargs: dict[str, Any], headers: Any, sample: bool
+    ) -> tuple[RequestPlanner, list[PreparedInput], dict[str, Any] | None]:
         if not sample and not planner.batching:
             raise PyTritonClientModelDoesntSupportBatchingError(
                 f"Model {planner.model_name} doesn't support batching - use infer_sample method instead"
@@ -252,7 +260,12 @@ class AsyncioModelClient:
         settings = self._settings
         if settings.observer is not None:
             return await self._infer_observed(args, kwargs, parameters, headers, sample)
-        planner, prepared, merged = await self._prepare(args, kwargs, parameters, headers, sample)
+        planner = self._planner
+        if planner is None:  # first call: initialise (awaits) before planning
+            planner, prepared, merged = await self._prepare(args, kwargs, parameters, headers, sample)
+        else:  # ready: plain calls, no extra coroutine
+            self._check_call(args, kwargs, parameters, headers)
+            planner, prepared, merged = self._plan(planner, args, kwargs, headers, sample)
         outputs = await self._transport.infer(
             settings.model_name, settings.model_version, prepared, str(next(self._ids)), parameters, merged
         )
