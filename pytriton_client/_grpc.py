@@ -19,6 +19,7 @@ import tritonclient.grpc.aio as aiogrpcclient
 from pytriton_client._core import ClientSettings, within
 from pytriton_client._errors import translate
 from pytriton_client._inputs import PreparedInput
+from pytriton_client._tls import ssl_context
 from pytriton_client.exceptions import PyTritonClientError
 
 _InferInput = grpcclient.InferInput
@@ -59,6 +60,13 @@ def translate_rpc(exc: BaseException, url: str, action: str, timeout_s: float) -
     return translate(exc, url, action, timeout_s)
 
 
+def _create(factory: Any, settings: ClientSettings) -> Any:
+    """A tritonclient gRPC client; unusable TLS files become a clear ``PyTritonClientValueError`` here."""
+    if settings.url.tls:
+        ssl_context(settings.tls, settings.url.with_scheme)  # gRPC itself would only fail at the handshake
+    return factory(settings.url.without_scheme, **_creds(settings))
+
+
 def _creds(settings: ClientSettings) -> dict[str, Any]:
     if not settings.url.tls:
         return {}
@@ -81,7 +89,7 @@ class SyncGrpcTransport:
         self._url = settings.url.with_scheme
         self._headers = settings.auth_headers
         self._timeout_s = settings.inference_timeout_s
-        self.client = grpcclient.InferenceServerClient(settings.url.without_scheme, **_creds(settings))
+        self.client = _create(grpcclient.InferenceServerClient, settings)
 
     def _call(self, action: str, timeout_s: float, func: str, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -192,7 +200,7 @@ class AsyncGrpcTransport:
         self._url = settings.url.with_scheme
         self._headers = settings.auth_headers
         self._timeout_s = settings.inference_timeout_s
-        self._client = aiogrpcclient.InferenceServerClient(settings.url.without_scheme, **_creds(settings))
+        self._client = _create(aiogrpcclient.InferenceServerClient, settings)
 
     async def _call(self, action: str, timeout_s: float, func: str, *args: Any, **kwargs: Any) -> Any:
         try:

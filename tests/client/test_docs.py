@@ -61,3 +61,14 @@ def test_every_python_block_runs(
     assert "invalid_input - Input 'INPUT_1' of model 'Linear' expects float32" in printed
     assert "infer_sample grpc True" in printed
     assert printed.count("{'OUTPUT_1': [3.59") == 2  # the two predict() answers
+
+
+def test_every_test_named_in_the_divergence_list_exists() -> None:
+    text = (DOC.parent / "divergences.md").read_text()
+    named = re.findall(r"`(test_\w+\.py)(?:::(test_\w+))?`", text)
+    assert len(named) >= 30
+    here = Path(__file__).resolve().parent
+    for module, test in named:
+        source = (here / module).read_text()
+        if test:
+            assert f"def {test}(" in source, f"{module}::{test}"

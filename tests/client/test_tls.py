@@ -18,6 +18,7 @@ from pytriton_client import (
     ModelClient,
     PyTritonClientConnectionError,
     PyTritonClientError,
+    PyTritonClientValueError,
 )
 from tests.client.tls import Certificates, TlsForwarder, make_certificates
 
@@ -135,3 +136,12 @@ def test_https_mutual_tls_needs_the_client_certificate(mtls_url: str, certs: Cer
 def test_tls_paths_are_checked_at_construction(tmp_path: Path) -> None:
     with pytest.raises(PyTritonClientError, match="not a readable file"):
         ModelClient("grpcs://127.0.0.1", "Linear", tls_ca_file=tmp_path / "missing.pem")
+
+
+@pytest.mark.parametrize("scheme", ["https", "grpcs"])
+def test_a_tls_file_that_is_not_pem_is_a_clear_error(tmp_path: Path, scheme: str) -> None:
+    bogus = tmp_path / "ca.pem"
+    bogus.write_text("not a certificate")
+    with pytest.raises(PyTritonClientValueError, match=r"Cannot set up TLS for .*Check tls_ca_file"):
+        client = ModelClient(f"{scheme}://127.0.0.1:1", "Linear", tls_ca_file=bogus, init_timeout_s=0.5)
+        client.infer_sample(X)
