@@ -7,8 +7,7 @@ the interval clock (progress line, ``latency.hlog``, ``intervals.jsonl``, server
 server) and the graceful stop that lets in-flight requests finish. Takes a :class:`RunConfig` (see
 ``loadtest.config`` for how a scenario becomes one); never parses YAML and never renders reports.
 
-Must be imported before anything imports ``locust`` in this process: Locust is used without gevent's
-monkey-patching (see ``loadtest._locust``).
+Locust runs without gevent's monkey-patching (see ``loadtest/__init__.py``).
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from typing import Any, TypeVar
 from loadtest import (
     __version__,
     _bridge,
-    _locust,  # noqa: F401 - must precede every locust import
 )
 from loadtest.exit_codes import ExitCode
 from loadtest.hdrstats import value_at_percentiles
@@ -165,13 +163,20 @@ def _package_versions() -> dict[str, str]:
 class _Progress:
     """The one-line-per-interval progress output and the final table."""
 
-    def __init__(self, stream: Any, enabled: bool) -> None:
+    def __init__(self, stream: Any, enabled: bool, table_stream: Any) -> None:
         self._stream = stream
         self._enabled = enabled
+        self._table_stream = table_stream
 
     def line(self, text: str) -> None:
         if self._enabled:
             print(text, file=self._stream, flush=True)
+
+    def error(self, text: str) -> None:
+        print(f"error: {text}", file=self._stream, flush=True)
+
+    def _print(self, text: str) -> None:
+        print(text, file=self._table_stream, flush=True)
 
     def interval(self, elapsed_s: float, interval: Interval, in_flight: int, users: int, warmup: bool) -> None:
         if not self._enabled:
@@ -192,14 +197,12 @@ class _Progress:
         )
 
     def table(self, summary: Mapping[str, Any]) -> None:
-        if not self._enabled:
-            return
         wanted = [p for p in (50.0, 90.0, 99.0, 99.9) if p in summary.get("percentiles", [])]
         header = f"{'traffic':<24} {'requests':>9} {'errors':>7} {'req/s':>9} " + " ".join(
             f"{percentile_key(p) + ' ms':>10}" for p in wanted
         )
-        self.line("")
-        self.line(header)
+        self._print("")
+        self._print(header)
         rows = [*summary.get("traffic", {}).items(), ("(all)", summary.get("overall", {}))]
         for name, entry in rows:
             stats = entry.get("metrics", {}).get(LATENCY, {})
@@ -207,7 +210,7 @@ class _Progress:
             for p in wanted:
                 value = stats.get(percentile_key(p))
                 cells.append(f"{value / 1000:10.2f}" if value is not None else f"{'-':>10}")
-            self.line(
+            self._print(
                 f"{name[:24]:<24} {entry.get('requests', 0):>9} {entry.get('errors', 0):>7} "
                 f"{entry.get('throughput_rps', 0):>9.1f} " + " ".join(cells)
             )
@@ -257,22 +260,33 @@ class _Interrupt:
             watcher.cancel()
 
 
-def execute(config: RunConfig, run_dir: Path, *, progress: bool = True, web: bool = False) -> RunResult:
+def execute(
+    config: RunConfig, run_dir: Path, *, progress: bool = True, web: bool = False, web_port: int = 8089
+) -> RunResult:
     """Run ``config`` and leave everything measured in ``run_dir``.
 
     Returns the exit code (0, 1 for a failed run, 3 for a breached SLO, 130 when interrupted), the
     run directory and the final summary. The summary is written at every interval, so a crash still
     leaves what was measured.
     """
-    return _Execution(config, run_dir, progress, web).run()
+    execution = RunSession(config, run_dir, progress, web)
+    execution.web_port = web_port
+    return execution.run()
 
 
-class _Execution:
+class RunSession:
+    """One run's state and phases; :func:`execute` drives it, ``loadtest.locust_plugin`` lets Locust drive it."""
+
     def __init__(self, config: RunConfig, run_dir: Path, progress: bool, web: bool) -> None:
         self.config = config
         self.run_dir = run_dir
-        self.progress = _Progress(sys.stderr, progress)
+        self.progress = _Progress(sys.stderr, progress, sys.stdout)
         self.web = web
+        self.web_host = "127.0.0.1"
+        self.end_at_duration = True
+        self.stop_requested = False
+        self.interrupt: Any = _Interrupt()
+        self.web_port = 8089
         self.server: Any = None
         self.meta: dict[str, Any] = {}
         self.started_at_s = time.time()
@@ -290,8 +304,7 @@ class _Execution:
     # -- the whole run --------------------------------------------------------------------------
     def run(self) -> RunResult:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        with _run_log(self.run_dir), _Interrupt() as interrupt:
-            self.interrupt = interrupt
+        with _run_log(self.run_dir), self.interrupt:
             exit_code: int = ExitCode.OK
             try:
                 self._start_server()
@@ -300,7 +313,7 @@ class _Execution:
             except RunAborted as exc:
                 self.status, self.error = "failed", str(exc)
                 LOGGER.error("run failed: %s", exc)
-                self.progress.line(f"error: {exc}")
+                self.progress.error(str(exc))
                 exit_code = exc.exit_code
             except KeyboardInterrupt:
                 self.status, self.error = "interrupted", "interrupted by Ctrl-C"
@@ -308,7 +321,7 @@ class _Execution:
             except Exception as exc:
                 LOGGER.exception("run failed")
                 self.status, self.error = "failed", f"{type(exc).__name__}: {exc}"
-                self.progress.line(f"error: {self.error} (details in {self.run_dir / LOG_FILE})")
+                self.progress.error(f"{self.error} (details in {self.run_dir / LOG_FILE})")
                 exit_code = ExitCode.RUNTIME_ERROR
             finally:
                 summary = self._finish()
@@ -427,11 +440,9 @@ class _Execution:
         return config
 
     # -- the measured part -------------------------------------------------------------------------
-    def _drive(self) -> int:
-        from locust import User
-        from locust.env import Environment
-
-        from loadtest.users import RunControl, Tickets, make_user_class
+    def create_users(self, environment: Any, *, fixed_counts: bool) -> list[Any]:
+        """The recorder, the shared run control and one Locust user class per traffic entry."""
+        from loadtest.users import RunControl, make_user_class
 
         config = self.config
         open_loop = config.load_kind == "open"
@@ -440,21 +451,19 @@ class _Execution:
         for traffic in config.traffic:
             recorder.declare(traffic.spec.name, _metrics_for(traffic.spec.pattern, open_loop))
         self.recorder = recorder
-        environment = Environment(user_classes=[], events=None)
-        loop_thread = None
-        if any(t.spec.pattern == "asyncio" for t in config.traffic):
-            loop_thread = _bridge.AsyncioLoopThread().start()
-        control = RunControl(recorder, environment, max_requests=config.max_requests, loop_thread=loop_thread)
-        self.control = control
-        blocking_users = sum(t.users for t in config.traffic if t.spec.pattern in ("decoupled", "sync"))
-        _bridge.ensure_thread_pool(blocking_users + 4)
-        classes: list[type[User]] = [
-            make_user_class(
-                t.spec, control, fixed_count=0 if config.load_kind == "stages" else t.users, weight=t.weight
-            )
+        self.control = RunControl(recorder, environment, max_requests=config.max_requests)
+        return [
+            make_user_class(t.spec, self.control, fixed_count=t.users if fixed_counts else 0, weight=t.weight)
             for t in config.traffic
         ]
-        environment.user_classes = classes
+
+    def open_results(self) -> None:
+        """Start the asyncio loop thread if needed, size the thread pool, create the run directory."""
+        config = self.config
+        if any(t.spec.pattern == "asyncio" for t in config.traffic) and self.control.loop_thread is None:
+            self.control.loop_thread = _bridge.AsyncioLoopThread().start()
+        blocking_users = sum(t.users for t in config.traffic if t.spec.pattern in ("decoupled", "sync"))
+        _bridge.ensure_thread_pool(blocking_users + 4)
         self.writer = RunWriter(
             self.run_dir,
             scenario_yaml=config.scenario_yaml,
@@ -462,32 +471,61 @@ class _Execution:
             comment=f"tritonload {__version__} run {self.run_dir.name}; values in microseconds",
         )
         self._write_summary(complete=False)
+
+    def start_schedule(self, start_ns: int) -> None:
+        """Open loop: hand every entry its tickets, timed from ``start_ns``."""
+        from loadtest.users import Tickets
+
+        if self.config.load_kind == "open":
+            for traffic in self.config.traffic:
+                assert traffic.arrivals is not None
+                self.control.tickets[traffic.spec.name] = Tickets(traffic.arrivals, start_ns)
+        if self.config.warmup_s <= 0:
+            self.counts_start = self._on_stats_thread(self._server_success_counts)
+
+    def close_users(self) -> None:
+        """Close every client and the asyncio loop thread."""
+        for close in list(self.control.closers):
+            try:
+                close()
+            except Exception as exc:
+                LOGGER.debug("closing a client failed: %s", exc)
+        if self.control.loop_thread is not None:
+            self.control.loop_thread.stop()
+
+    def _drive(self) -> int:
+        from locust.env import Environment
+
+        config = self.config
+        environment = Environment(user_classes=[], events=None)
+        environment.user_classes = self.create_users(environment, fixed_counts=config.load_kind != "stages")
+        self.open_results()
         if config.load_kind == "stages":
             environment.shape_class = _stage_shape(config)
         runner = environment.create_local_runner()
         if self.web:
-            environment.create_web_ui("127.0.0.1", 8089)
-            self.progress.line("Locust web UI: http://127.0.0.1:8089")
+            environment.create_web_ui(self.web_host, self.web_port)
+            self.progress.line(f"Locust web UI: http://{self.web_host}:{self.web_port}")
         start_ns = time.perf_counter_ns()
-        if open_loop:
-            for traffic in config.traffic:
-                assert traffic.arrivals is not None
-                control.tickets[traffic.spec.name] = Tickets(traffic.arrivals, start_ns)
+        self.start_schedule(start_ns)
         total_users = sum(t.users for t in config.traffic)
-        if config.warmup_s <= 0:
-            self.counts_start = self._on_stats_thread(self._server_success_counts)
         if config.load_kind == "stages":
             runner.start_shape()
+        elif config.load_kind == "open":
+            runner.start(total_users, spawn_rate=total_users)
         else:
-            runner.start(total_users, spawn_rate=max(config.spawn_rate, 1e-3) if not open_loop else total_users)
+            runner.start(total_users, spawn_rate=max(config.spawn_rate, 1e-3))
         try:
             return self._interval_loop(runner, start_ns)
         finally:
             self._graceful_stop(runner)
-            if loop_thread is not None:
-                loop_thread.stop()
+            self.close_users()
             if environment.web_ui is not None:
                 environment.web_ui.stop()
+
+    def interval_loop(self, runner: Any, start_ns: int) -> int:
+        """Tick every interval: warm-up end, interval files, progress; returns the exit code at the stop."""
+        return self._interval_loop(runner, start_ns)
 
     def _interval_loop(self, runner: Any, start_ns: int) -> int:
         import gevent
@@ -495,7 +533,7 @@ class _Execution:
         config, recorder = self.config, self.recorder
         assert recorder is not None and self.writer is not None
         warmup_end_ns = start_ns + int(config.warmup_s * 1e9)
-        end_ns = warmup_end_ns + int(config.duration_s * 1e9)
+        end_ns = warmup_end_ns + int(config.duration_s * 1e9) if self.end_at_duration else 1 << 62
         interval_ns = int(config.interval_s * 1e9)
         if config.warmup_s <= 0:
             recorder.start_measuring(start_ns)
@@ -522,6 +560,9 @@ class _Execution:
 
     def _stop_reason(self, now_ns: int, end_ns: int, runner: Any) -> int | None:
         control = self.control
+        if self.stop_requested:
+            self.status = "completed"
+            return ExitCode.OK
         if self.interrupt.signal is not None:
             self.status, self.error = "interrupted", f"interrupted by signal {self.interrupt.signal}"
             self.progress.line("interrupted: stopping, waiting for requests in flight (Ctrl-C again to abandon them)")
@@ -541,7 +582,9 @@ class _Execution:
         idle = runner.user_count == 0 and control.in_flight == 0
         measured_s = (now_ns - (self.measure_start_ns or now_ns)) / 1e9
         if idle and self.recorder is not None and self.recorder.measuring and measured_s > 1:
-            self.status = "completed"  # every user ran out of work (open-loop schedule done)
+            if self.config.load_kind == "closed":
+                raise RunAborted(f"every user stopped before the end of the run (see {self.run_dir / LOG_FILE})")
+            self.status = "completed"  # the open-loop schedule or the stages are done
             return ExitCode.OK
         return None
 
@@ -591,11 +634,6 @@ class _Execution:
         if control.in_flight > 0:
             LOGGER.warning("abandoned %d requests in flight", control.in_flight)
         runner.quit()
-        for close in list(control.closers):
-            try:
-                close()
-            except Exception as exc:
-                LOGGER.debug("closing a client failed: %s", exc)
 
     # -- results ---------------------------------------------------------------------------------------
     def _write_summary(self, *, complete: bool, now_ns: int | None = None) -> dict[str, Any]:
@@ -622,6 +660,7 @@ class _Execution:
         return summary
 
     def _finish(self) -> dict[str, Any]:
+        self.writer_started = self.writer is not None
         if self.writer is None:
             # Failed before traffic: still leave a run directory that says why.
             self.recorder = self.recorder or Recorder(highest_us=1_000_000)
@@ -647,8 +686,8 @@ class _Execution:
         for raw, _ in self.stats_servers:
             self._on_stats_thread(raw.close)
         self.stats_thread.shutdown(wait=False)
-        self.progress.table(summary)
-        self.progress.line(f"\nrun directory: {self.run_dir}")
+        if self.writer_started:
+            self.progress.table(summary)
         return summary
 
 
@@ -663,4 +702,4 @@ def _stage_shape(config: RunConfig) -> Any:
         def tick(self) -> tuple[int, float] | None:
             return stage_users(self.get_run_time())
 
-    return _Shape
+    return _Shape()

@@ -38,7 +38,6 @@ from locust.exception import StopUser
 
 from loadtest import (
     _bridge,
-    _locust,  # noqa: F401 - before locust: no monkey-patching
 )
 from loadtest.recorder import Recorder, RequestOutcome
 from loadtest.targets import ClientOptions

@@ -1,0 +1,90 @@
+"""Scenarios: the YAML format (``version: 1``), its validation and its resolved form.
+
+Usage::
+
+    from loadtest.scenario import ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario("scenarios/quickstart.yaml", overrides=["load.users=4"])
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            print(problem)            # scenarios/quickstart.yaml:14 traffic[1].payload: unknown payload ...
+
+The format is documented in docs/scenario.md; its JSON Schema is :func:`json_schema`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from loadtest.scenario._checks import is_open_loop, served_models
+from loadtest.scenario._loader import load_scenario, parse_scenario
+from loadtest.scenario._model import (
+    GENERATORS,
+    METHODS,
+    PATTERNS,
+    SCHEMA_VERSION,
+    Embedded,
+    InputSpec,
+    Load,
+    LoadStage,
+    Payload,
+    Recording,
+    Scenario,
+    Target,
+    Timeouts,
+    Tls,
+    Traffic,
+    is_sensitive_header,
+)
+from loadtest.scenario._overrides import OverrideError, parse_override, parse_path
+from loadtest.scenario._problems import Problem, ScenarioError, format_path
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the scenario format, for editors (also in docs/scenario.schema.json)."""
+    schema = Scenario.model_json_schema(mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "tritonload scenario (version 1)",
+        **{k: v for k, v in schema.items() if k != "title"},
+        "patternProperties": {"^x-": {"description": "Ignored: a place for YAML anchors."}},
+    }
+
+
+def json_schema_text() -> str:
+    """:func:`json_schema` as the exact text of docs/scenario.schema.json."""
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+__all__ = [
+    "GENERATORS",
+    "METHODS",
+    "PATTERNS",
+    "SCHEMA_VERSION",
+    "Embedded",
+    "InputSpec",
+    "Load",
+    "LoadStage",
+    "OverrideError",
+    "Payload",
+    "Problem",
+    "Recording",
+    "Scenario",
+    "ScenarioError",
+    "Target",
+    "Timeouts",
+    "Tls",
+    "Traffic",
+    "format_path",
+    "is_open_loop",
+    "is_sensitive_header",
+    "json_schema",
+    "json_schema_text",
+    "load_scenario",
+    "parse_override",
+    "parse_path",
+    "parse_scenario",
+    "served_models",
+]

@@ -1,0 +1,264 @@
+"""`tritonload run` end to end against a real Triton: examples, accuracy, failures, interruption."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tritonclient.http as httpclient
+from click.testing import CliRunner
+
+from loadtest.cli import main
+from loadtest.embedded import EmbeddedTriton
+from loadtest.exit_codes import ExitCode
+from loadtest.hdrstats import summary_stats
+from loadtest.results import load_run
+from loadtest.server_stats import success_count
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+def tritonload(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "loadtest", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        cwd=ROOT,
+    )
+
+
+def sleep_scenario(tmp_path: Path, server: EmbeddedTriton, body: str, name: str = "sleep") -> Path:
+    """A scenario aimed at the session server's Sleep model at a fixed 20 ms."""
+    text = f"""
+version: 1
+name: {name}
+targets:
+  sleep: {{url: "{server.http_url}", model: Sleep, timeouts: {{inference_s: 5}}}}
+payloads:
+  one: {{inputs: {{INPUT: {{dtype: float32, shape: [4], generator: zeros}}}}}}
+traffic:
+  - {{name: sleep, pattern: sync, target: sleep, payload: one, parameters: {{latency_ms: 20}}}}
+{body}
+"""
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+def sleep_successes(server: EmbeddedTriton) -> int:
+    client = httpclient.InferenceServerClient(f"127.0.0.1:{server.http_port}")
+    try:
+        return success_count(client.get_inference_statistics("Sleep"))
+    finally:
+        client.close()
+
+
+def summary_of(run_dir: Path) -> dict[str, Any]:
+    return dict(json.loads((run_dir / "summary.json").read_text()))
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_scenario_runs(example: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    result = tritonload("run", str(example), "--set", "duration_s=3", "--set", "warmup_s=1", "--out", str(run_dir))
+    assert result.returncode in (ExitCode.OK, ExitCode.SLO_BREACHED), result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    summary = summary_of(run_dir)
+    assert summary["status"] == "completed" and summary["complete"] is True
+    for name, entry in summary["traffic"].items():
+        assert entry["ok"] > 0, name
+        assert entry["errors"] == 0, (name, entry["errors_by_kind"])
+    for file in ("scenario.yaml", "latency.hlog", "intervals.jsonl", "run.log", "server-stats.jsonl"):
+        assert (run_dir / file).stat().st_size > 0, file
+    assert f"run directory: {run_dir}" in result.stdout
+
+
+@pytest.mark.timeout(120)
+def test_closed_loop_measures_the_sleep_model_accurately(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
+    scenario = sleep_scenario(tmp_path, triton_server, "load: {kind: closed, users: 4}\nduration_s: 10\n")
+    before = sleep_successes(triton_server)
+    result = tritonload("run", str(scenario), "--out", str(tmp_path / "run"), "-q")
+    after = sleep_successes(triton_server)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = summary_of(tmp_path / "run")
+    latency = summary["traffic"]["sleep"]["metrics"]["latency"]
+    assert 20_000 <= latency["p50"] <= 21_500, latency
+    # Every successful inference the server counted is in the histogram (one more: the probe request).
+    assert latency["count"] == after - before - 1
+    assert summary["server_counts"]["Sleep@" + triton_server.http_url]["success_delta"] == latency["count"]
+    # The summary's percentiles are exactly those recomputed from the interval log.
+    run = load_run(tmp_path / "run")
+    recomputed = summary_stats(run.histograms()[("sleep", "latency")], summary["percentiles"])
+    assert {key: latency[key] for key in recomputed} == recomputed
+
+
+@pytest.mark.timeout(120)
+def test_open_loop_keeps_its_rate_and_records_response_time(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
+    body = "load: {kind: open, rate: 100, arrival: constant, max_in_flight: 16}\nduration_s: 20\n"
+    scenario = sleep_scenario(tmp_path, triton_server, body, name="open")
+    result = tritonload("run", str(scenario), "--out", str(tmp_path / "run"), "-q")
+    assert result.returncode == 0, result.stderr[-3000:]
+    entry = summary_of(tmp_path / "run")["traffic"]["sleep"]
+    assert abs(entry["throughput_rps"] - 100) <= 1.0, entry["throughput_rps"]
+    assert abs(entry["ok"] - 2000) <= 20
+    metrics = entry["metrics"]
+    assert metrics["response_time"]["count"] == metrics["latency"]["count"] == entry["ok"]
+    assert metrics["response_time"]["p50"] >= metrics["latency"]["p50"]
+
+
+@pytest.mark.timeout(120)
+def test_a_killed_server_ends_the_run_with_what_was_measured(tmp_path: Path) -> None:
+    with EmbeddedTriton(models=["Sleep"]) as server:
+        body = "load: {kind: closed, users: 2}\nduration_s: 60\n"
+        scenario = sleep_scenario(tmp_path, server, body, name="killed")
+        run_dir = tmp_path / "run"
+        command = [sys.executable, "-m", "loadtest", "run", str(scenario), "--out", str(run_dir), "-q"]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not (run_dir / "intervals.jsonl").exists():
+                time.sleep(0.2)
+            time.sleep(2.5)
+            assert server.pid is not None
+            killed_at = time.monotonic()
+            server._process.kill()  # type: ignore[union-attr]  # the server dies; the harness must notice
+            _, stderr = process.communicate(timeout=60)
+            ended_after_s = time.monotonic() - killed_at
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == ExitCode.RUNTIME_ERROR, stderr[-3000:]
+    assert ended_after_s < 5 + 5  # the inference timeout (5 s) plus the stop
+    summary = summary_of(run_dir)
+    entry = summary["traffic"]["sleep"]
+    assert summary["complete"] is False and summary["status"] == "failed"
+    assert "unreachable" in summary["error"]
+    assert entry["ok"] > 50
+    assert entry["errors_by_kind"].get("connection", 0) > 0
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_keeps_what_was_measured_and_exits_130(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
+    scenario = sleep_scenario(tmp_path, triton_server, "load: {kind: closed, users: 2}\nduration_s: 60\n")
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "loadtest", "run", str(scenario), "--out", str(run_dir)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (run_dir / "intervals.jsonl").exists():
+        time.sleep(0.2)
+    time.sleep(2.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == ExitCode.INTERRUPTED, stderr[-3000:]
+    summary = summary_of(run_dir)
+    assert summary["status"] == "interrupted" and summary["complete"] is False
+    assert summary["traffic"]["sleep"]["ok"] > 50
+    assert summary["traffic"]["sleep"]["errors"] == 0
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.timeout(60)
+def test_a_payload_that_does_not_fit_the_model_fails_fast_with_exit_2(
+    triton_server: EmbeddedTriton, tmp_path: Path
+) -> None:
+    scenario = tmp_path / "wrong.yaml"
+    scenario.write_text(f"""
+version: 1
+targets:
+  linear: {{url: "{triton_server.http_url}", model: Linear}}
+payloads:
+  bad: {{inputs: {{INPUT_9: {{dtype: float32, shape: [2], generator: zeros}}}}}}
+traffic:
+  - {{name: linear, pattern: sync, target: linear, payload: bad}}
+load: {{kind: closed, users: 1}}
+duration_s: 30
+""")
+    started = time.monotonic()
+    result = tritonload("run", str(scenario), "--out", str(tmp_path / "run"), "-q")
+    assert result.returncode == ExitCode.USAGE
+    assert time.monotonic() - started < 20
+    assert "INPUT_9" in result.stderr and "Traceback" not in result.stderr
+    assert summary_of(tmp_path / "run")["status"] == "failed"
+
+
+def test_an_invalid_scenario_exits_2_without_running(tmp_path: Path) -> None:
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text("version: 1\ntargets: {}\npayloads: {}\ntraffic: []\nload: {kind: closed, userz: 2}\n")
+    result = CliRunner().invoke(main, ["run", str(scenario), "--out", str(tmp_path / "run")])
+    assert result.exit_code == ExitCode.USAGE
+    assert "userz" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_unreachable_server_fails_with_a_clear_error(tmp_path: Path) -> None:
+    scenario = tmp_path / "down.yaml"
+    scenario.write_text("""
+version: 1
+targets:
+  down: {url: "http://127.0.0.1:9", model: Linear, timeouts: {init_s: 2}}
+payloads:
+  p: {inputs: {INPUT_1: {dtype: float32, shape: [2], generator: zeros}}}
+traffic:
+  - {name: down, pattern: sync, target: down, payload: p}
+load: {kind: closed, users: 1}
+duration_s: 5
+""")
+    result = tritonload("run", str(scenario), "--out", str(tmp_path / "run"), "-q", timeout_s=60)
+    assert result.returncode == ExitCode.RUNTIME_ERROR
+    assert "127.0.0.1:9" in result.stderr and "Traceback" not in result.stderr
+    assert summary_of(tmp_path / "run")["status"] == "failed"
+
+
+@pytest.mark.timeout(120)
+def test_the_documented_locustfile_runs_a_scenario_under_plain_locust(tmp_path: Path) -> None:
+    locust = Path(sys.executable).parent / "locust"
+    env = {
+        **os.environ,
+        "LOCUST_SKIP_MONKEY_PATCH": "1",
+        "TRITONLOAD_SCENARIO": str(ROOT / "scenarios" / "quickstart.yaml"),
+    }
+    result = subprocess.run(
+        [
+            str(locust),
+            "-f",
+            str(ROOT / "docs" / "examples" / "locustfile.py"),
+            "--headless",
+            "-u",
+            "4",
+            "-r",
+            "4",
+            "-t",
+            "5s",
+            "--only-summary",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = (tmp_path / "reports").iterdir()
+    summary = summary_of(run_dir)
+    assert summary["complete"] is True
+    assert {name for name, entry in summary["traffic"].items() if entry["ok"] > 0} == {
+        "linear-sync",
+        "textgen-futures",
+        "linear-asyncio",
+        "bot-stream",
+    }
+    assert "bot-stream" in result.stderr  # Locust's own statistics table saw our requests
