@@ -211,8 +211,8 @@ def samples_of(run: Run) -> RunSamples:
     """Read a run's interval histograms and interval counters into :class:`RunSamples`."""
     metrics: dict[str, dict[str, list[HdrHistogram]]] = {}
     for interval in run.interval_histograms():
-        traffic, metric = interval.key
-        metrics.setdefault(traffic, {}).setdefault(metric, []).append(interval.histogram)
+        name, metric = interval.key
+        metrics.setdefault(name, {}).setdefault(metric, []).append(interval.histogram)
     traffic: dict[str, TrafficSamples] = {}
     for name in dict.fromkeys([*run.traffic_names, *metrics]):
         ok = [int((r.get("traffic", {}).get(name) or {}).get("ok", 0)) for r in run.intervals]

@@ -57,6 +57,19 @@ def slo_results(run: Run) -> list[dict[str, Any]]:
     return [dict(slo) for slo in run.summary.get("slos") or []]
 
 
+def render_view(view: ReportView, fmt: str) -> str:
+    """Render one report format of an already built :class:`ReportView`.
+
+    Raises:
+        ValueError: unknown format.
+        loadtest.results.RunDirectoryError: the run's ``latency.hlog`` is unreadable (HTML).
+    """
+    renderer = _RENDERERS.get(fmt)
+    if renderer is None:
+        raise ValueError(f"unknown report format {fmt!r}; choose from {', '.join(FORMATS)}")
+    return renderer(view)
+
+
 def render(run: Run, fmt: str, slos: Sequence[Mapping[str, Any]] | None = None) -> str:
     """Render one report of ``run`` as text.
 
@@ -69,10 +82,7 @@ def render(run: Run, fmt: str, slos: Sequence[Mapping[str, Any]] | None = None) 
     Raises:
         ValueError: unknown format.
     """
-    renderer = _RENDERERS.get(fmt)
-    if renderer is None:
-        raise ValueError(f"unknown report format {fmt!r}; choose from {', '.join(FORMATS)}")
-    return renderer(build_view(run, slo_results(run) if slos is None else slos))
+    return render_view(build_view(run, slo_results(run) if slos is None else slos), fmt)
 
 
 def write_reports(
@@ -121,6 +131,7 @@ __all__ = [
     "build_view",
     "md_escape",
     "render",
+    "render_view",
     "slo_results",
     "write_reports",
 ]

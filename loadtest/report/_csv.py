@@ -36,10 +36,21 @@ def _us(value: Any) -> Any:
     return "" if value is None else round(float(value))
 
 
-def _columns(view: ReportView) -> list[tuple[str, Callable[[EntryView], Any]]]:
+Column = tuple[str, Callable[[EntryView], Any]]
+
+
+def _stat(title: str, metric: str, key: str) -> Column:
+    return title, lambda entry: _us(entry.stat(metric, key))
+
+
+def _server(title: str, phase: str) -> Column:
+    return title, lambda entry: "" if entry.server is None else _us(entry.server.phase_us.get(phase))
+
+
+def _columns(view: ReportView) -> list[Column]:
     keys = view.percentile_keys
     perf_analyzer_keys = [k for k in keys if k in ("p50", "p90", "p95", "p99")]
-    columns: list[tuple[str, Callable[[EntryView], Any]]] = [
+    columns: list[Column] = [
         ("Traffic", lambda e: _text(e.name)),
         ("Pattern", lambda e: _text(e.pattern)),
         ("Concurrency", lambda e: "" if e.concurrency is None else e.concurrency),
@@ -48,22 +59,22 @@ def _columns(view: ReportView) -> list[tuple[str, Callable[[EntryView], Any]]]:
         ("Requests/Second", lambda e: e.throughput_rps),
     ]
     for phase, title in _SERVER_COLUMNS.items():
-        columns.append((title, lambda e, p=phase: "" if e.server is None else _us(e.server.phase_us.get(p))))
-    columns += [(f"{k} latency", lambda e, k=k: _us(e.stat(LATENCY, k))) for k in perf_analyzer_keys]
-    columns.append(("Avg latency", lambda e: _us(e.stat(LATENCY, "mean"))))
+        columns.append(_server(title, phase))
+    columns += [_stat(f"{k} latency", LATENCY, k) for k in perf_analyzer_keys]
+    columns.append(_stat("Avg latency", LATENCY, "mean"))
     columns += [
         ("Requests", lambda e: e.requests),
         ("Errors", lambda e: e.errors),
         ("Error Rate", lambda e: round(e.error_rate, 6)),
         ("Late Sends", lambda e: e.late_sends),
-        ("Min latency", lambda e: _us(e.stat(LATENCY, "min"))),
-        *((f"{k} latency", lambda e, k=k: _us(e.stat(LATENCY, k))) for k in keys if k not in perf_analyzer_keys),
-        ("Max latency", lambda e: _us(e.stat(LATENCY, "max"))),
+        _stat("Min latency", LATENCY, "min"),
+        *(_stat(f"{k} latency", LATENCY, k) for k in keys if k not in perf_analyzer_keys),
+        _stat("Max latency", LATENCY, "max"),
     ]
     for metric, name in _OWN_METRIC_NAMES.items():
         if metric in view.metrics:
-            columns += [(f"{k} {name}", lambda e, k=k, m=metric: _us(e.stat(m, k))) for k in keys]
-            columns.append((f"Avg {name}", lambda e, m=metric: _us(e.stat(m, "mean"))))
+            columns += [_stat(f"{k} {name}", metric, k) for k in keys]
+            columns.append(_stat(f"Avg {name}", metric, "mean"))
     if TTFR in view.metrics:
         columns.append(("Avg responses", lambda e: e.stat("responses", "mean") if e.streaming else ""))
     return columns

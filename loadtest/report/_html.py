@@ -64,7 +64,7 @@ def _environment() -> Environment:
 
 def _svg(text: str) -> Markup:
     # matplotlib escapes every text it writes into the SVG; its RDF metadata block is dropped
-    return Markup(_METADATA.sub("", text))  # noqa: S704
+    return Markup(_METADATA.sub("", text))
 
 
 def _spectrum_plots(view: ReportView, totals: dict[tuple[str, str], HdrHistogram]) -> list[Plot]:
@@ -120,9 +120,9 @@ def _throughput_plot(view: ReportView) -> list[Plot]:
     for record in view.run.intervals:
         length_s = max(float(record["end_s"]) - float(record["start_s"]), 1e-9)
         counters = record.get("traffic", {})
-        for name in ok:
+        for name, ok_rps in ok.items():
             entry = counters.get(name, {})
-            ok[name].append(entry.get("ok", 0) / length_s)
+            ok_rps.append(entry.get("ok", 0) / length_s)
             errors[name].append(sum((entry.get("errors") or {}).values()) / length_s)
     svg = _plots.throughput_svg(times, ok, errors, "throughput")
     caption = "Successful requests per second and failed requests per second, per interval and traffic entry."

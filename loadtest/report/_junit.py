@@ -12,7 +12,6 @@ import xml.etree.ElementTree as ET
 
 from loadtest.report._view import ReportView, fmt_measured, slo_scope
 
-
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 

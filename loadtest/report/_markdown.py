@@ -39,10 +39,10 @@ def md_code(text: object) -> str:
     return "`" + " ".join(str(text).replace("`", "'").replace("|", "\\|").split()) + "`"
 
 
-def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right_from: int = 1) -> list[str]:
-    """A GitHub table; columns from ``right_from`` on are right-aligned. Cells must be escaped already."""
-    align = ["---" if i < right_from else "---:" for i in range(len(headers))]
-    return [f"| {' | '.join(row)} |" for row in (headers, align, *rows)]
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
+    """A GitHub table; ``align`` has one letter per column, ``l`` or ``r``. Cells must be escaped already."""
+    rule = ["---:" if letter == "r" else "---" for letter in align]
+    return [f"| {' | '.join(row)} |" for row in (headers, rule, *rows)]
 
 
 def _verdict(view: ReportView) -> str:
@@ -73,7 +73,7 @@ def _traffic(view: ReportView) -> list[str]:
                     fmt_ms(entry.stat(metric, "max")),
                 ]
             )
-    return md_table(headers, rows, right_from=2)
+    return md_table(headers, rows, "ll" + "r" * (len(headers) - 2))
 
 
 def _slos(view: ReportView) -> list[str]:
@@ -88,7 +88,7 @@ def _slos(view: ReportView) -> list[str]:
         ]
         for slo in view.slos
     ]
-    return ["", *md_table(["scope", "objective", "measured", "verdict"], rows, right_from=2)]
+    return ["", *md_table(["scope", "objective", "measured", "verdict"], rows, "llrl")]
 
 
 def render_markdown(view: ReportView) -> str:

@@ -9,10 +9,11 @@ reads files and never decides what a report contains.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ParamSpec, cast
 
 from hdrh.histogram import HdrHistogram
 
@@ -21,7 +22,7 @@ from loadtest.hdrstats import value_at_percentiles
 FIG_WIDTH_IN = 9.0
 FIG_HEIGHT_IN = 3.4
 SPECTRUM_POINTS = 160
-_RC = {
+_RC: dict[str, Any] = {
     "svg.fonttype": "none",
     "svg.hashsalt": "tritonload",
     "text.parse_math": False,
@@ -34,6 +35,20 @@ _RC = {
 }
 
 Series = Sequence[tuple[str, HdrHistogram]]
+P = ParamSpec("P")
+
+
+def _styled(function: Callable[P, str]) -> Callable[P, str]:
+    """Run a plotting function under the report's matplotlib settings (they apply when artists are made)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> str:
+        import matplotlib
+
+        with matplotlib.rc_context(cast(Any, _RC)):
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
 def _figure(rows: int = 1, height_in: float = FIG_HEIGHT_IN) -> Any:
@@ -46,7 +61,7 @@ def _svg(figure: Any, salt: str) -> str:
     import matplotlib
 
     buffer = io.StringIO()
-    with matplotlib.rc_context({**_RC, "svg.hashsalt": f"tritonload-{salt}"}):
+    with matplotlib.rc_context(cast(Any, {"svg.hashsalt": f"tritonload-{salt}"})):
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "tritonload"})
     text = buffer.getvalue()
     return text[text.index("<svg") :]
@@ -77,6 +92,7 @@ def _nines_axis(axes: Any, top: float) -> None:
     axes.set_xlabel("percentile")
 
 
+@_styled
 def spectrum_svg(title: str, series: Series, salt: str, unit_label: str = "ms", scale: float = 1e-3) -> str:
     """One HDR percentile spectrum with a line per (label, histogram)."""
     figure = _figure()
@@ -96,6 +112,7 @@ def spectrum_svg(title: str, series: Series, salt: str, unit_label: str = "ms", 
     return _svg(figure, salt)
 
 
+@_styled
 def over_time_svg(
     title: str,
     intervals: Sequence[tuple[float, HdrHistogram]],
@@ -129,6 +146,7 @@ def over_time_svg(
     return _svg(figure, salt)
 
 
+@_styled
 def throughput_svg(
     times_s: Sequence[float],
     ok_rps: Mapping[str, Sequence[float]],
@@ -152,6 +170,7 @@ def throughput_svg(
     return _svg(figure, salt)
 
 
+@_styled
 def server_time_svg(title: str, times_s: Sequence[float], phases_ms: Mapping[str, Sequence[float]], salt: str) -> str:
     """Average server-side time per request in each interval, one line per phase (queue, compute...)."""
     figure = _figure()

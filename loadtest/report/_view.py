@@ -65,11 +65,13 @@ class EntryView:
     clamped_values: int
     metrics: Mapping[str, Mapping[str, Any]]
     server: ServerTimes | None = None
+    request_rate: float | None = None
+    """Open loop: the entry's intended arrival rate (requests/s), when the run recorded it."""
 
     @property
     def open_loop(self) -> bool:
-        """True when the entry recorded response time from the intended start (open loop)."""
-        return RESPONSE_TIME in self.metrics
+        """True for an open-loop entry (it has a share of the arrival rate, or recorded response time)."""
+        return "rate_share" in self.info or RESPONSE_TIME in self.metrics
 
     @property
     def streaming(self) -> bool:
@@ -78,18 +80,14 @@ class EntryView:
 
     @property
     def concurrency(self) -> int | None:
-        """Outstanding requests this entry kept (closed loop): ``users`` x ``in_flight``."""
+        """Closed loop: the requests this entry kept outstanding (users x in-flight per user)."""
+        if self.open_loop:
+            return None
         if "concurrency" in self.info:
             return int(self.info["concurrency"])
-        if "users" in self.info and not self.open_loop:
+        if "users" in self.info:
             return int(self.info["users"]) * int(self.info.get("in_flight", 1))
         return None
-
-    @property
-    def request_rate(self) -> float | None:
-        """Open loop: the intended arrival rate (requests/s) when the run recorded it."""
-        rate = self.info.get("rate_rps", self.info.get("rate"))
-        return float(rate) if rate is not None else None
 
     @property
     def batch_size(self) -> int:
@@ -164,10 +162,12 @@ def build_view(run: Run, slos: Sequence[Mapping[str, Any]] = ()) -> ReportView:
     summary = run.summary
     servers = server_times(run.server_stats)
     models = summary.get("provenance", {}).get("models", {})
+    load = summary.get("load") or {}
     entries = [
-        _entry(name, block, _server_for(block, servers, models)) for name, block in summary.get("traffic", {}).items()
+        _entry(name, block, _server_for(block, servers, models), load)
+        for name, block in summary.get("traffic", {}).items()
     ]
-    overall = _entry(OVERALL_NAME, summary.get("overall", {}), None)
+    overall = _entry(OVERALL_NAME, summary.get("overall", {}), None, load)
     return ReportView(
         run=run,
         run_id=str(summary.get("run_id", run.path.name)),
@@ -179,7 +179,7 @@ def build_view(run: Run, slos: Sequence[Mapping[str, Any]] = ()) -> ReportView:
         duration_s=float(summary.get("duration_s", 0.0)),
         warmup_requests=int(summary.get("warmup_requests", 0)),
         scenario=summary.get("scenario", {}),
-        load=summary.get("load", {}),
+        load=load,
         provenance=summary.get("provenance", {}),
         percentiles=tuple(summary.get("percentiles", DEFAULT_PERCENTILES)),
         entries=entries,
@@ -189,7 +189,14 @@ def build_view(run: Run, slos: Sequence[Mapping[str, Any]] = ()) -> ReportView:
     )
 
 
-def _entry(name: str, block: Mapping[str, Any], server: ServerTimes | None) -> EntryView:
+def _request_rate(block: Mapping[str, Any], load: Mapping[str, Any]) -> float | None:
+    share, rate = block.get("rate_share"), load.get("rate")
+    if isinstance(share, (int, float)) and isinstance(rate, (int, float)):
+        return round(float(share) * float(rate), 3)
+    return None
+
+
+def _entry(name: str, block: Mapping[str, Any], server: ServerTimes | None, load: Mapping[str, Any]) -> EntryView:
     known = {
         "requests",
         "ok",
@@ -216,6 +223,7 @@ def _entry(name: str, block: Mapping[str, Any], server: ServerTimes | None) -> E
         clamped_values=int(block.get("clamped_values", 0)),
         metrics={m: metrics[m] for m in METRIC_ORDER if m in metrics},
         server=server,
+        request_rate=_request_rate(block, load),
     )
 
 
