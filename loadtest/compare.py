@@ -335,7 +335,7 @@ def _compare_metric(
         allowed = options.tolerance.allowed(statistic, baseline)
         verdict = _verdict(low, high, allowed, 1.0)
         note = ""
-        needed = math.ceil(1.0 / (1.0 - percentile / 100.0)) if percentile < 100 else 0
+        needed = math.ceil(round(100.0 / (100.0 - percentile), 6)) if percentile < 100 else 0
         if needed and min(base_n, cand_n) < needed:
             verdict, note = INCONCLUSIVE, f"{statistic} needs at least {needed} samples per run"
         rows.append(

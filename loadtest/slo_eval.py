@@ -24,7 +24,7 @@ from hdrh.histogram import HdrHistogram
 
 from loadtest.hdrstats import value_at_percentiles
 from loadtest.recorder import TagKey
-from loadtest.results import percentile_key
+from loadtest.results import merge_traffic, percentile_key
 from loadtest.slo import Slo, SloError, evaluate, parse_slo
 
 OVERALL_SCOPE = "overall"
@@ -69,13 +69,8 @@ class _Measure:
             self._loaded = self._histograms() if callable(self._histograms) else self._histograms
         if traffic is not None:
             return self._loaded.get((traffic, metric))
-        parts = [h for (_, m), h in self._loaded.items() if m == metric]
-        if not parts:
-            return None
-        merged = HdrHistogram(1, max(h.get_highest_trackable_value() for h in parts), 3)
-        for part in parts:
-            merged.add(part)
-        return merged
+        highest_us = int(self.summary.get("highest_trackable_us", 3_600_000_000))
+        return merge_traffic(self._loaded, highest_us).get(metric)
 
     def value(self, slo: Slo) -> tuple[float | None, str | None]:
         block = self.block(slo.traffic)
