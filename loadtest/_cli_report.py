@@ -20,14 +20,24 @@ from loadtest.exit_codes import ExitCode
 FORMAT_HELP = "text, json, csv, markdown, html or junit"
 
 
-def _split_formats(values: Sequence[str]) -> list[str]:
+def split_formats(values: Sequence[str]) -> list[str]:
+    """``--format`` values (repeated or comma-separated) as a list of known formats, in order.
+
+    Raises:
+        click.BadParameter: an unknown format (exit code 2).
+    """
     from loadtest.report import FORMATS
 
     formats = [part.strip().lower() for value in values for part in value.split(",") if part.strip()]
     for fmt in formats:
         if fmt not in FORMATS:
             raise click.BadParameter(f"unknown format {fmt!r}; choose from {FORMAT_HELP}", param_hint="--format")
-    return list(dict.fromkeys(formats)) or ["text"]
+    return list(dict.fromkeys(formats))
+
+
+def format_option_callback(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> list[str]:
+    """Click callback for a ``--format`` option: validates before any work starts."""
+    return split_formats(values)
 
 
 def _fail(message: str, code: ExitCode) -> None:
@@ -66,6 +76,7 @@ def choose_slo_results(run: Any, slo_texts: Sequence[str], reevaluate: bool) -> 
     "formats",
     multiple=True,
     metavar="FORMAT",
+    callback=format_option_callback,
     help=f"Report format: {FORMAT_HELP} (repeat or comma-separate; default text).",
 )
 @click.option("--out", type=click.Path(file_okay=False), help="Write the files here instead of into RUN_DIR.")
@@ -96,7 +107,7 @@ def report(
     from loadtest.report import FILE_NAMES, build_view, render_view
     from loadtest.results import RunDirectoryError, load_run
 
-    chosen = _split_formats(formats)
+    chosen = list(formats) or ["text"]
     if to_stdout and len(chosen) != 1:
         raise click.UsageError("--stdout prints one format; choose exactly one with --format")
     try:

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from loadtest._cli_report import format_option_callback
 from loadtest._cli_scenario import load_or_exit, set_option
 from loadtest.exit_codes import ExitCode
 
@@ -39,7 +40,9 @@ DEFAULT_FORMATS = ("text", "json", "html")
     multiple=True,
     default=DEFAULT_FORMATS,
     show_default=True,
-    help="Reports to write into the run directory at the end (repeat).",
+    callback=format_option_callback,
+    help="Reports to write into the run directory at the end: text, json, csv, markdown, html, junit "
+    "(repeat or comma-separate).",
 )
 def run(
     scenario_file: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -234,3 +235,12 @@ def test_compare_chosen_percentiles_only() -> None:
     result = invoke("compare", FIXTURES / "sleep-20ms", FIXTURES / "sleep-24ms", "--percentiles", "p50,99")
     assert result.exit_code == ExitCode.REGRESSION
     assert "| p50 |" in result.output and "| p99 |" in result.output and "| p90 |" not in result.output
+
+
+# ---- exit codes are documented in one place
+
+
+def test_docs_cli_lists_every_exit_code() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
+    documented = {int(code): name for code, name in re.findall(r"^\|\s*(\d+)\s*\|\s*`(\w+)`\s*\|", text, re.M)}
+    assert documented == {int(code): code.name for code in ExitCode}
