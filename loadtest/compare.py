@@ -26,7 +26,6 @@ Method (documented in docs/reports.md):
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +34,15 @@ from urllib.parse import urlsplit
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
+from loadtest._bootstrap import (
+    block_matrix,
+    blocks_of,
+    central_interval,
+    percentiles_of,
+    resampled_percentiles,
+    resampled_rates,
+    seeded_rng,
+)
 from loadtest.hdrstats import nonzero_buckets
 from loadtest.recorder import TIME_METRICS
 from loadtest.results import DEFAULT_PERCENTILES, Run, percentile_key
@@ -47,8 +55,6 @@ VERDICTS: tuple[str, ...] = (REGRESSED, IMPROVED, UNCHANGED, INCONCLUSIVE)
 THROUGHPUT = "throughput"
 COMPARED_METRICS: tuple[str, ...] = ("latency", "response_time", "ttfr", "gap")
 """Time metrics compared (``responses`` is a count of the model's output, not a performance number)."""
-_MAX_CELLS = 4_000_000
-"""Resampled count matrices are built in chunks of at most this many cells (memory bound)."""
 
 
 class ToleranceError(ValueError):
@@ -228,62 +234,6 @@ def samples_of(run: Run) -> RunSamples:
     return RunSamples(str(run.summary.get("run_id", run.path.name)), percentiles, traffic)
 
 
-def _blocks(count: int, max_blocks: int) -> list[np.ndarray]:
-    return [b for b in np.array_split(np.arange(count), min(count, max_blocks)) if len(b)] if count else []
-
-
-def _block_matrix(histograms: Sequence[HdrHistogram], max_blocks: int, support: np.ndarray) -> np.ndarray:
-    """Counts per block (rows) over ``support`` (the union of bucket values, columns)."""
-    blocks = _blocks(len(histograms), max_blocks)
-    matrix = np.zeros((len(blocks), len(support)), dtype=np.float64)
-    for row, indexes in enumerate(blocks):
-        for index in indexes:
-            values, counts = nonzero_buckets(histograms[index])
-            np.add.at(matrix[row], np.searchsorted(support, values), counts)
-    return matrix
-
-
-def _percentiles_of(counts: np.ndarray, support: np.ndarray, percentiles: Sequence[float]) -> np.ndarray:
-    """Percentiles of each row of ``counts`` (rows x support), with hdrhistogram's rounding rule."""
-    totals = counts.sum(axis=1)
-    cumulative = np.cumsum(counts, axis=1)
-    result = np.empty((counts.shape[0], len(percentiles)))
-    for column, percentile in enumerate(percentiles):
-        target = np.maximum(np.floor(percentile * totals / 100.0 + 0.5), 1.0)
-        position = (cumulative < target[:, None]).sum(axis=1)
-        result[:, column] = support[np.minimum(position, len(support) - 1)]
-    return result
-
-
-def _rng(seed: int, *key: str) -> np.random.Generator:
-    return np.random.default_rng([seed, zlib.crc32("/".join(key).encode("utf-8"))])
-
-
-def _resampled_percentiles(
-    matrix: np.ndarray,
-    support: np.ndarray,
-    percentiles: Sequence[float],
-    resamples: int,
-    rng: np.random.Generator,
-    by_block: bool,
-) -> np.ndarray:
-    """``resamples`` x percentiles: the percentiles of each bootstrap resample of one run."""
-    out = np.empty((resamples, len(percentiles)))
-    chunk = max(1, _MAX_CELLS // max(matrix.shape[1], 1))
-    blocks = matrix.shape[0]
-    total = matrix.sum(axis=0)
-    n = int(total.sum())
-    for start in range(0, resamples, chunk):
-        size = min(chunk, resamples - start)
-        if by_block:
-            weights = rng.multinomial(blocks, np.full(blocks, 1.0 / blocks), size=size).astype(np.float64)
-            counts = weights @ matrix
-        else:
-            counts = rng.multinomial(n, total / n, size=size).astype(np.float64)
-        out[start : start + size] = _percentiles_of(counts, support, percentiles)
-    return out
-
-
 def _verdict(change_low: float, change_high: float, allowed: float, worse_sign: float) -> str:
     low, high = sorted((change_low * worse_sign, change_high * worse_sign))
     if low > allowed:
@@ -293,12 +243,6 @@ def _verdict(change_low: float, change_high: float, allowed: float, worse_sign: 
     if -allowed <= low and high <= allowed:
         return UNCHANGED
     return INCONCLUSIVE
-
-
-def _interval(differences: np.ndarray, confidence: float) -> tuple[float, float]:
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(differences, [alpha, 1.0 - alpha])
-    return float(low), float(high)
 
 
 def _compare_metric(
@@ -313,25 +257,25 @@ def _compare_metric(
     support = np.unique(np.concatenate(values)) if values else np.empty(0)
     if support.size == 0:
         return []
-    base_matrix = _block_matrix(base, options.max_blocks, support)
-    cand_matrix = _block_matrix(cand, options.max_blocks, support)
+    base_matrix = block_matrix(base, options.max_blocks, support)
+    cand_matrix = block_matrix(cand, options.max_blocks, support)
     base_n, cand_n = int(base_matrix.sum()), int(cand_matrix.sum())
     if base_n == 0 or cand_n == 0:
         return []
     by_block = min(base_matrix.shape[0], cand_matrix.shape[0]) >= options.min_blocks
-    base_points = _percentiles_of(base_matrix.sum(axis=0, keepdims=True), support, percentiles)[0]
-    cand_points = _percentiles_of(cand_matrix.sum(axis=0, keepdims=True), support, percentiles)[0]
-    base_boot = _resampled_percentiles(
-        base_matrix, support, percentiles, options.resamples, _rng(options.seed, "b", name, metric), by_block
+    base_points = percentiles_of(base_matrix.sum(axis=0, keepdims=True), support, percentiles)[0]
+    cand_points = percentiles_of(cand_matrix.sum(axis=0, keepdims=True), support, percentiles)[0]
+    base_boot = resampled_percentiles(
+        base_matrix, support, percentiles, options.resamples, seeded_rng(options.seed, "b", name, metric), by_block
     )
-    cand_boot = _resampled_percentiles(
-        cand_matrix, support, percentiles, options.resamples, _rng(options.seed, "c", name, metric), by_block
+    cand_boot = resampled_percentiles(
+        cand_matrix, support, percentiles, options.resamples, seeded_rng(options.seed, "c", name, metric), by_block
     )
     rows = []
     for column, percentile in enumerate(percentiles):
         statistic = percentile_key(percentile)
         baseline, candidate = float(base_points[column]), float(cand_points[column])
-        low, high = _interval(cand_boot[:, column] - base_boot[:, column], options.confidence)
+        low, high = central_interval(cand_boot[:, column] - base_boot[:, column], options.confidence)
         allowed = options.tolerance.allowed(statistic, baseline)
         verdict = _verdict(low, high, allowed, 1.0)
         note = ""
@@ -361,25 +305,23 @@ def _compare_metric(
 def _resampled_rates(
     samples: TrafficSamples, options: CompareOptions, rng: np.random.Generator, by_block: bool
 ) -> np.ndarray:
-    blocks = _blocks(len(samples.interval_ok), options.max_blocks)
+    blocks = blocks_of(len(samples.interval_ok), options.max_blocks)
     ok = np.array([sum(samples.interval_ok[i] for i in b) for b in blocks], dtype=np.float64)
     seconds = np.array([sum(samples.interval_s[i] for i in b) for b in blocks], dtype=np.float64)
-    if by_block:
-        weights = rng.multinomial(len(blocks), np.full(len(blocks), 1.0 / len(blocks)), size=options.resamples)
-        return (weights @ ok) / np.maximum(weights @ seconds, 1e-9)
-    return rng.poisson(ok.sum(), size=options.resamples) / max(float(seconds.sum()), 1e-9)
+    return resampled_rates(ok, seconds, options.resamples, rng, by_block)
 
 
 def _compare_throughput(name: str, base: TrafficSamples, cand: TrafficSamples, options: CompareOptions) -> Row | None:
     if not base.interval_ok or not cand.interval_ok or sum(base.interval_s) <= 0 or sum(cand.interval_s) <= 0:
         return None
     blocks = min(
-        len(_blocks(len(base.interval_ok), options.max_blocks)), len(_blocks(len(cand.interval_ok), options.max_blocks))
+        len(blocks_of(len(base.interval_ok), options.max_blocks)),
+        len(blocks_of(len(cand.interval_ok), options.max_blocks)),
     )
     by_block = blocks >= options.min_blocks
-    base_boot = _resampled_rates(base, options, _rng(options.seed, "b", name, THROUGHPUT), by_block)
-    cand_boot = _resampled_rates(cand, options, _rng(options.seed, "c", name, THROUGHPUT), by_block)
-    low, high = _interval(cand_boot - base_boot, options.confidence)
+    base_boot = _resampled_rates(base, options, seeded_rng(options.seed, "b", name, THROUGHPUT), by_block)
+    cand_boot = _resampled_rates(cand, options, seeded_rng(options.seed, "c", name, THROUGHPUT), by_block)
+    low, high = central_interval(cand_boot - base_boot, options.confidence)
     allowed = options.tolerance.allowed(THROUGHPUT, base.throughput_rps)
     verdict = _verdict(low, high, allowed, -1.0)
     return Row(
