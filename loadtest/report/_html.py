@@ -94,10 +94,19 @@ def _spectrum_plots(view: ReportView, totals: dict[tuple[str, str], HdrHistogram
     return plots
 
 
+def _is_fragment(length_s: float, lengths_s: Sequence[float]) -> bool:
+    """A final partial interval (the run stopped mid-interval): too short for a meaningful rate or tail."""
+    ordered = sorted(lengths_s)
+    return len(ordered) > 2 and length_s < 0.5 * ordered[len(ordered) // 2]
+
+
 def _over_time_plots(view: ReportView) -> list[Plot]:
+    intervals = view.run.interval_histograms()
+    lengths = [interval.length_s for interval in intervals]
     per_key: dict[tuple[str, str], list[tuple[float, HdrHistogram]]] = {}
-    for interval in view.run.interval_histograms():
-        per_key.setdefault(interval.key, []).append((interval.start_s + interval.length_s, interval.histogram))
+    for interval in intervals:
+        if not _is_fragment(interval.length_s, lengths):
+            per_key.setdefault(interval.key, []).append((interval.start_s + interval.length_s, interval.histogram))
     plots = []
     for entry in view.entries:
         for metric in (LATENCY, RESPONSE_TIME, TTFR):
@@ -106,18 +115,23 @@ def _over_time_plots(view: ReportView) -> list[Plot]:
                 continue
             title = f"{entry.name}: {METRIC_LABELS[metric]} over time"
             svg = _plots.over_time_svg(title, series, OVER_TIME_PERCENTILES, f"t-{entry.name}-{metric}")
-            caption = "Percentiles of each interval (dotted: the interval's maximum)."
+            caption = (
+                "Percentiles of each recording interval (dotted: the interval's maximum); a final partial "
+                "interval is left out."
+            )
             plots.append(Plot("time", title, caption, _svg(svg)))
     return plots
 
 
 def _throughput_plot(view: ReportView) -> list[Plot]:
-    if not view.run.intervals:
+    lengths = [float(record["end_s"]) - float(record["start_s"]) for record in view.run.intervals]
+    records = [r for r, length in zip(view.run.intervals, lengths, strict=True) if not _is_fragment(length, lengths)]
+    if not records:
         return []
-    times = [float(record["end_s"]) for record in view.run.intervals]
+    times = [float(record["end_s"]) for record in records]
     ok: dict[str, list[float]] = {entry.name: [] for entry in view.entries}
     errors: dict[str, list[float]] = {entry.name: [] for entry in view.entries}
-    for record in view.run.intervals:
+    for record in records:
         length_s = max(float(record["end_s"]) - float(record["start_s"]), 1e-9)
         counters = record.get("traffic", {})
         for name, ok_rps in ok.items():
@@ -125,7 +139,10 @@ def _throughput_plot(view: ReportView) -> list[Plot]:
             ok_rps.append(entry.get("ok", 0) / length_s)
             errors[name].append(sum((entry.get("errors") or {}).values()) / length_s)
     svg = _plots.throughput_svg(times, ok, errors, "throughput")
-    caption = "Successful requests per second and failed requests per second, per interval and traffic entry."
+    caption = (
+        "Successful and failed requests per second in each recording interval, per traffic entry; a final "
+        "partial interval is left out."
+    )
     return [Plot("time", "Throughput and errors over time", caption, _svg(svg))]
 
 

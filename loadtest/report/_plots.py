@@ -67,6 +67,11 @@ def _svg(figure: Any, salt: str) -> str:
     return text[text.index("<svg") :]
 
 
+def _legend(axes: Any) -> None:
+    """The legend to the right of the plot, where it never hides a line."""
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0.0)
+
+
 def spectrum_points(histogram: HdrHistogram, points: int = SPECTRUM_POINTS) -> tuple[list[float], list[float]]:
     """The HDR percentile distribution: x = 1 / (1 - percentile/100), y = value (µs); empty when no data.
 
@@ -108,7 +113,7 @@ def spectrum_svg(title: str, series: Series, salt: str, unit_label: str = "ms", 
     axes.set_ylim(bottom=0)
     axes.set_title(title, loc="left")
     if len(series) > 1:
-        axes.legend(loc="upper left", fontsize=8)
+        _legend(axes)
     return _svg(figure, salt)
 
 
@@ -142,7 +147,7 @@ def over_time_svg(
     axes.set_ylabel("ms")
     axes.set_ylim(bottom=0)
     axes.set_title(title, loc="left")
-    axes.legend(loc="upper left", fontsize=8, ncols=min(len(columns), 6))
+    _legend(axes)
     return _svg(figure, salt)
 
 
@@ -161,7 +166,7 @@ def throughput_svg(
     top.set_ylabel("ok requests/s")
     top.set_ylim(bottom=0)
     top.set_title("Throughput and errors over time", loc="left")
-    top.legend(loc="lower left", fontsize=8, ncols=min(max(len(ok_rps), 1), 5))
+    _legend(top)
     for name, values in errors_rps.items():
         bottom.plot(times_s, values, label=name, marker=".", linewidth=1.2)
     bottom.set_ylabel("errors/s")
@@ -181,5 +186,5 @@ def server_time_svg(title: str, times_s: Sequence[float], phases_ms: Mapping[str
     axes.set_ylabel("ms per request")
     axes.set_ylim(bottom=0)
     axes.set_title(title, loc="left")
-    axes.legend(loc="upper left", fontsize=8, ncols=4)
+    _legend(axes)
     return _svg(figure, salt)

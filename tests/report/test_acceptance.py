@@ -66,10 +66,10 @@ traffic:
     payload: one
     parameters: {{latency_ms: 20}}
     slos: ["p99 latency < 5ms"]
-load: {{kind: closed, users: 4}}
+load: {{kind: closed, users: 2}}
 recording: {{interval_s: 0.5}}
 warmup_s: 1
-duration_s: 8
+duration_s: 12
 slos: ["error_rate < 1%", "p99.99 latency < 1s"]
 """
     )
@@ -137,7 +137,7 @@ def test_compare_two_runs_at_20ms_finds_no_regression(sleep_runs: SleepRuns) -> 
     assert rows[("latency", "p50")]["verdict"] == "unchanged"
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(300)
 def test_compare_20ms_with_24ms_flags_p50_and_p99(sleep_runs: SleepRuns) -> None:
     work = sleep_runs.work
     # The 24 ms run changed the scenario (a request parameter): not comparable unless forced.
@@ -148,16 +148,26 @@ def test_compare_20ms_with_24ms_flags_p50_and_p99(sleep_runs: SleepRuns) -> None
     assert code == ExitCode.REGRESSION, output
     assert rows[("latency", "p50")]["verdict"] == "regressed"
     assert 3_000 <= rows[("latency", "p50")]["change"] <= 5_000
-    if rows[("latency", "p99")]["verdict"] != "regressed":
-        # A run disturbed by the rest of this shared machine widens the p99 interval until it
-        # straddles the tolerance ("inconclusive": an honest verdict). Measure one fresh pair.
-        first = rows[("latency", "p99")]
-        codes = run_together(sleep_runs.scenario, {"baseline-2": [], "slower-2": SLOWER}, work)
-        assert codes == {"baseline-2": 3, "slower-2": 3}
-        code, output, rows = compare_rows(work / "baseline-2", work / "slower-2", "--force")
+    # A run disturbed by the rest of this shared machine (other test suites on its 2 cores) widens
+    # the p99 interval until it straddles the tolerance: "inconclusive", an honest verdict. Such a
+    # pair is measured again, at most twice; every pair must still show exit 4 and p50 regressed.
+    verdicts = [_brief(rows[("latency", "p99")])]
+    for attempt in (2, 3):
+        if rows[("latency", "p99")]["verdict"] == "regressed":
+            break
+        baseline, slower = f"baseline-{attempt}", f"slower-{attempt}"
+        codes = run_together(sleep_runs.scenario, {baseline: [], slower: SLOWER}, work)
+        assert codes == {baseline: 3, slower: 3}
+        code, output, rows = compare_rows(work / baseline, work / slower, "--force")
         assert code == ExitCode.REGRESSION, output
         assert rows[("latency", "p50")]["verdict"] == "regressed"
-        assert rows[("latency", "p99")]["verdict"] == "regressed", (first, rows[("latency", "p99")])
+        verdicts.append(_brief(rows[("latency", "p99")]))
+    assert rows[("latency", "p99")]["verdict"] == "regressed", verdicts
+
+
+def _brief(row: dict[str, Any]) -> str:
+    keys = ("baseline", "candidate", "change", "ci_low", "ci_high", "allowed")
+    return f"{row['verdict']}: " + ", ".join(f"{k} {row[k]:.0f}" for k in keys)
 
 
 def _chromium(url: str, screenshot: Path, profile: Path) -> subprocess.CompletedProcess[str]:

@@ -214,6 +214,14 @@ def test_compare_with_a_directory_that_is_no_run_exits_5(tmp_path: Path) -> None
     _no_traceback(result)
 
 
+def test_compare_into_an_unwritable_file_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    result = invoke("compare", FIXTURES / "sleep-20ms", FIXTURES / "sleep-20ms", "--json", tmp_path / "file" / "c.json")
+    assert result.exit_code == ExitCode.RUNTIME_ERROR
+    assert "cannot write" in result.output
+    _no_traceback(result)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
