@@ -32,7 +32,8 @@ DEFAULT_FORMATS = ("text", "json", "html")
     type=click.Path(file_okay=False),
     help="Where run directories go when --out is not given.",
 )
-@click.option("--web", is_flag=True, help="Also serve Locust's web UI on http://127.0.0.1:8089 during the run.")
+@click.option("--web", is_flag=True, help="Also serve Locust's web UI during the run.")
+@click.option("--web-port", type=int, default=8089, show_default=True, help="Port of the web UI (with --web).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines; only the final summary.")
 @click.option(
     "--format",
@@ -50,6 +51,7 @@ def run(
     out: str | None,
     reports_dir: str,
     web: bool,
+    web_port: int,
     quiet: bool,
     formats: Sequence[str],
 ) -> None:
@@ -74,7 +76,7 @@ def run(
     if (run_dir / "summary.json").exists():
         click.echo(f"error: {run_dir} already holds a run; choose another --out", err=True)
         sys.exit(ExitCode.USAGE)
-    result = execute(config, run_dir, progress=not quiet, web=web)
+    result = execute(config, run_dir, progress=not quiet, web=web, web_port=web_port)
     _write_reports(run_dir, formats)
     for slo in result.summary.get("slos", []):
         verdict = {True: "pass", False: "FAIL", None: "n/a"}[slo.get("passed")]

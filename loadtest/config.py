@@ -137,6 +137,7 @@ def build_run_config(
         embedded = EmbeddedOptions(
             models=settings.models if settings else None,
             model_parameters={k: dict(v) for k, v in (settings.model_parameters if settings else {}).items()},
+            startup_timeout_s=settings.startup_timeout_s if settings else 60.0,
         )
     load_info: dict[str, Any] = {"kind": plan.kind, "open_loop": open_loop}
     if open_loop:
@@ -145,8 +146,10 @@ def build_run_config(
         load_info.update({"users": load.users, "spawn_rate": load.spawn_rate, "pacing_s": load.pacing_s})
     if load.stages:
         load_info["stages"] = [stage.model_dump(exclude_none=True) for stage in load.stages]
+    metrics_urls = sorted({t.metrics_url for t in scenario.targets.values() if t.metrics_url})
     return RunConfig(
         name=scenario.name or "run",
+        metrics_urls=metrics_urls,
         scenario_yaml=scenario.to_yaml(),
         scenario_hash=scenario.scenario_hash,
         seed=scenario.seed,

@@ -76,6 +76,7 @@ class EmbeddedOptions:
 
     models: Sequence[str] | None = None
     model_parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    startup_timeout_s: float = 60.0
 
 
 @dataclass
@@ -102,6 +103,8 @@ class RunConfig:
     slos: Sequence[Any] = ()
     evaluate_slos: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None
     load_info: dict[str, Any] = field(default_factory=dict)
+    metrics_urls: Sequence[str] = ()
+    """Prometheus metrics pages to snapshot every interval (the embedded server's is added)."""
 
 
 @dataclass
@@ -295,11 +298,13 @@ class RunSession:
         self.control: Any = None
         self.stats_servers: list[tuple[RawServer, str]] = []
         self.stats_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tritonload-stats")
-        self.metrics_url: str | None = None
+        self.metrics_urls: list[str] = list(config.metrics_urls)
         self.measure_start_ns: int | None = None
         self.status = "running"
         self.error: str | None = None
         self.counts_start: dict[str, int] | None = None
+        self.cpu_start_s: float | None = None
+        self.cpu_last_s = 0.0
 
     # -- the whole run --------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -340,6 +345,7 @@ class RunSession:
         server = EmbeddedTriton(
             models=self.config.embedded.models,
             model_parameters=self.config.embedded.model_parameters,
+            startup_timeout_s=self.config.embedded.startup_timeout_s,
             log_path=self.run_dir / "tritonserver.log",
         )
         try:
@@ -347,7 +353,7 @@ class RunSession:
         except (EmbeddedServerError, EmbeddedUnavailableError, ValueError) as exc:
             raise RunAborted(f"the embedded server did not start: {exc}") from exc
         self.server = server
-        self.metrics_url = server.metrics_url
+        self.metrics_urls.append(server.metrics_url)
         if self.config.bind_embedded is not None:
             self.config.bind_embedded(server)
         self.progress.line(f"embedded Triton ready in {server.startup_s:.1f} s: {server.http_url} {server.grpc_url}")
@@ -503,7 +509,10 @@ class RunSession:
         if config.load_kind == "stages":
             environment.shape_class = _stage_shape(config)
         runner = environment.create_local_runner()
+        saved_argv = sys.argv
         if self.web:
+            # Locust's web UI parses sys.argv as Locust options when it renders a page; ours would not parse.
+            sys.argv = sys.argv[:1]
             environment.create_web_ui(self.web_host, self.web_port)
             self.progress.line(f"Locust web UI: http://{self.web_host}:{self.web_port}")
         start_ns = time.perf_counter_ns()
@@ -522,6 +531,7 @@ class RunSession:
             self.close_users()
             if environment.web_ui is not None:
                 environment.web_ui.stop()
+            sys.argv = saved_argv
 
     def interval_loop(self, runner: Any, start_ns: int) -> int:
         """Tick every interval: warm-up end, interval files, progress; returns the exit code at the stop."""
@@ -536,8 +546,7 @@ class RunSession:
         end_ns = warmup_end_ns + int(config.duration_s * 1e9) if self.end_at_duration else 1 << 62
         interval_ns = int(config.interval_s * 1e9)
         if config.warmup_s <= 0:
-            recorder.start_measuring(start_ns)
-            self.measure_start_ns = start_ns
+            self._start_measuring(start_ns)
         next_tick = start_ns + interval_ns
         while True:
             now = time.perf_counter_ns()
@@ -546,8 +555,7 @@ class RunSession:
             if not recorder.measuring and now >= warmup_end_ns:
                 self.counts_start = self._on_stats_thread(self._server_success_counts)
                 self._interval(now, start_ns, warmup=True)
-                recorder.start_measuring(now)
-                self.measure_start_ns = now
+                self._start_measuring(now)
                 next_tick = now + interval_ns
             elif now >= next_tick or now >= end_ns:
                 self._interval(now, start_ns, warmup=not recorder.measuring)
@@ -588,6 +596,17 @@ class RunSession:
             return ExitCode.OK
         return None
 
+    def _start_measuring(self, now_ns: int) -> None:
+        assert self.recorder is not None
+        self.recorder.start_measuring(now_ns)
+        self.measure_start_ns = now_ns
+        self.cpu_start_s = self.cpu_last_s = time.process_time()
+
+    def _cpu_since_last_interval_s(self) -> float:
+        now = time.process_time()
+        used, self.cpu_last_s = now - self.cpu_last_s, now
+        return round(used, 6)
+
     def _interval(self, now_ns: int, start_ns: int, *, warmup: bool) -> None:
         assert self.recorder is not None and self.writer is not None
         interval = self.recorder.roll(now_ns)
@@ -596,12 +615,13 @@ class RunSession:
         self.progress.interval(elapsed_s, interval, self.control.in_flight, users, warmup)
         if warmup:
             return
-        self.writer.write_interval(interval, {"users": users, "in_flight": self.control.in_flight})
+        extra = {"users": users, "in_flight": self.control.in_flight, "cpu_s": self._cpu_since_last_interval_s()}
+        self.writer.write_interval(interval, extra)
         self._server_snapshot(now_ns)
         self._write_summary(complete=False, now_ns=now_ns)
 
     def _server_snapshot(self, now_ns: int) -> None:
-        if not self.stats_servers or self.writer is None:
+        if not (self.stats_servers or self.metrics_urls) or self.writer is None:
             return
 
         def _collect() -> dict[str, Any]:
@@ -613,11 +633,11 @@ class RunSession:
                 except Exception as exc:  # a dead server must not end the interval loop
                     models[f"{model}@{raw.options.url}"] = {"error": str(exc)}
             snapshot["models"] = models
-            if self.metrics_url:
+            for url in self.metrics_urls:
                 try:
-                    snapshot["metrics"] = fetch_metrics(self.metrics_url)
+                    snapshot.setdefault("metrics", {})[url] = fetch_metrics(url)
                 except Exception as exc:
-                    snapshot["metrics_error"] = str(exc)
+                    snapshot.setdefault("metrics_errors", {})[url] = str(exc)
             return snapshot
 
         self.writer.write_server_stats(self._on_stats_thread(_collect))
@@ -654,6 +674,14 @@ class RunSession:
             traffic_info={t.spec.name: t.info for t in self.config.traffic},
             error=self.error,
         )
+        if self.cpu_start_s is not None:
+            cpu_s = time.process_time() - self.cpu_start_s
+            requests = summary["overall"]["requests"]
+            summary["client"] = {
+                "cpu_s": round(cpu_s, 3),
+                "cpu_us_per_request": round(cpu_s * 1e6 / requests, 1) if requests else None,
+                "note": "CPU time of the load-generator process while measuring (all its threads)",
+            }
         if complete and self.config.evaluate_slos is not None:
             summary["slos"] = self.config.evaluate_slos(summary)
         self.writer.write_summary(summary)
@@ -670,7 +698,9 @@ class RunSession:
             now = time.perf_counter_ns()
             interval = self.recorder.roll(now)
             users = 0
-            self.writer.write_interval(interval, {"users": users, "in_flight": 0})
+            self.writer.write_interval(
+                interval, {"users": users, "in_flight": 0, "cpu_s": self._cpu_since_last_interval_s()}
+            )
         if self.counts_start is not None:
             end = self._on_stats_thread(self._server_success_counts)
             self.meta["server_counts"] = {

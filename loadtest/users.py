@@ -36,9 +36,7 @@ from locust import User, constant, constant_pacing, task
 from locust.env import Environment
 from locust.exception import StopUser
 
-from loadtest import (
-    _bridge,
-)
+from loadtest import _bridge
 from loadtest.recorder import Recorder, RequestOutcome
 from loadtest.targets import ClientOptions
 from pytriton_client.observer import RequestRecord
@@ -233,23 +231,19 @@ class TritonUser(User):
         error = record.error
         if error is None and record.cancelled:
             error = _Cancelled()
+        kind = None
         if error is not None:
             kind = _kind_of(error)
             if kind == "connection":
                 control.last_connection_error_ns = record.end_ns
-            outcome = RequestOutcome(spec.name, error_kind=kind, late=late)
         else:
             control.last_ok_ns = record.end_ns
-            outcome = RequestOutcome(spec.name, latency_us=record.duration_ns // 1000, late=late)
-            if intended_ns is not None:
-                outcome.response_time_us = (record.end_ns - intended_ns) // 1000
-            arrivals = record.response_ns
-            if spec.pattern == "decoupled":
-                outcome.responses = len(arrivals)
-                if arrivals:
-                    outcome.ttfr_us = (arrivals[0] - record.start_ns) // 1000
-                    outcome.gaps_us = [(b - a) // 1000 for a, b in itertools.pairwise(arrivals)]
-        control.recorder.record(outcome)
+        if spec.pattern == "decoupled" and error is None:
+            control.recorder.record(self._stream_outcome(record, intended_ns, late))
+        else:
+            latency_us = record.duration_ns // 1000 if error is None else None
+            response_us = (record.end_ns - intended_ns) // 1000 if intended_ns is not None else None
+            control.recorder.record_request(spec.name, latency_us, kind, response_us, late)
         self.environment.events.request.fire(
             request_type=spec.pattern,
             name=spec.name,
@@ -258,6 +252,18 @@ class TritonUser(User):
             exception=error,
             context={},
         )
+
+    def _stream_outcome(self, record: RequestRecord, intended_ns: int | None, late: bool) -> RequestOutcome:
+        arrivals = record.response_ns
+        outcome = RequestOutcome(
+            self.traffic.name, latency_us=record.duration_ns // 1000, late=late, responses=len(arrivals)
+        )
+        if intended_ns is not None:
+            outcome.response_time_us = (record.end_ns - intended_ns) // 1000
+        if arrivals:
+            outcome.ttfr_us = (arrivals[0] - record.start_ns) // 1000
+            outcome.gaps_us = [(b - a) // 1000 for a, b in itertools.pairwise(arrivals)]
+        return outcome
 
 
 class _Cancelled(Exception):

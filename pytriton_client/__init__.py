@@ -13,8 +13,9 @@ Usage::
 """
 
 from pytriton_client._asyncio import AsyncioDecoupledModelClient, AsyncioModelClient
+from pytriton_client._decoupled import DecoupledModelClient
 from pytriton_client._futures import FuturesModelClient
-from pytriton_client._sync import DecoupledModelClient, ModelClient
+from pytriton_client._sync import ModelClient
 from pytriton_client.exceptions import (
     ERROR_KINDS,
     PyTritonClientAuthorizationError,

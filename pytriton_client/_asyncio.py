@@ -230,14 +230,23 @@ class AsyncioModelClient:
     async def _prepare(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], parameters: Any, headers: Any, sample: bool
     ) -> tuple[RequestPlanner, list[PreparedInput], dict[str, Any] | None]:
+        self._check_call(args, kwargs, parameters, headers)
+        planner = self._planner or await self._initialize()
+        return self._plan(planner, args, kwargs, headers, sample)
+
+    def _check_call(self, args: tuple[Any, ...], kwargs: dict[str, Any], parameters: Any, headers: Any) -> None:
         if self._closed:
             raise PyTritonClientClosedError(f"{self._client_name} is closed")
-        check_convention(args, kwargs)
+        if (not args and not kwargs) or (args and kwargs):
+            check_convention(args, kwargs)
         if parameters is not None:
             check_parameters(parameters, "Parameter")
         if headers is not None:
             check_parameters(headers, "Header")
-        planner = self._planner or await self._initialize()
+
+    def _plan(
+        self, planner: RequestPlanner, args: tuple[Any, ...], kwargs: dict[str, Any], headers: Any, sample: bool
+    ) -> tuple[RequestPlanner, list[PreparedInput], dict[str, Any] | None]:
         if not sample and not planner.batching:
             raise PyTritonClientModelDoesntSupportBatchingError(
                 f"Model {planner.model_name} doesn't support batching - use infer_sample method instead"
@@ -248,19 +257,36 @@ class AsyncioModelClient:
     async def _infer(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], parameters: Any, headers: Any, sample: bool
     ) -> dict[str, np.ndarray]:
-        planner, prepared, merged = await self._prepare(args, kwargs, parameters, headers, sample)
         settings = self._settings
-        request_id = str(next(self._ids))
+        if settings.observer is not None:
+            return await self._infer_observed(args, kwargs, parameters, headers, sample)
+        planner = self._planner
+        if planner is None:  # first call: initialise (awaits) before planning
+            planner, prepared, merged = await self._prepare(args, kwargs, parameters, headers, sample)
+        else:  # ready: plain calls, no extra coroutine
+            self._check_call(args, kwargs, parameters, headers)
+            planner, prepared, merged = self._plan(planner, args, kwargs, headers, sample)
+        outputs = await self._transport.infer(
+            settings.model_name, settings.model_version, prepared, str(next(self._ids)), parameters, merged
+        )
+        return debatch(outputs) if sample and planner.batching else outputs
+
+    async def _infer_observed(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], parameters: Any, headers: Any, sample: bool
+    ) -> dict[str, np.ndarray]:
+        settings = self._settings
         observer = settings.observer
-        if observer is None:
-            outputs = await self._transport.infer(
-                settings.model_name, settings.model_version, prepared, request_id, parameters, merged
-            )
-            return debatch(outputs) if sample and planner.batching else outputs
+        assert observer is not None
+        start_ns = time.perf_counter_ns()
+        try:
+            planner, prepared, merged = await self._prepare(args, kwargs, parameters, headers, sample)
+        except PyTritonClientError as error:  # never sent: initialisation or validation failed
+            observer(self._record(sample, start_ns, error, None, None))
+            raise
         start_ns = time.perf_counter_ns()
         try:
             outputs = await self._transport.infer(
-                settings.model_name, settings.model_version, prepared, request_id, parameters, merged
+                settings.model_name, settings.model_version, prepared, str(next(self._ids)), parameters, merged
             )
         except BaseException as error:
             observer(self._record(sample, start_ns, error, prepared, None))
@@ -275,7 +301,7 @@ class AsyncioModelClient:
         sample: bool,
         start_ns: int,
         error: BaseException | None,
-        prepared: list[PreparedInput],
+        prepared: list[PreparedInput] | None,
         outputs: dict[str, Any] | None,
         response_ns: tuple[int, ...] = (),
         cancelled: bool = False,
@@ -290,7 +316,7 @@ class AsyncioModelClient:
             start_ns=start_ns,
             end_ns=time.perf_counter_ns(),
             error=error,
-            bytes_sent=payload_bytes(prepared),
+            bytes_sent=payload_bytes(prepared) if prepared is not None else None,
             bytes_received=outputs_bytes(outputs) if outputs is not None else bytes_received,
             response_ns=response_ns,
             cancelled=cancelled,
@@ -370,10 +396,16 @@ class AsyncioDecoupledModelClient(AsyncioModelClient):
     ) -> AsyncIterator[dict[str, np.ndarray]]:
         from pytriton_client._grpc import grpc_outputs
 
-        planner, prepared, merged = await self._prepare(args, kwargs, parameters, headers, sample)
         settings = self._settings
-        debatch_outputs = sample and planner.batching
         observer = settings.observer
+        start_ns = time.perf_counter_ns()
+        try:
+            planner, prepared, merged = await self._prepare(args, kwargs, parameters, headers, sample)
+        except PyTritonClientError as failed:  # never sent: initialisation or validation failed
+            if observer is not None:
+                observer(self._record(sample, start_ns, failed, None, None))
+            raise
+        debatch_outputs = sample and planner.batching
         request_id = str(next(self._ids))
         start_ns = time.perf_counter_ns()
         arrivals: list[int] = []

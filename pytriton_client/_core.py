@@ -155,7 +155,7 @@ def merge_headers(base: Mapping[str, str] | None, call: Mapping[str, Any] | None
 
 def debatch(outputs: dict[str, Any]) -> dict[str, Any]:
     """Drop the leading batch axis of every output (``infer_sample`` on a batching model)."""
-    return {name: (array[0] if array is not None else None) for name, array in outputs.items()}
+    return {name: array[0] for name, array in outputs.items()}
 
 
 async def within(awaitable: Any, timeout_s: float) -> Any:

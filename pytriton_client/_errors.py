@@ -23,6 +23,7 @@ from pytriton_client.exceptions import (
     PyTritonClientValueError,
 )
 
+_GRPC_RESTRICTED = "This protocol is restricted"
 _BY_STATUS: dict[str, type[PyTritonClientError]] = {
     "DEADLINE_EXCEEDED": PyTritonClientTimeoutError,
     "UNAVAILABLE": PyTritonClientConnectionError,
@@ -63,6 +64,10 @@ def translate(exc: BaseException, url: str, action: str, timeout_s: float | None
         message_of = getattr(exc, "message", None)
         message = str(message_of()) if callable(message_of) else str(exc)
         cls = _BY_STATUS.get(status, PyTritonClientInferenceServerError)
+        if status == "UNAVAILABLE" and message.startswith(_GRPC_RESTRICTED):
+            # Triton answers a restricted gRPC API with UNAVAILABLE, the very code of an unreachable server, and
+            # gRPC gives no other sign that the server answered: its fixed text is the only signal left.
+            cls = PyTritonClientAuthorizationError
         if cls is PyTritonClientTimeoutError:
             return cls(f"Timeout during {action} on {url} (timeout {timeout_s:g} s): {message}")
         if cls is PyTritonClientConnectionError:
@@ -79,7 +84,7 @@ def translate(exc: BaseException, url: str, action: str, timeout_s: float | None
             "Check that Triton is running there and that the URL's scheme and port are right."
         )
     if isinstance(exc, ValueError | TypeError):
-        return PyTritonClientValueError(f"Invalid request for {action}: {exc}")
+        return PyTritonClientValueError(f"Invalid request for {action} ({url}): {exc}")
     return PyTritonClientInferenceServerError(f"Error occurred during {action} ({url}): {type(exc).__name__}: {exc}")
 
 

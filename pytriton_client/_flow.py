@@ -89,7 +89,8 @@ def check_client_kind(config: TritonModelConfig, *, decoupled_client: bool, clie
     if config.decoupled and not decoupled_client:
         better = "AsyncioDecoupledModelClient" if client_name.startswith("Asyncio") else "DecoupledModelClient"
         raise PyTritonClientInferenceServerError(
-            f"Model config is decoupled. Use {better} instead of {client_name} for model {config.model_name!r}."
+            f"Model config is decoupled. Use {better} (with a grpc:// URL) instead of {client_name} "
+            f"for model {config.model_name!r}."
         )
     if decoupled_client and not config.decoupled:
         better = "AsyncioModelClient" if client_name.startswith("Asyncio") else "ModelClient"

@@ -19,6 +19,7 @@ import tritonclient.grpc.aio as aiogrpcclient
 from pytriton_client._core import ClientSettings, within
 from pytriton_client._errors import translate
 from pytriton_client._inputs import PreparedInput
+from pytriton_client._tls import ssl_context
 from pytriton_client.exceptions import PyTritonClientError
 
 _InferInput = grpcclient.InferInput
@@ -53,8 +54,17 @@ def translate_rpc(exc: BaseException, url: str, action: str, timeout_s: float) -
 
         code = exc.code()
         details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
-        exc = InferenceServerException(msg=str(details), status=str(code))
+        debug_of = getattr(exc, "debug_error_string", None)
+        debug = debug_of() if callable(debug_of) else None
+        exc = InferenceServerException(msg=str(details), status=str(code), debug_details=debug)
     return translate(exc, url, action, timeout_s)
+
+
+def _create(factory: Any, settings: ClientSettings) -> Any:
+    """A tritonclient gRPC client; unusable TLS files become a clear ``PyTritonClientValueError`` here."""
+    if settings.url.tls:
+        ssl_context(settings.tls, settings.url.with_scheme)  # gRPC itself would only fail at the handshake
+    return factory(settings.url.without_scheme, **_creds(settings))
 
 
 def _creds(settings: ClientSettings) -> dict[str, Any]:
@@ -79,7 +89,7 @@ class SyncGrpcTransport:
         self._url = settings.url.with_scheme
         self._headers = settings.auth_headers
         self._timeout_s = settings.inference_timeout_s
-        self.client = grpcclient.InferenceServerClient(settings.url.without_scheme, **_creds(settings))
+        self.client = _create(grpcclient.InferenceServerClient, settings)
 
     def _call(self, action: str, timeout_s: float, func: str, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -123,7 +133,11 @@ class SyncGrpcTransport:
         parameters: dict[str, Any] | None,
         headers: dict[str, Any] | None,
     ) -> dict[str, np.ndarray]:
-        inputs = grpc_infer_inputs(prepared)
+        inputs = []
+        for input_name, array, datatype in prepared:
+            tensor = _InferInput(input_name, array.shape, datatype)
+            tensor.set_data_from_numpy(array)
+            inputs.append(tensor)
         try:
             result = self.client.infer(
                 name,
@@ -136,7 +150,8 @@ class SyncGrpcTransport:
             )
         except Exception as exc:
             raise translate(exc, self._url, f"inference on model {name!r}", self._timeout_s) from exc
-        return grpc_outputs(result)
+        as_numpy = result.as_numpy
+        return {output.name: as_numpy(output.name) for output in result.get_response().outputs}
 
     # -- streaming (DecoupledModelClient) -----------------------------------------------------------
     def start_stream(self, callback: Callable[..., None], headers: dict[str, Any] | None) -> None:
@@ -185,7 +200,7 @@ class AsyncGrpcTransport:
         self._url = settings.url.with_scheme
         self._headers = settings.auth_headers
         self._timeout_s = settings.inference_timeout_s
-        self._client = aiogrpcclient.InferenceServerClient(settings.url.without_scheme, **_creds(settings))
+        self._client = _create(aiogrpcclient.InferenceServerClient, settings)
 
     async def _call(self, action: str, timeout_s: float, func: str, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -225,7 +240,11 @@ class AsyncGrpcTransport:
         parameters: dict[str, Any] | None,
         headers: dict[str, Any] | None,
     ) -> dict[str, np.ndarray]:
-        inputs = grpc_infer_inputs(prepared)
+        inputs = []
+        for input_name, array, datatype in prepared:
+            tensor = _InferInput(input_name, array.shape, datatype)
+            tensor.set_data_from_numpy(array)
+            inputs.append(tensor)
         try:
             result = await self._client.infer(
                 name,
@@ -238,7 +257,8 @@ class AsyncGrpcTransport:
             )
         except Exception as exc:
             raise translate_rpc(exc, self._url, f"inference on model {name!r}", self._timeout_s) from exc
-        return grpc_outputs(result)
+        as_numpy = result.as_numpy
+        return {output.name: as_numpy(output.name) for output in result.get_response().outputs}
 
     def open_stream(
         self,

@@ -8,55 +8,19 @@ inputs or decides anything about readiness: the core does that.
 from __future__ import annotations
 
 import contextlib
-import ssl
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import tritonclient.http as httpclient
 
-from pytriton_client._core import ClientSettings, TlsOptions, within
+from pytriton_client._core import ClientSettings, within
 from pytriton_client._errors import is_timeout, translate
 from pytriton_client._inputs import PreparedInput
+from pytriton_client._tls import gevent_context_factory, ssl_context
 from pytriton_client.exceptions import PyTritonClientClosedError, PyTritonClientError
 
 _InferInput = httpclient.InferInput
-
-
-def _gevent_context_factory(tls: TlsOptions) -> Any:
-    import gevent.ssl
-
-    def factory(cafile: str | None = None) -> Any:  # geventhttpclient passes its own bundle; we use ours
-        context = gevent.ssl.create_default_context(cafile=tls.ca_file)
-        if tls.cert_file:
-            context.load_cert_chain(tls.cert_file, tls.key_file)
-        if not tls.verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
-
-    return factory
-
-
-def ssl_context(tls: TlsOptions) -> ssl.SSLContext:
-    """A standard-library SSL context for aiohttp built from ``tls``."""
-    context = ssl.create_default_context(cafile=tls.ca_file)
-    if tls.cert_file:
-        context.load_cert_chain(tls.cert_file, tls.key_file)
-    if not tls.verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def http_infer_inputs(prepared: Sequence[PreparedInput]) -> list[Any]:
-    """``tritonclient.http.InferInput`` objects holding the prepared arrays (binary transfer)."""
-    inputs = []
-    for name, array, datatype in prepared:
-        tensor = _InferInput(name, array.shape, datatype)
-        tensor.set_data_from_numpy(array)
-        inputs.append(tensor)
-    return inputs
 
 
 def http_outputs(result: Any) -> dict[str, np.ndarray]:
@@ -87,12 +51,14 @@ class SyncHttpTransport:
                 raise PyTritonClientClosedError("ModelClient is closed")
             settings = self._settings
             tls = settings.url.tls
+            if tls:
+                ssl_context(settings.tls, self._url)  # fail here, clearly, on unusable PEM files
             client = self._client = httpclient.InferenceServerClient(
                 settings.url.without_scheme,
                 connection_timeout=settings.inference_timeout_s,
                 network_timeout=settings.inference_timeout_s,
                 ssl=tls,
-                ssl_context_factory=_gevent_context_factory(settings.tls) if tls else None,
+                ssl_context_factory=gevent_context_factory(settings.tls) if tls else None,
                 insecure=tls and not settings.tls.verify,
             )
         return client
@@ -178,7 +144,11 @@ class SyncHttpTransport:
         headers: dict[str, Any] | None,
     ) -> dict[str, np.ndarray]:
         client = self._client or self._get()
-        inputs = http_infer_inputs(prepared)
+        inputs = []
+        for input_name, array, datatype in prepared:
+            tensor = _InferInput(input_name, array.shape, datatype)
+            tensor.set_data_from_numpy(array)
+            inputs.append(tensor)
         try:
             result = client.infer(
                 name, inputs, model_version=version, request_id=request_id, parameters=parameters, headers=headers
@@ -206,11 +176,9 @@ class AsyncHttpTransport:
         self._url = settings.url.with_scheme
         self._headers = settings.auth_headers
         tls = settings.url.tls
+        context = ssl_context(settings.tls, self._url) if tls else None
         self._client = aioclient.InferenceServerClient(
-            settings.url.without_scheme,
-            conn_timeout=settings.inference_timeout_s,
-            ssl=tls,
-            ssl_context=ssl_context(settings.tls) if tls else None,
+            settings.url.without_scheme, conn_timeout=settings.inference_timeout_s, ssl=tls, ssl_context=context
         )
 
     async def _call(self, action: str, timeout_s: float | None, func: str, *args: Any, **kwargs: Any) -> Any:
@@ -268,7 +236,11 @@ class AsyncHttpTransport:
         parameters: dict[str, Any] | None,
         headers: dict[str, Any] | None,
     ) -> dict[str, np.ndarray]:
-        inputs = http_infer_inputs(prepared)
+        inputs = []
+        for input_name, array, datatype in prepared:
+            tensor = _InferInput(input_name, array.shape, datatype)
+            tensor.set_data_from_numpy(array)
+            inputs.append(tensor)
         try:
             result = await self._client.infer(
                 name, inputs, model_version=version, request_id=request_id, parameters=parameters, headers=headers
@@ -287,8 +259,10 @@ def _async_translate(exc: BaseException, url: str, action: str, timeout_s: float
     import aiohttp
 
     if isinstance(exc, aiohttp.ClientError) and not is_timeout(exc):
-        return translate(ConnectionError(f"{type(exc).__name__}: {exc}"), url, action, timeout_s)
+        os_error = getattr(exc, "os_error", None)  # ClientConnectorError keeps the socket's error
+        cause = os_error if isinstance(os_error, OSError) else ConnectionError(f"{type(exc).__name__}: {exc}")
+        return translate(cause, url, action, timeout_s)
     return translate(exc, url, action, timeout_s)
 
 
-__all__ = ["AsyncHttpTransport", "SyncHttpTransport", "http_infer_inputs", "http_outputs", "ssl_context"]
+__all__ = ["AsyncHttpTransport", "SyncHttpTransport", "http_outputs"]

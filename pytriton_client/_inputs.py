@@ -74,7 +74,8 @@ def encode_strings(array: np.ndarray, name: str) -> np.ndarray:
 
 
 def _shape_text(shape: Sequence[int]) -> str:
-    return "(" + ", ".join("?" if d < 0 else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    text = ", ".join("batch" if d == -2 else "?" if d < 0 else str(d) for d in shape)
+    return f"({text},)" if len(shape) == 1 else f"({text})"
 
 
 class _InputRule:
@@ -102,16 +103,19 @@ class _InputRule:
             )
         if self.is_bytes:
             array = encode_strings(array, self.name)
-        elif array.dtype != self.dtype:
+        elif array.dtype is not self.dtype and array.dtype != self.dtype:
             raise PyTritonClientValueError(
                 f"Input {self.name!r} of model {self.model!r} expects {self.dtype} ({self.datatype}), "
                 f"got {array.dtype}; convert it with array.astype(np.{self.dtype})."
             )
         if add_batch_axis:
-            array = array[np.newaxis, ...]
+            array = array[np.newaxis]
         shape = array.shape
-        if len(shape) != self.rank or any(shape[i] != d for i, d in self.fixed):
+        if len(shape) != self.rank:
             self._raise_shape(shape, add_batch_axis)
+        for index, size in self.fixed:
+            if shape[index] != size:
+                self._raise_shape(shape, add_batch_axis)
         return self.name, array, self.datatype
 
     def _raise_shape(self, shape: tuple[int, ...], added_axis: bool) -> None:
@@ -119,7 +123,7 @@ class _InputRule:
             given, expected = shape[1:], _shape_text(self.shape)
             how = "per sample (infer_sample)"
         elif self.batching:
-            given, expected = shape, "(batch, " + _shape_text(self.shape)[1:]
+            given, expected = shape, _shape_text((-2, *self.shape))
             how = "for a batch (infer_batch); the first axis is the batch"
         else:
             given, expected = shape, _shape_text(self.shape)
@@ -137,6 +141,7 @@ class RequestPlanner:
         self.batching = config.batching
         specs = config.inputs or []
         self._rules = {spec.name: _InputRule(spec, config.model_name, config.batching) for spec in specs}
+        self._rule_list = list(self._rules.values())
         self._order = [spec.name for spec in specs]
         self._required = [spec.name for spec in specs if not spec.optional]
         self._declared = bool(specs)
@@ -147,6 +152,8 @@ class RequestPlanner:
         if not self._declared:
             return self._prepare_undeclared(args, kwargs, add_axis)
         rules = self._rules
+        if len(args) == len(self._rule_list):  # the common case: every input, in config order
+            return [rule.prepare(array, add_axis) for rule, array in zip(self._rule_list, args, strict=True)]
         if args:
             if len(args) > len(self._order):
                 raise PyTritonClientValueError(

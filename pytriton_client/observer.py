@@ -33,13 +33,14 @@ class RequestRecord:
     protocol: str
     """``"http"`` or ``"grpc"``."""
     start_ns: int
-    """Just before the request is built and sent (after any lazy initialisation finished)."""
+    """Just before the request is built and sent (after any lazy initialisation finished); for a call that
+    failed before anything was sent (initialisation or input checks), when the call began."""
     end_ns: int
     """When the result was decoded, the error raised, or (streams) the final response arrived."""
     error: BaseException | None = None
     """``None`` when the request succeeded, else the exception the caller receives."""
     bytes_sent: int | None = None
-    """Bytes of input tensor data sent, where known."""
+    """Bytes of input tensor data sent, where known; ``None`` when nothing was sent."""
     bytes_received: int | None = None
     """Bytes of output tensor data received, where known."""
     response_ns: tuple[int, ...] = ()

@@ -10,6 +10,8 @@ import pytest
 from loadtest.embedded import EmbeddedTriton
 
 TEST_MODELS_DIR = Path(__file__).resolve().parent / "models"
+# Headers named x-echo-* reach models as request parameters (the client tests check headers arrive).
+HEADER_FORWARDING = ["--http-header-forward-pattern=^x-echo-.*", "--grpc-header-forward-pattern=^x-echo-.*"]
 
 
 def test_model_dirs() -> list[Path]:
@@ -23,6 +25,6 @@ def test_model_dirs() -> list[Path]:
 def triton_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedTriton]:
     """A real Triton serving every demo model (and the test models) on free ports."""
     work_dir = tmp_path_factory.mktemp("triton")
-    server = EmbeddedTriton(extra_model_dirs=test_model_dirs(), work_dir=work_dir)
+    server = EmbeddedTriton(extra_model_dirs=test_model_dirs(), work_dir=work_dir, extra_args=HEADER_FORWARDING)
     with server:
         yield server

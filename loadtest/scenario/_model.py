@@ -182,6 +182,11 @@ class Target(_Model):
     access_token_env: EnvName | None = Field(
         default=None, description="Name of the environment variable holding the access token (never the token itself)."
     )
+    metrics_url: str | None = Field(
+        default=None,
+        description="The server's Prometheus metrics page (e.g. http://host:8002/metrics), snapshotted every "
+        "interval next to its statistics; the embedded server's is known.",
+    )
 
     @field_validator("url")
     @classmethod

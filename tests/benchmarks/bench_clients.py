@@ -1,13 +1,15 @@
 """Client CPU per request and latency: pytriton_client next to raw tritonclient, same run, same requests.
 
-Starts its own embedded Triton (``Linear`` and ``streaming_bot``), then for each case runs the raw
-``tritonclient`` loop and ours alternately (``--rounds`` times each, best round kept), measuring the
-client process's CPU time (``time.process_time``: all threads of this process) per request, and
-p50/p99 latency. Prints a table and the ratio ours/raw of CPU µs per request.
+Starts its own embedded Triton (``Linear`` and ``streaming_bot``). For each case both sides (raw
+``tritonclient`` and ours) are set up side by side, then run in alternating chunks of requests, so
+load from other processes falls on both alike. It measures the client process's CPU time
+(``time.process_time``: all threads of this process) per request and p50/p99 latency, and prints
+the ratio ours/raw of CPU µs per request two ways: of the totals, and the median over chunk pairs
+(robust to bursts of load from other processes on a shared machine).
 
 Usage::
 
-    .venv/bin/python tests/benchmarks/bench_clients.py [--requests 2000] [--rounds 3]
+    .venv/bin/python tests/benchmarks/bench_clients.py [--requests 4000] [--chunk 80]
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import argparse
 import asyncio
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,143 +34,201 @@ X_BATCH = X[np.newaxis, :]
 PROMPT = np.array([b"AI answers to"], dtype=np.object_)
 STREAM_PARAMS = {"tokens": 8}
 
+Runner = Callable[[int, list[int]], None]
+"""Runs n requests, appending each latency in ns to the list."""
+
 
 @dataclass
-class Result:
-    cpu_us: float
-    p50_us: float
-    p99_us: float
+class Tally:
+    cpu_s: float = 0.0
+    count: int = 0
+    latencies_ns: list[int] = field(default_factory=list)
+    chunk_cpu_us: list[float] = field(default_factory=list)
+    """CPU µs per request of each chunk, in order (chunk i of both sides ran back to back)."""
+
+    def cpu_us(self) -> float:
+        return self.cpu_s * 1e6 / self.count
+
+    def percentile_us(self, q: float) -> float:
+        return float(np.percentile(np.array(self.latencies_ns, dtype=np.float64), q)) / 1000.0
 
 
-def _summary(cpu_s: float, latencies_ns: list[int], count: int) -> Result:
-    lat = np.array(latencies_ns, dtype=np.float64) / 1000.0
-    return Result(cpu_s * 1e6 / count, float(np.percentile(lat, 50)), float(np.percentile(lat, 99)))
+def interleave(raw: Runner, ours: Runner, total: int, chunk: int) -> tuple[Tally, Tally]:
+    """Warm both up, then alternate chunks (order flipped each time) until each side ran ``total``."""
+    raw(chunk, [])
+    ours(chunk, [])
+    tallies = (Tally(), Tally())
+    sides = (raw, ours)
+    for index in range(max(total // chunk, 1)):
+        order = (0, 1) if index % 2 == 0 else (1, 0)
+        for side in order:
+            latencies: list[int] = []
+            cpu0 = time.process_time()
+            sides[side](chunk, latencies)
+            cpu_s = time.process_time() - cpu0
+            tallies[side].cpu_s += cpu_s
+            tallies[side].count += len(latencies)
+            tallies[side].latencies_ns.extend(latencies)
+            tallies[side].chunk_cpu_us.append(cpu_s * 1e6 / max(len(latencies), 1))
+    return tallies
 
 
-def run_sync(call: Callable[[], Any], count: int) -> Result:
-    for _ in range(max(count // 10, 20)):
-        call()
-    latencies = []
-    cpu0 = time.process_time()
-    for _ in range(count):
-        t0 = time.perf_counter_ns()
-        call()
-        latencies.append(time.perf_counter_ns() - t0)
-    return _summary(time.process_time() - cpu0, latencies, count)
+def paired_ratio(raw: Tally, ours: Tally) -> float:
+    """Median over chunk pairs of ours/raw CPU per request: robust to bursts of load from other processes."""
+    return float(np.median([o / r for o, r in zip(ours.chunk_cpu_us, raw.chunk_cpu_us, strict=True) if r > 0]))
 
 
-def run_async(make: Callable[[], Any], call: Callable[[Any], Any], close: Callable[[Any], Any], count: int) -> Result:
-    async def main() -> Result:
-        client = make()
-        latencies: list[int] = []
-
-        async def worker(n: int, record: bool) -> None:
-            for _ in range(n):
-                t0 = time.perf_counter_ns()
-                await call(client)
-                if record:
-                    latencies.append(time.perf_counter_ns() - t0)
-
-        await asyncio.gather(*(worker(max(count // 10 // IN_FLIGHT, 5), False) for _ in range(IN_FLIGHT)))
-        cpu0 = time.process_time()
-        await asyncio.gather(*(worker(count // IN_FLIGHT, True) for _ in range(IN_FLIGHT)))
-        cpu = time.process_time() - cpu0
-        await close(client)
-        return _summary(cpu, latencies, len(latencies))
-
-    return asyncio.run(main())
-
-
-def run_pool(submit: Callable[[], Any], count: int) -> Result:
-    """Keep IN_FLIGHT futures outstanding; latency = submit to result."""
-
-    def batch(n: int, record: list[int] | None) -> None:
-        pending: list[tuple[int, Any]] = []
+# -- sync: one request at a time --------------------------------------------------------------------
+def timed_loop(call: Callable[[], Any]) -> Runner:
+    def run(n: int, latencies: list[int]) -> None:
         for _ in range(n):
-            if len(pending) >= IN_FLIGHT:
-                t0, fut = pending.pop(0)
-                fut.result()
-                if record is not None:
-                    record.append(time.perf_counter_ns() - t0)
-            pending.append((time.perf_counter_ns(), submit()))
-        for t0, fut in pending:
-            fut.result()
-            if record is not None:
-                record.append(time.perf_counter_ns() - t0)
+            t0 = time.perf_counter_ns()
+            call()
+            latencies.append(time.perf_counter_ns() - t0)
 
-    batch(max(count // 10, 40), None)
-    latencies: list[int] = []
-    cpu0 = time.process_time()
-    batch(count, latencies)
-    return _summary(time.process_time() - cpu0, latencies, count)
+    return run
 
 
-# -- raw tritonclient -------------------------------------------------------------------------------
-def raw_sync(server: EmbeddedTriton, protocol: str) -> tuple[Callable[[], Any], Callable[[], None]]:
+def _lib(protocol: str) -> Any:
     if protocol == "http":
         import tritonclient.http as lib
     else:
         import tritonclient.grpc as lib  # type: ignore[no-redef]
-    port = server.http_port if protocol == "http" else server.grpc_port
-    client = lib.InferenceServerClient(f"127.0.0.1:{port}")
+    return lib
 
-    def call() -> Any:
+
+def _port(server: EmbeddedTriton, protocol: str) -> int:
+    return server.http_port if protocol == "http" else server.grpc_port
+
+
+@contextmanager
+def sync_case(server: EmbeddedTriton, protocol: str) -> Iterator[tuple[Runner, Runner]]:
+    from pytriton_client import ModelClient
+
+    lib = _lib(protocol)
+    raw_client = lib.InferenceServerClient(f"127.0.0.1:{_port(server, protocol)}")
+
+    def raw_call() -> Any:
         tensor = lib.InferInput("INPUT_1", [1, 2], "FP32")
         tensor.set_data_from_numpy(X_BATCH)
-        return client.infer("Linear", [tensor]).as_numpy("OUTPUT_1")[0]
+        return raw_client.infer("Linear", [tensor]).as_numpy("OUTPUT_1")[0]
 
-    return call, client.close
+    url = server.http_url if protocol == "http" else server.grpc_url
+    ours = ModelClient(url, "Linear", lazy_init=False)
+    try:
+        yield timed_loop(raw_call), timed_loop(lambda: ours.infer_sample(X))
+    finally:
+        raw_client.close()
+        ours.close()
 
 
-def raw_async(server: EmbeddedTriton, protocol: str) -> tuple[Any, Any, Any]:
+# -- asyncio: IN_FLIGHT coroutines on one client ----------------------------------------------------
+@contextmanager
+def asyncio_case(server: EmbeddedTriton, protocol: str) -> Iterator[tuple[Runner, Runner]]:
+    from pytriton_client import AsyncioModelClient
+
+    lib = _lib(protocol)
     if protocol == "http":
-        import tritonclient.http as sync_lib
-        import tritonclient.http.aio as lib
+        import tritonclient.http.aio as aio
     else:
-        import tritonclient.grpc as sync_lib  # type: ignore[no-redef]
-        import tritonclient.grpc.aio as lib  # type: ignore[no-redef]
-    port = server.http_port if protocol == "http" else server.grpc_port
+        import tritonclient.grpc.aio as aio  # type: ignore[no-redef]
+    loop = asyncio.new_event_loop()
+    url = server.http_url if protocol == "http" else server.grpc_url
 
-    async def call(client: Any) -> Any:
-        tensor = sync_lib.InferInput("INPUT_1", [1, 2], "FP32")
+    async def create() -> tuple[Any, Any]:
+        return aio.InferenceServerClient(f"127.0.0.1:{_port(server, protocol)}"), AsyncioModelClient(url, "Linear")
+
+    raw_client, ours = loop.run_until_complete(create())
+
+    async def raw_call() -> Any:
+        tensor = lib.InferInput("INPUT_1", [1, 2], "FP32")
         tensor.set_data_from_numpy(X_BATCH)
-        return (await client.infer("Linear", [tensor])).as_numpy("OUTPUT_1")[0]
+        return (await raw_client.infer("Linear", [tensor])).as_numpy("OUTPUT_1")[0]
 
-    async def close(client: Any) -> None:
-        await client.close()
+    async def ours_call() -> Any:
+        return await ours.infer_sample(X)
 
-    return (lambda: lib.InferenceServerClient(f"127.0.0.1:{port}")), call, close
+    def runner(call: Callable[[], Any]) -> Runner:
+        async def worker(n: int, latencies: list[int]) -> None:
+            for _ in range(n):
+                t0 = time.perf_counter_ns()
+                await call()
+                latencies.append(time.perf_counter_ns() - t0)
+
+        async def together(n: int, latencies: list[int]) -> None:
+            await asyncio.gather(*(worker(n // IN_FLIGHT, latencies) for _ in range(IN_FLIGHT)))
+
+        def run(n: int, latencies: list[int]) -> None:
+            loop.run_until_complete(together(n, latencies))
+
+        return run
+
+    try:
+        yield runner(raw_call), runner(ours_call)
+    finally:
+        loop.run_until_complete(raw_client.close())
+        loop.run_until_complete(ours.close())
+        loop.close()
 
 
-def raw_pool(server: EmbeddedTriton) -> tuple[Callable[[], Any], Callable[[], None]]:
+# -- futures: IN_FLIGHT requests outstanding on a thread pool ----------------------------------------
+def pool_runner(submit: Callable[[], Any]) -> Runner:
+    def run(n: int, latencies: list[int]) -> None:
+        pending: list[tuple[int, Any]] = []
+        for _ in range(n):
+            if len(pending) >= IN_FLIGHT:
+                t0, future = pending.pop(0)
+                future.result()
+                latencies.append(time.perf_counter_ns() - t0)
+            pending.append((time.perf_counter_ns(), submit()))
+        for t0, future in pending:
+            future.result()
+            latencies.append(time.perf_counter_ns() - t0)
+
+    return run
+
+
+@contextmanager
+def futures_case(server: EmbeddedTriton) -> Iterator[tuple[Runner, Runner]]:
     import tritonclient.grpc as lib
 
-    client = lib.InferenceServerClient(f"127.0.0.1:{server.grpc_port}")
+    from pytriton_client import FuturesModelClient
+
+    raw_client = lib.InferenceServerClient(f"127.0.0.1:{server.grpc_port}")
     pool = ThreadPoolExecutor(IN_FLIGHT)
 
-    def work() -> Any:
+    def raw_work() -> Any:
         tensor = lib.InferInput("INPUT_1", [1, 2], "FP32")
         tensor.set_data_from_numpy(X_BATCH)
-        return client.infer("Linear", [tensor]).as_numpy("OUTPUT_1")[0]
+        return raw_client.infer("Linear", [tensor]).as_numpy("OUTPUT_1")[0]
 
-    def close() -> None:
+    ours = FuturesModelClient(server.grpc_url, "Linear", max_workers=IN_FLIGHT)
+    ours.model_config().result()
+    try:
+        yield pool_runner(lambda: pool.submit(raw_work)), pool_runner(lambda: ours.infer_sample(X))
+    finally:
         pool.shutdown()
-        client.close()
+        raw_client.close()
+        ours.close()
 
-    return (lambda: pool.submit(work)), close
 
-
-def raw_stream(server: EmbeddedTriton) -> tuple[Callable[[], Any], Callable[[], None]]:
+# -- decoupled: one stream per request on streaming_bot ----------------------------------------------
+@contextmanager
+def decoupled_case(server: EmbeddedTriton) -> Iterator[tuple[Runner, Runner]]:
     import tritonclient.grpc as lib
 
-    client = lib.InferenceServerClient(f"127.0.0.1:{server.grpc_port}")
-    responses: queue.Queue[Any] = queue.Queue()
-    client.start_stream(lambda result, error: responses.put((result, error)))
+    from pytriton_client import DecoupledModelClient
 
-    def call() -> list[Any]:
+    raw_client = lib.InferenceServerClient(f"127.0.0.1:{server.grpc_port}")
+    responses: queue.Queue[Any] = queue.Queue()
+    raw_client.start_stream(lambda result, error: responses.put((result, error)))
+
+    def raw_call() -> list[Any]:
         tensor = lib.InferInput("inputs", [1, 1], "BYTES")
         tensor.set_data_from_numpy(PROMPT[np.newaxis, :])
-        client.async_stream_infer("streaming_bot", [tensor], enable_empty_final_response=True, parameters=STREAM_PARAMS)
+        raw_client.async_stream_infer(
+            "streaming_bot", [tensor], enable_empty_final_response=True, parameters=STREAM_PARAMS
+        )
         out = []
         while True:
             result, error = responses.get(timeout=10)
@@ -179,127 +240,56 @@ def raw_stream(server: EmbeddedTriton) -> tuple[Callable[[], Any], Callable[[], 
             if response.parameters["triton_final_response"].bool_param:
                 return out
 
-    def close() -> None:
-        client.stop_stream()
-        client.close()
-
-    return call, close
-
-
-# -- pytriton_client --------------------------------------------------------------------------------
-def ours_sync(server: EmbeddedTriton, protocol: str) -> tuple[Callable[[], Any], Callable[[], None]]:
-    from pytriton_client import ModelClient
-
-    url = server.http_url if protocol == "http" else server.grpc_url
-    client = ModelClient(url, "Linear", lazy_init=False)
-    return (lambda: client.infer_sample(X)), client.close
+    ours = DecoupledModelClient(server.grpc_url, "streaming_bot", lazy_init=False)
+    try:
+        yield timed_loop(raw_call), timed_loop(lambda: list(ours.infer_sample(PROMPT, parameters=STREAM_PARAMS)))
+    finally:
+        raw_client.stop_stream()
+        raw_client.close()
+        ours.close()
 
 
-def ours_async(server: EmbeddedTriton, protocol: str) -> tuple[Any, Any, Any]:
-    from pytriton_client import AsyncioModelClient
-
-    url = server.http_url if protocol == "http" else server.grpc_url
-
-    async def call(client: Any) -> Any:
-        return await client.infer_sample(X)
-
-    async def close(client: Any) -> None:
-        await client.close()
-
-    return (lambda: AsyncioModelClient(url, "Linear")), call, close
-
-
-def ours_pool(server: EmbeddedTriton) -> tuple[Callable[[], Any], Callable[[], None]]:
-    from pytriton_client import FuturesModelClient
-
-    client = FuturesModelClient(server.grpc_url, "Linear", max_workers=IN_FLIGHT)
-    client.model_config().result()
-    return (lambda: client.infer_sample(X)), client.close
-
-
-def ours_stream(server: EmbeddedTriton) -> tuple[Callable[[], Any], Callable[[], None]]:
-    from pytriton_client import DecoupledModelClient
-
-    client = DecoupledModelClient(server.grpc_url, "streaming_bot", lazy_init=False)
-    return (lambda: list(client.infer_sample(PROMPT, parameters=STREAM_PARAMS))), client.close
-
-
-def measure(name: str, raw: Callable[[], Result], ours: Callable[[], Result], rounds: int) -> tuple[Result, Result]:
-    raws, ourss = [], []
-    for _ in range(rounds):
-        raws.append(raw())
-        ourss.append(ours())
-    best_raw = min(raws, key=lambda r: r.cpu_us)
-    best_ours = min(ourss, key=lambda r: r.cpu_us)
+def report(name: str, raw: Tally, ours: Tally) -> float:
+    ratio = paired_ratio(raw, ours)
     print(
-        f"{name:<28} raw {best_raw.cpu_us:7.1f} µs cpu  p50 {best_raw.p50_us:7.0f}  p99 {best_raw.p99_us:7.0f} | "
-        f"ours {best_ours.cpu_us:7.1f} µs cpu  p50 {best_ours.p50_us:7.0f}  p99 {best_ours.p99_us:7.0f} | "
-        f"ratio {best_ours.cpu_us / best_raw.cpu_us:5.3f}",
+        f"{name:<28} raw {raw.cpu_us():7.1f} µs cpu  p50 {raw.percentile_us(50):6.0f}  p99 {raw.percentile_us(99):6.0f}"
+        f" | ours {ours.cpu_us():7.1f} µs cpu  p50 {ours.percentile_us(50):6.0f}  p99 {ours.percentile_us(99):6.0f}"
+        f" | ratio of totals {ours.cpu_us() / raw.cpu_us():5.3f}  paired median {ratio:5.3f}",
         flush=True,
     )
-    return best_raw, best_ours
-
-
-def _sync_case(factory: Callable[[], tuple[Callable[[], Any], Callable[[], None]]], count: int) -> Result:
-    call, close = factory()
-    try:
-        return run_sync(call, count)
-    finally:
-        close()
-
-
-def _pool_case(factory: Callable[[], tuple[Callable[[], Any], Callable[[], None]]], count: int) -> Result:
-    submit, close = factory()
-    try:
-        return run_pool(submit, count)
-    finally:
-        close()
+    return ratio
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000, help="measured requests per case and round")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating raw/ours rounds per case (best kept)")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--requests", type=int, default=4000, help="measured requests per side and case")
+    parser.add_argument("--chunk", type=int, default=80, help="requests per alternating chunk")
     args = parser.parse_args()
-    n = args.requests
+    total, chunk = args.requests, args.chunk
     with EmbeddedTriton(models=["Linear", "streaming_bot"]) as server:
-        print(f"server {server.http_url} {server.grpc_url}; {n} requests per case, best of {args.rounds} rounds")
+        print(f"server {server.http_url} {server.grpc_url}; {total} requests per side, chunks of {chunk}")
         print("cpu = client-process CPU µs per request; p50/p99 latency in µs")
         ratios = {}
         for protocol in ("http", "grpc"):
-            raw, ours = measure(
-                f"ModelClient {protocol}",
-                lambda p=protocol: _sync_case(lambda: raw_sync(server, p), n),
-                lambda p=protocol: _sync_case(lambda: ours_sync(server, p), n),
-                args.rounds,
-            )
-            ratios[f"ModelClient {protocol}"] = ours.cpu_us / raw.cpu_us
+            with sync_case(server, protocol) as (raw, ours):
+                ratios[f"ModelClient {protocol}"] = report(
+                    f"ModelClient {protocol}", *interleave(raw, ours, total, chunk)
+                )
         for protocol in ("http", "grpc"):
-            raw, ours = measure(
-                f"AsyncioModelClient {protocol} x{IN_FLIGHT}",
-                lambda p=protocol: run_async(*raw_async(server, p), n),
-                lambda p=protocol: run_async(*ours_async(server, p), n),
-                args.rounds,
+            name = f"AsyncioModelClient {protocol} x{IN_FLIGHT}"
+            with asyncio_case(server, protocol) as (raw, ours):
+                ratios[name] = report(name, *interleave(raw, ours, total, chunk))
+        name = f"FuturesModelClient grpc x{IN_FLIGHT}"
+        with futures_case(server) as (raw, ours):
+            ratios[name] = report(name, *interleave(raw, ours, total, chunk))
+        with decoupled_case(server) as (raw, ours):
+            stream_chunk = max(chunk // 4, 10)
+            ratios["DecoupledModelClient grpc"] = report(
+                "DecoupledModelClient grpc", *interleave(raw, ours, max(total // 4, stream_chunk), stream_chunk)
             )
-            ratios[f"AsyncioModelClient {protocol}"] = ours.cpu_us / raw.cpu_us
-        raw, ours = measure(
-            f"FuturesModelClient grpc x{IN_FLIGHT}",
-            lambda: _pool_case(lambda: raw_pool(server), n),
-            lambda: _pool_case(lambda: ours_pool(server), n),
-            args.rounds,
-        )
-        ratios["FuturesModelClient grpc"] = ours.cpu_us / raw.cpu_us
-        stream_n = max(n // 4, 50)
-        raw, ours = measure(
-            "DecoupledModelClient grpc",
-            lambda: _sync_case(lambda: raw_stream(server), stream_n),
-            lambda: _sync_case(lambda: ours_stream(server), stream_n),
-            args.rounds,
-        )
-        ratios["DecoupledModelClient grpc"] = ours.cpu_us / raw.cpu_us
-    print("\nratios of client CPU µs/request, ours / raw tritonclient (target ≤ 1.10 for ModelClient and asyncio):")
+    print("\npaired median ratios of client CPU µs/request, ours / raw (target ≤ 1.10 for ModelClient and asyncio):")
     for name, ratio in ratios.items():
-        print(f"  {name:<28} {ratio:5.3f}")
+        print(f"  {name:<30} {ratio:5.3f}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from loadtest.hdrstats import summary_stats, value_at_percentiles
 from loadtest.hlog import IntervalLogWriter, read_intervals, read_totals
-from loadtest.recorder import Recorder, RequestOutcome, decode, encode, key_of, merge_into, tag_of
+from loadtest.recorder import Recorder, RequestOutcome, add_value, decode, encode, key_of, merge_into, tag_of
 
 HIGHEST_US = 21_000_000
 
@@ -172,3 +172,34 @@ def test_interval_log_header_names_the_format_and_start_time() -> None:
 @pytest.mark.parametrize("name", ["a", "with.dots", "under_score-dash"])
 def test_traffic_names_survive_the_tag_format(name: str) -> None:
     assert key_of(tag_of((name, "gap"))) == (name, "gap")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from([1_000, 1_000_000, 21_000_000, 3_600_000_000]),
+    st.lists(st.integers(min_value=1, max_value=8_000_000_000), min_size=1, max_size=200),
+)
+def test_the_fast_record_path_matches_hdrhistogram_record_value(highest: int, values: list[int]) -> None:
+    fast, reference = HdrHistogram(1, highest, 3), HdrHistogram(1, highest, 3)
+    for value in values:
+        assert add_value(fast, value) == reference.record_value(value)
+    assert list(fast.counts) == list(reference.counts)
+    assert (fast.total_count, fast.min_value, fast.max_value) == (
+        reference.total_count,
+        reference.min_value,
+        reference.max_value,
+    )
+
+
+def test_record_request_is_the_same_as_record() -> None:
+    first, second = Recorder(highest_us=HIGHEST_US), Recorder(highest_us=HIGHEST_US)
+    for recorder in (first, second):
+        recorder.start_measuring(0)
+    first.record_request("a", 120, None, 150, True)
+    first.record_request("a", None, "timeout", None, False)
+    second.record(RequestOutcome("a", latency_us=120, response_time_us=150, late=True))
+    second.record(RequestOutcome("a", error_kind="timeout"))
+    first.roll(1)
+    second.roll(1)
+    assert first.total_counters == second.total_counters
+    assert {k: list(h.counts) for k, h in first.totals.items()} == {k: list(h.counts) for k, h in second.totals.items()}

@@ -262,3 +262,49 @@ def test_the_documented_locustfile_runs_a_scenario_under_plain_locust(tmp_path: 
         "bot-stream",
     }
     assert "bot-stream" in result.stderr  # Locust's own statistics table saw our requests
+
+
+@pytest.mark.timeout(120)
+def test_run_with_web_serves_locust_ui_with_the_scenario_traffic(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
+    import urllib.request
+
+    from loadtest.embedded import free_port
+
+    port = free_port()
+    scenario = sleep_scenario(tmp_path, triton_server, "load: {kind: closed, users: 2}\nduration_s: 8\n", name="web")
+    command = [
+        sys.executable,
+        "-m",
+        "loadtest",
+        "run",
+        str(scenario),
+        "--out",
+        str(tmp_path / "run"),
+        "-q",
+        "--web",
+        "--web-port",
+        str(port),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        stats: dict[str, Any] = {}
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats/requests", timeout=2) as response:
+                    stats = json.loads(response.read())
+                if any(row.get("name") == "sleep" and row.get("num_requests", 0) > 0 for row in stats["stats"]):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+            page = response.read().decode()
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr[-2000:]
+    assert "locust" in page.lower()
+    assert any(row.get("name") == "sleep" and row.get("num_requests", 0) > 0 for row in stats["stats"])
