@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from loadtest._cli_report import format_option_callback
 from loadtest._cli_scenario import load_or_exit, set_option
 from loadtest.exit_codes import ExitCode
 
@@ -40,7 +41,9 @@ DEFAULT_FORMATS = ("text", "json", "html")
     multiple=True,
     default=DEFAULT_FORMATS,
     show_default=True,
-    help="Reports to write into the run directory at the end (repeat).",
+    callback=format_option_callback,
+    help="Reports to write into the run directory at the end: text, json, csv, markdown, html, junit "
+    "(repeat or comma-separate).",
 )
 def run(
     scenario_file: str,
@@ -68,8 +71,8 @@ def run(
     except ScenarioError as exc:
         click.echo(str(exc), err=True)
         sys.exit(ExitCode.USAGE)
-    config.evaluate_slos = _slo_evaluator(scenario)
     run_dir = Path(out) if out else Path(reports_dir) / make_run_id(config.name)
+    config.evaluate_slos = _slo_evaluator(scenario, run_dir)
     if (run_dir / "summary.json").exists():
         click.echo(f"error: {run_dir} already holds a run; choose another --out", err=True)
         sys.exit(ExitCode.USAGE)
@@ -82,14 +85,20 @@ def run(
     sys.exit(result.exit_code)
 
 
-def _slo_evaluator(scenario: Any) -> Callable[[dict[str, Any]], list[dict[str, Any]]] | None:
+def _slo_evaluator(scenario: Any, run_dir: Path) -> Callable[[dict[str, Any]], list[dict[str, Any]]] | None:
     try:
         from loadtest.slo_eval import evaluate_slos
     except ImportError:  # the report package is not there yet
         return None
 
     def evaluate(summary: dict[str, Any]) -> list[dict[str, Any]]:
-        return evaluate_slos(scenario, summary)
+        from loadtest import hlog
+        from loadtest.results import HLOG_FILE
+
+        def histograms() -> Any:  # an SLO on a percentile the summary lacks reads latency.hlog
+            return hlog.read_totals(run_dir / HLOG_FILE, int(summary["highest_trackable_us"]))
+
+        return evaluate_slos(scenario, summary, histograms)
 
     return evaluate
 

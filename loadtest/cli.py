@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from loadtest import __version__, _cli_run, _cli_scenario, _cli_serve
+from loadtest import __version__, _cli_compare, _cli_report, _cli_run, _cli_scenario, _cli_serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,3 +23,5 @@ main.add_command(_cli_scenario.validate)
 main.add_command(_cli_scenario.plan)
 main.add_command(_cli_scenario.init)
 main.add_command(_cli_scenario.schema)
+main.add_command(_cli_report.report)
+main.add_command(_cli_compare.compare)

@@ -40,6 +40,17 @@ def _buckets(histogram: HdrHistogram) -> _Buckets:
     return _Buckets(lowest, size, selected, int(selected.sum()))
 
 
+def nonzero_buckets(histogram: HdrHistogram) -> tuple[np.ndarray, np.ndarray]:
+    """``(values, counts)`` of every non-empty bucket in ascending order.
+
+    ``values`` is each bucket's highest equivalent value: the number ``value_at_percentiles``
+    reports for any percentile that lands in that bucket (above 0), so a percentile computed from
+    these arrays matches the histogram's own.
+    """
+    buckets = _buckets(histogram)
+    return buckets.lowest + buckets.size - 1, buckets.counts
+
+
 def value_at_percentiles(histogram: HdrHistogram, percentiles: Sequence[float]) -> list[int]:
     """Like ``get_value_at_percentile`` for each percentile (0 when the histogram is empty)."""
     buckets = _buckets(histogram)

@@ -21,10 +21,10 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from hdrh.histogram import HdrHistogram
 
@@ -32,6 +32,7 @@ from loadtest import hlog
 from loadtest.hdrstats import summary_stats
 from loadtest.recorder import TIME_METRICS, Interval, Recorder, TagKey, TrafficCounters, new_histogram
 
+T = TypeVar("T")
 SUMMARY_VERSION = 1
 SCENARIO_FILE = "scenario.yaml"
 SUMMARY_FILE = "summary.json"
@@ -247,12 +248,27 @@ class Run:
         return list(self.summary.get("traffic", {}))
 
     def histograms(self) -> dict[TagKey, HdrHistogram]:
-        """Whole-run histograms per (traffic, metric), recomputed from ``latency.hlog``."""
-        return hlog.read_totals(self.path / HLOG_FILE, self.highest_us)
+        """Whole-run histograms per (traffic, metric), recomputed from ``latency.hlog``.
+
+        Raises:
+            RunDirectoryError: ``latency.hlog`` is unreadable or corrupt.
+        """
+        return self._read_hlog(lambda path: hlog.read_totals(path, self.highest_us))
 
     def interval_histograms(self) -> list[hlog.LoggedInterval]:
-        """Every interval histogram in file order."""
-        return list(hlog.read_intervals(self.path / HLOG_FILE, self.highest_us))
+        """Every interval histogram in file order.
+
+        Raises:
+            RunDirectoryError: ``latency.hlog`` is unreadable or corrupt.
+        """
+        return self._read_hlog(lambda path: list(hlog.read_intervals(path, self.highest_us)))
+
+    def _read_hlog(self, read: Callable[[Path], T]) -> T:
+        path = self.path / HLOG_FILE
+        try:
+            return read(path)
+        except Exception as exc:  # the hdrhistogram reader raises whatever its decoders raise
+            raise RunDirectoryError(f"{path} is unreadable: {type(exc).__name__}: {exc}") from exc
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -1,0 +1,136 @@
+"""``tritonload report``: render the reports of a run directory, offline, and judge its SLOs.
+
+Owns the command's options, which SLO results a report shows (``--slo`` given on the command line,
+else those stored in ``summary.json``, else the SLOs of the run's own ``scenario.yaml`` evaluated
+now) and the exit codes: 0 ok, 2 invalid usage, 3 an SLO is breached, 5 not a readable run
+directory, 1 anything else (e.g. the output directory is not writable). Never talks to a server.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from loadtest.exit_codes import ExitCode
+
+FORMAT_HELP = "text, json, csv, markdown, html or junit"
+
+
+def split_formats(values: Sequence[str]) -> list[str]:
+    """``--format`` values (repeated or comma-separated) as a list of known formats, in order.
+
+    Raises:
+        click.BadParameter: an unknown format (exit code 2).
+    """
+    from loadtest.report import FORMATS
+
+    formats = [part.strip().lower() for value in values for part in value.split(",") if part.strip()]
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise click.BadParameter(f"unknown format {fmt!r}; choose from {FORMAT_HELP}", param_hint="--format")
+    return list(dict.fromkeys(formats))
+
+
+def format_option_callback(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> list[str]:
+    """Click callback for a ``--format`` option: validates before any work starts."""
+    return split_formats(values)
+
+
+def _fail(message: str, code: ExitCode) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def choose_slo_results(run: Any, slo_texts: Sequence[str], reevaluate: bool) -> list[dict[str, Any]]:
+    """The SLO results a report of ``run`` shows (see the module docstring for the order)."""
+    from loadtest.report import slo_results
+    from loadtest.slo import SloError
+    from loadtest.slo_eval import evaluate_slos, parse_slo_option, slos_of_scenario_yaml
+
+    if slo_texts:
+        try:
+            slos = [parse_slo_option(text, run.traffic_names) for text in slo_texts]
+        except SloError as exc:
+            raise click.BadParameter(str(exc), param_hint="--slo") from None
+        return evaluate_slos(slos, run.summary, run.histograms)
+    stored = slo_results(run)
+    if stored and not reevaluate:
+        return stored
+    try:
+        declared = slos_of_scenario_yaml(run.scenario_yaml)
+    except SloError as exc:
+        click.echo(f"warning: SLOs of {run.path / 'scenario.yaml'} not evaluated: {exc}", err=True)
+        return stored
+    return evaluate_slos(declared, run.summary, run.histograms) if declared else stored
+
+
+@click.command()
+@click.argument("run_dir", metavar="RUN_DIR", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "-f",
+    "--format",
+    "formats",
+    multiple=True,
+    metavar="FORMAT",
+    callback=format_option_callback,
+    help=f"Report format: {FORMAT_HELP} (repeat or comma-separate; default text).",
+)
+@click.option("--out", type=click.Path(file_okay=False), help="Write the files here instead of into RUN_DIR.")
+@click.option(
+    "--stdout", "to_stdout", is_flag=True, help="Print the (single) format to standard output, write no file."
+)
+@click.option(
+    "--slo",
+    "slo_texts",
+    multiple=True,
+    metavar="SLO",
+    help="Judge this SLO instead of the run's own, e.g. 'p99 latency < 50ms' or 'ENTRY: p99 ttfr < 200ms' (repeat).",
+)
+@click.option("--reevaluate", is_flag=True, help="Evaluate the SLOs of the run's scenario.yaml again.")
+def report(
+    run_dir: str,
+    formats: Sequence[str],
+    out: str | None,
+    to_stdout: bool,
+    slo_texts: Sequence[str],
+    reevaluate: bool,
+) -> None:
+    """Render reports of RUN_DIR (written into it as report.txt, report.html, ..., junit.xml).
+
+    Exit codes: 0 ok, 2 invalid usage, 3 an SLO is breached, 5 RUN_DIR is not a readable run
+    directory, 1 another error (e.g. the output directory is not writable).
+    """
+    from loadtest.report import FILE_NAMES, build_view, render_view
+    from loadtest.results import RunDirectoryError, load_run
+
+    chosen = list(formats) or ["text"]
+    if to_stdout and len(chosen) != 1:
+        raise click.UsageError("--stdout prints one format; choose exactly one with --format")
+    try:
+        run = load_run(run_dir)
+        results = choose_slo_results(run, slo_texts, reevaluate)
+        view = build_view(run, results)
+        rendered = {fmt: render_view(view, fmt) for fmt in chosen}
+    except RunDirectoryError as exc:
+        _fail(str(exc), ExitCode.NOT_COMPARABLE)
+        return
+    if to_stdout:
+        click.echo(rendered[chosen[0]], nl=False)
+    else:
+        target = Path(out) if out else Path(run_dir)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            for fmt, text in rendered.items():
+                path = target / FILE_NAMES[fmt]
+                path.write_text(text, encoding="utf-8")
+                click.echo(f"report: {path}")
+        except OSError as exc:
+            _fail(f"cannot write reports to {target}: {exc.strerror or exc}", ExitCode.RUNTIME_ERROR)
+        if "text" in rendered:
+            click.echo(rendered["text"], nl=False)
+    if any(result.get("passed") is False for result in results):
+        sys.exit(ExitCode.SLO_BREACHED)

@@ -1,0 +1,190 @@
+"""Plots for the HTML report, drawn with matplotlib and returned as inline SVG text.
+
+Owns the figures: HDR percentile spectra (tail on a log axis), percentiles over time, throughput
+and errors over time, server-side times over time. Uses matplotlib's object API (no pyplot, no
+global figure state) with text kept as SVG ``<text>`` (matplotlib escapes it) and math parsing off,
+so a name with ``$`` or ``<`` is drawn as written. Deterministic: fixed hash salt, no date. Never
+reads files and never decides what a report contains.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ParamSpec, cast
+
+from hdrh.histogram import HdrHistogram
+
+from loadtest.hdrstats import value_at_percentiles
+
+FIG_WIDTH_IN = 9.0
+FIG_HEIGHT_IN = 3.4
+SPECTRUM_POINTS = 160
+_RC: dict[str, Any] = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "tritonload",
+    "text.parse_math": False,
+    "font.size": 9.0,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+}
+
+Series = Sequence[tuple[str, HdrHistogram]]
+P = ParamSpec("P")
+
+
+def _styled(function: Callable[P, str]) -> Callable[P, str]:
+    """Run a plotting function under the report's matplotlib settings (they apply when artists are made)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> str:
+        import matplotlib
+
+        with matplotlib.rc_context(cast(Any, _RC)):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+def _figure(rows: int = 1, height_in: float = FIG_HEIGHT_IN) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(FIG_WIDTH_IN, height_in * rows), layout="constrained")
+
+
+def _svg(figure: Any, salt: str) -> str:
+    import matplotlib
+
+    buffer = io.StringIO()
+    with matplotlib.rc_context(cast(Any, {"svg.hashsalt": f"tritonload-{salt}"})):
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "tritonload"})
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _legend(axes: Any) -> None:
+    """The legend to the right of the plot, where it never hides a line."""
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0.0)
+
+
+def spectrum_points(histogram: HdrHistogram, points: int = SPECTRUM_POINTS) -> tuple[list[float], list[float]]:
+    """The HDR percentile distribution: x = 1 / (1 - percentile/100), y = value (µs); empty when no data.
+
+    x runs from 1 (the minimum) to the sample count (the maximum) on a log grid, the usual
+    HdrHistogram plot: each decade to the right is one more nine (90%, 99%, 99.9%, ...).
+    """
+    count = histogram.get_total_count()
+    if count == 0:
+        return [], []
+    top = max(float(count), 10.0)
+    xs = [10 ** (math.log10(top) * i / (points - 1)) for i in range(points)]
+    percentiles = [100.0 * (1.0 - 1.0 / x) for x in xs[:-1]] + [100.0]  # the line ends at the maximum
+    values = value_at_percentiles(histogram, percentiles)
+    return xs, [float(v) for v in values]
+
+
+def _nines_axis(axes: Any, top: float) -> None:
+    axes.set_xscale("log")
+    ticks = [10.0**k for k in range(math.ceil(math.log10(max(top, 10.0))) + 1)]
+    labels = ["0%" if t == 1 else f"{100 * (1 - 1 / t):.10g}%" for t in ticks]
+    axes.set_xticks(ticks, labels)
+    axes.set_xlim(1, max(top, 10.0))
+    axes.set_xlabel("percentile")
+
+
+@_styled
+def spectrum_svg(title: str, series: Series, salt: str, unit_label: str = "ms", scale: float = 1e-3) -> str:
+    """One HDR percentile spectrum with a line per (label, histogram)."""
+    figure = _figure()
+    axes = figure.add_subplot()
+    top = 10.0
+    for label, histogram in series:
+        xs, values = spectrum_points(histogram)
+        if xs:
+            axes.plot(xs, [v * scale for v in values], label=label, linewidth=1.4)
+            top = max(top, xs[-1])
+    _nines_axis(axes, top)
+    axes.set_ylabel(unit_label)
+    axes.set_ylim(bottom=0)
+    axes.set_title(title, loc="left")
+    if len(series) > 1:
+        _legend(axes)
+    return _svg(figure, salt)
+
+
+@_styled
+def over_time_svg(
+    title: str,
+    intervals: Sequence[tuple[float, HdrHistogram]],
+    percentiles: Sequence[float],
+    salt: str,
+) -> str:
+    """Percentiles (and max) of each interval histogram against the interval's end time (s)."""
+    figure = _figure()
+    axes = figure.add_subplot()
+    times = [end_s for end_s, _ in intervals]
+    columns: list[list[float | None]] = [[] for _ in (*percentiles, "max")]
+    for _, histogram in intervals:
+        empty = histogram.get_total_count() == 0
+        values = [] if empty else value_at_percentiles(histogram, [*percentiles, 100.0])
+        for index, column in enumerate(columns):
+            column.append(None if empty else values[index] / 1000.0)
+    for label, column in zip([f"p{p:g}" for p in percentiles] + ["max"], columns, strict=True):
+        axes.plot(
+            times,
+            [math.nan if v is None else v for v in column],
+            label=label,
+            marker=".",
+            linewidth=1.2,
+            linestyle=":" if label == "max" else "-",
+        )
+    axes.set_xlabel("time (s)")
+    axes.set_ylabel("ms")
+    axes.set_ylim(bottom=0)
+    axes.set_title(title, loc="left")
+    _legend(axes)
+    return _svg(figure, salt)
+
+
+@_styled
+def throughput_svg(
+    times_s: Sequence[float],
+    ok_rps: Mapping[str, Sequence[float]],
+    errors_rps: Mapping[str, Sequence[float]],
+    salt: str,
+) -> str:
+    """Successful requests/s and errors/s per traffic entry, one point per interval."""
+    figure = _figure(rows=2, height_in=2.6)
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    for name, values in ok_rps.items():
+        top.plot(times_s, values, label=name, marker=".", linewidth=1.2)
+    top.set_ylabel("ok requests/s")
+    top.set_ylim(bottom=0)
+    top.set_title("Throughput and errors over time", loc="left")
+    _legend(top)
+    for name, values in errors_rps.items():
+        bottom.plot(times_s, values, label=name, marker=".", linewidth=1.2)
+    bottom.set_ylabel("errors/s")
+    bottom.set_ylim(bottom=0, top=max([1.0, *(max(v, default=0.0) * 1.1 for v in errors_rps.values())]))
+    bottom.set_xlabel("time (s)")
+    return _svg(figure, salt)
+
+
+@_styled
+def server_time_svg(title: str, times_s: Sequence[float], phases_ms: Mapping[str, Sequence[float]], salt: str) -> str:
+    """Average server-side time per request in each interval, one line per phase (queue, compute...)."""
+    figure = _figure()
+    axes = figure.add_subplot()
+    for phase, values in phases_ms.items():
+        axes.plot(times_s, values, label=phase, marker=".", linewidth=1.2)
+    axes.set_xlabel("time (s)")
+    axes.set_ylabel("ms per request")
+    axes.set_ylim(bottom=0)
+    axes.set_title(title, loc="left")
+    _legend(axes)
+    return _svg(figure, salt)

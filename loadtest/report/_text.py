@@ -1,0 +1,126 @@
+"""The plain-text report: what a person reads in a terminal or a CI log.
+
+Owns the text layout (aligned columns, times in milliseconds with three decimals). Pure: takes a
+:class:`~loadtest.report._view.ReportView`, returns text; never reads or writes files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from loadtest.report._view import (
+    METRIC_LABELS,
+    RESPONSES,
+    ReportView,
+    fmt_measured,
+    fmt_percent,
+    fmt_rate,
+    slo_scope,
+    slo_status,
+)
+
+
+def _ms(value_us: float | None) -> str:
+    return "-" if value_us is None else f"{value_us / 1000.0:.3f}"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> list[str]:
+    """Aligned columns: the first ``left`` columns flush left, the others flush right."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            str(cell).ljust(width) if i < left else str(cell).rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    return [line(headers), *(line(row) for row in rows)]
+
+
+def _header(view: ReportView) -> list[str]:
+    scenario = view.scenario
+    state = "complete" if view.complete else "INCOMPLETE"
+    lines = [
+        f"tritonload run {view.run_id}: {view.status} ({state})",
+        f"started {view.started_at}, measured {view.duration_s:.1f} s"
+        f" (warm-up excluded: {view.warmup_requests} requests)",
+        f"scenario {scenario.get('name', '-')} (hash {scenario.get('hash', '-')}, seed {scenario.get('seed', '-')})",
+    ]
+    if view.error:
+        lines.append(f"error: {view.error}")
+    return lines
+
+
+def _traffic(view: ReportView) -> list[str]:
+    rows = [
+        [
+            row.name,
+            row.pattern or "-",
+            str(row.requests),
+            str(row.errors),
+            fmt_percent(row.error_rate),
+            fmt_rate(row.throughput_rps),
+            str(row.late_sends),
+        ]
+        for row in view.rows
+    ]
+    return table(["traffic", "pattern", "requests", "errors", "error rate", "req/s", "late"], rows, left=2)
+
+
+def _metric(view: ReportView, metric: str) -> list[str]:
+    rows = [row for row in view.rows if metric in row.metrics]
+    if not rows:
+        return []
+    count_metric = metric == RESPONSES
+    keys = ["mean", *view.percentile_keys, "max"]
+
+    def cell(value: float | None) -> str:
+        if value is None:
+            return "-"
+        return f"{value:g}" if count_metric else _ms(value)
+
+    unit = "" if count_metric else " (ms)"
+    cells = [
+        [row.name, str(row.stat(metric, "count") or 0), *(cell(row.stat(metric, k)) for k in keys)] for row in rows
+    ]
+    return ["", f"{METRIC_LABELS[metric].capitalize()}{unit}", *table(["", "count", *keys], cells)]
+
+
+def _slos(view: ReportView) -> list[str]:
+    if not view.slos:
+        return ["", "SLOs: none"]
+    passed = sum(1 for slo in view.slos if slo.get("passed") is True)
+    lines = ["", f"SLOs: {passed} passed, {view.slos_breached} breached, {view.slos_unmeasured} not measured"]
+    rows = [
+        [
+            slo_status(slo),
+            slo_scope(slo),
+            str(slo.get("slo", "")),
+            fmt_measured(str(slo.get("unit", "")), slo.get("measured")),
+            str(slo.get("reason") or ""),
+        ]
+        for slo in view.slos
+    ]
+    lines += ["  " + line for line in table(["", "scope", "objective", "measured", ""], rows, left=3)]
+    return lines
+
+
+def _errors(view: ReportView) -> list[str]:
+    rows = [
+        [entry.name, kind, str(count)]
+        for entry in view.entries
+        for kind, count in sorted(entry.errors_by_kind.items())
+        if count
+    ]
+    return ["", "Errors by kind", *table(["traffic", "kind", "count"], rows, left=2)] if rows else []
+
+
+def render_text(view: ReportView) -> str:
+    """The text report of one run."""
+    lines = [*_header(view), "", *_traffic(view)]
+    for metric in view.metrics:
+        lines += _metric(view, metric)
+    lines += _errors(view)
+    lines += _slos(view)
+    return "\n".join(lines) + "\n"
