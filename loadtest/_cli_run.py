@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -72,7 +71,6 @@ def run(
         click.echo(str(exc), err=True)
         sys.exit(ExitCode.USAGE)
     run_dir = Path(out) if out else Path(reports_dir) / make_run_id(config.name)
-    config.evaluate_slos = _slo_evaluator(scenario, run_dir)
     if (run_dir / "summary.json").exists():
         click.echo(f"error: {run_dir} already holds a run; choose another --out", err=True)
         sys.exit(ExitCode.USAGE)
@@ -85,28 +83,8 @@ def run(
     sys.exit(result.exit_code)
 
 
-def _slo_evaluator(scenario: Any, run_dir: Path) -> Callable[[dict[str, Any]], list[dict[str, Any]]] | None:
-    try:
-        from loadtest.slo_eval import evaluate_slos
-    except ImportError:  # the report package is not there yet
-        return None
-
-    def evaluate(summary: dict[str, Any]) -> list[dict[str, Any]]:
-        from loadtest import hlog
-        from loadtest.results import HLOG_FILE
-
-        def histograms() -> Any:  # an SLO on a percentile the summary lacks reads latency.hlog
-            return hlog.read_totals(run_dir / HLOG_FILE, int(summary["highest_trackable_us"]))
-
-        return evaluate_slos(scenario, summary, histograms)
-
-    return evaluate
-
-
 def _write_reports(run_dir: Path, formats: Sequence[str]) -> None:
-    try:
-        from loadtest.report import write_reports
-    except ImportError:
-        return
+    from loadtest.report import write_reports
+
     for path in write_reports(run_dir, formats):
         click.echo(f"report: {path}")

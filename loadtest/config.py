@@ -113,6 +113,7 @@ def build_run_config(
             "protocol": entry_plan.protocol,
             "target": entry.target,
             "url": options.url,
+            "batch_size": (pools[entry.payload].batch_size or 1) if entry.method == "infer_batch" else 1,
         }
         if open_loop:
             share = entry_plan.rate_share or 0.0

@@ -89,6 +89,9 @@ class _PluginSession:
             session.status, session.error = "failed", str(self.loop.exception)
         summary = session._finish()
         self._stop_server()
+        from loadtest.report import write_reports
+
+        write_reports(session.run_dir, ("text", "json", "html"))
         if any(slo.get("passed") is False for slo in summary.get("slos", [])):
             environment.process_exit_code = ExitCode.SLO_BREACHED
         LOGGER.info("tritonload run directory: %s", session.run_dir)

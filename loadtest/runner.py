@@ -26,10 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from loadtest import (
-    __version__,
-    _bridge,
-)
+from loadtest import __version__, _bridge, hlog
 from loadtest.exit_codes import ExitCode
 from loadtest.hdrstats import value_at_percentiles
 from loadtest.recorder import (
@@ -42,6 +39,7 @@ from loadtest.recorder import (
     Recorder,
 )
 from loadtest.results import (
+    HLOG_FILE,
     LOG_FILE,
     RunWriter,
     build_summary,
@@ -101,7 +99,7 @@ class RunConfig:
     bind_embedded: Callable[[Any], None] | None = None
     """Called with the started embedded server so targets can take its URLs."""
     slos: Sequence[Any] = ()
-    evaluate_slos: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None
+    """Parsed SLOs (``loadtest.slo.Slo``), evaluated on the final summary."""
     load_info: dict[str, Any] = field(default_factory=dict)
     metrics_urls: Sequence[str] = ()
     """Prometheus metrics pages to snapshot every interval (the embedded server's is added)."""
@@ -656,7 +654,7 @@ class RunSession:
         runner.quit()
 
     # -- results ---------------------------------------------------------------------------------------
-    def _write_summary(self, *, complete: bool, now_ns: int | None = None) -> dict[str, Any]:
+    def _write_summary(self, *, complete: bool, now_ns: int | None = None, final: bool = False) -> dict[str, Any]:
         if self.recorder is None or self.writer is None:
             return {}
         end_ns = now_ns or time.perf_counter_ns()
@@ -682,10 +680,18 @@ class RunSession:
                 "cpu_us_per_request": round(cpu_s * 1e6 / requests, 1) if requests else None,
                 "note": "CPU time of the load-generator process while measuring (all its threads)",
             }
-        if complete and self.config.evaluate_slos is not None:
-            summary["slos"] = self.config.evaluate_slos(summary)
+        if final and self.config.slos:
+            summary["slos"] = self._evaluate_slos(summary)
         self.writer.write_summary(summary)
         return summary
+
+    def _evaluate_slos(self, summary: dict[str, Any]) -> list[dict[str, Any]]:
+        from loadtest.slo_eval import evaluate_slos
+
+        def histograms() -> Any:  # only for a percentile the summary does not list
+            return hlog.read_totals(self.run_dir / HLOG_FILE, int(summary["highest_trackable_us"]))
+
+        return evaluate_slos(self.config.slos, summary, histograms)
 
     def _finish(self) -> dict[str, Any]:
         self.writer_started = self.writer is not None
@@ -711,8 +717,8 @@ class RunSession:
                 }
                 for label, start in self.counts_start.items()
             }
-        summary = self._write_summary(complete=self.status == "completed")
         self.writer.close()
+        summary = self._write_summary(complete=self.status == "completed", final=True)
         for raw, _ in self.stats_servers:
             self._on_stats_thread(raw.close)
         self.stats_thread.shutdown(wait=False)
