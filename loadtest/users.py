@@ -190,6 +190,20 @@ class TritonUser(User):
         return kwargs
 
     # -- the request loop ----------------------------------------------------------------------
+    @task
+    def run_requests(self) -> None:
+        """Requests back to back (every wait yields to the hub), or one per task call when paced so that
+        Locust's ``wait_time`` spaces them."""
+        if self.traffic.pacing_s > 0:
+            self.step()
+            return
+        while True:
+            self.step()
+
+    def step(self) -> None:
+        """One unit of work: a request (or a top-up of outstanding requests) and its recording."""
+        raise NotImplementedError
+
     def _next_intended(self) -> int | None:
         """Open loop: sleep until the next ticket's intended start and return it; closed: None."""
         tickets = self.control.tickets.get(self.traffic.name)
@@ -289,8 +303,7 @@ class SyncUser(TritonUser):
         self._grpc = self.traffic.client.protocol == "grpc"
         return _bridge.run_in_thread(make) if self._grpc else make()
 
-    @task
-    def request(self) -> None:
+    def step(self) -> None:
         """Send one request and wait for it."""
         intended = self._begin()
         method = getattr(self._client, self.traffic.method)
@@ -337,8 +350,7 @@ class DecoupledUser(TritonUser):
         for _ in method(**kwargs):
             pass
 
-    @task
-    def request(self) -> None:
+    def step(self) -> None:
         """Send one request and consume its whole stream."""
         intended = self._begin()
         method = getattr(self._client, self.traffic.method)
@@ -367,8 +379,7 @@ class _ConcurrentUser(TritonUser):
         """Start one request; returns a future completed by another thread."""
         raise NotImplementedError
 
-    @task
-    def request(self) -> None:
+    def step(self) -> None:
         """Top up the outstanding requests, then wait for at least one to finish."""
         open_loop = self.traffic.name in self.control.tickets
         limit = 1 if open_loop else max(self.traffic.in_flight, 1)
