@@ -423,11 +423,7 @@ class RunSession:
                 options.url, options.model, options.version, lazy_init=False, **options.kwargs()
             ) as client:
                 config = client.model_config
-                kwargs: dict[str, Any] = dict(spec.payloads.next())
-                if spec.parameters:
-                    kwargs["parameters"] = dict(spec.parameters)
-                if spec.headers:
-                    kwargs["headers"] = dict(spec.headers)
+                kwargs = spec.call_kwargs()
                 try:
                     result = getattr(client, spec.method)(**kwargs)
                     if spec.pattern == "decoupled":

@@ -69,6 +69,15 @@ class TrafficSpec:
     model_config: Any = None
     """The model config fetched by the preflight check; spares every user its own fetch."""
 
+    def call_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the next request: the next payload, parameters and headers."""
+        kwargs: dict[str, Any] = dict(self.payloads.next())
+        if self.parameters:
+            kwargs["parameters"] = dict(self.parameters)
+        if self.headers:
+            kwargs["headers"] = dict(self.headers)
+        return kwargs
+
 
 class Tickets:
     """Open loop: hands out intended start times of one traffic entry's requests, in order.
@@ -179,15 +188,6 @@ class TritonUser(User):
         if self.traffic.model_config is None:
             return {}
         return {"model_config": self.traffic.model_config, "ensure_model_is_ready": False}
-
-    def _call_kwargs(self) -> dict[str, Any]:
-        spec = self.traffic
-        kwargs: dict[str, Any] = dict(spec.payloads.next())
-        if spec.parameters:
-            kwargs["parameters"] = dict(spec.parameters)
-        if spec.headers:
-            kwargs["headers"] = dict(spec.headers)
-        return kwargs
 
     # -- the request loop ----------------------------------------------------------------------
     @task
@@ -307,7 +307,7 @@ class SyncUser(TritonUser):
         """Send one request and wait for it."""
         intended = self._begin()
         method = getattr(self._client, self.traffic.method)
-        kwargs = self._call_kwargs()
+        kwargs = self.traffic.call_kwargs()
         error: BaseException | None = None
         self.control.in_flight += 1
         try:
@@ -357,7 +357,7 @@ class DecoupledUser(TritonUser):
         error: BaseException | None = None
         self.control.in_flight += 1
         try:
-            _bridge.run_in_thread(self._consume, method, self._call_kwargs())
+            _bridge.run_in_thread(self._consume, method, self.traffic.call_kwargs())
         except Exception as exc:
             error = exc
         finally:
@@ -390,7 +390,7 @@ class _ConcurrentUser(TritonUser):
                 if not self._pending:
                     raise
                 break
-            future = self.submit(self._call_kwargs())
+            future = self.submit(self.traffic.call_kwargs())
             self.control.in_flight += 1
             self._pending[future] = intended
             future.add_done_callback(self._waker.notify)

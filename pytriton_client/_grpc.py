@@ -18,7 +18,7 @@ import tritonclient.grpc.aio as aiogrpcclient
 
 from pytriton_client._core import ClientSettings, within
 from pytriton_client._errors import translate
-from pytriton_client._inputs import PreparedInput
+from pytriton_client._inputs import PreparedInput, build_tensors
 from pytriton_client._tls import ssl_context
 from pytriton_client.exceptions import PyTritonClientError
 
@@ -133,11 +133,7 @@ class SyncGrpcTransport:
         parameters: dict[str, Any] | None,
         headers: dict[str, Any] | None,
     ) -> dict[str, np.ndarray]:
-        inputs = []
-        for input_name, array, datatype in prepared:
-            tensor = _InferInput(input_name, array.shape, datatype)
-            tensor.set_data_from_numpy(array)
-            inputs.append(tensor)
+        inputs = build_tensors(_InferInput, prepared)
         try:
             result = self.client.infer(
                 name,
@@ -240,11 +236,7 @@ class AsyncGrpcTransport:
         parameters: dict[str, Any] | None,
         headers: dict[str, Any] | None,
     ) -> dict[str, np.ndarray]:
-        inputs = []
-        for input_name, array, datatype in prepared:
-            tensor = _InferInput(input_name, array.shape, datatype)
-            tensor.set_data_from_numpy(array)
-            inputs.append(tensor)
+        inputs = build_tensors(_InferInput, prepared)
         try:
             result = await self._client.infer(
                 name,

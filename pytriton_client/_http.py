@@ -16,7 +16,7 @@ import tritonclient.http as httpclient
 
 from pytriton_client._core import ClientSettings, within
 from pytriton_client._errors import is_timeout, translate
-from pytriton_client._inputs import PreparedInput
+from pytriton_client._inputs import PreparedInput, build_tensors
 from pytriton_client._tls import gevent_context_factory, ssl_context
 from pytriton_client.exceptions import PyTritonClientClosedError, PyTritonClientError
 
@@ -144,11 +144,7 @@ class SyncHttpTransport:
         headers: dict[str, Any] | None,
     ) -> dict[str, np.ndarray]:
         client = self._client or self._get()
-        inputs = []
-        for input_name, array, datatype in prepared:
-            tensor = _InferInput(input_name, array.shape, datatype)
-            tensor.set_data_from_numpy(array)
-            inputs.append(tensor)
+        inputs = build_tensors(_InferInput, prepared)
         try:
             result = client.infer(
                 name, inputs, model_version=version, request_id=request_id, parameters=parameters, headers=headers
@@ -236,11 +232,7 @@ class AsyncHttpTransport:
         parameters: dict[str, Any] | None,
         headers: dict[str, Any] | None,
     ) -> dict[str, np.ndarray]:
-        inputs = []
-        for input_name, array, datatype in prepared:
-            tensor = _InferInput(input_name, array.shape, datatype)
-            tensor.set_data_from_numpy(array)
-            inputs.append(tensor)
+        inputs = build_tensors(_InferInput, prepared)
         try:
             result = await self._client.infer(
                 name, inputs, model_version=version, request_id=request_id, parameters=parameters, headers=headers

@@ -8,7 +8,7 @@ input and saying expected vs given.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,16 @@ _NUMPY_TO_TRITON: dict[str, str] = {
     "float32": "FP32",
     "float64": "FP64",
 }
+
+
+def build_tensors(tensor_class: Callable[[str, Any, str], Any], prepared: Sequence[PreparedInput]) -> list[Any]:
+    """tritonclient input tensors (``tensor_class`` is the protocol's ``InferInput``) for prepared inputs."""
+    tensors = []
+    for name, array, datatype in prepared:
+        tensor = tensor_class(name, array.shape, datatype)
+        tensor.set_data_from_numpy(array)
+        tensors.append(tensor)
+    return tensors
 
 
 def check_convention(args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
