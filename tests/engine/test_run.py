@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,28 @@ def sleep_successes(server: EmbeddedTriton) -> int:
         client.close()
 
 
+@pytest.fixture
+def cpus_awake() -> Iterator[bool]:
+    """Hold the kernel's PM QoS CPU latency at 0 µs while a latency-accuracy test runs (when allowed).
+
+    On this project's 2-core VM every wake-up from an idle vCPU costs ~0.1-0.3 ms, and a 20 ms
+    request crosses several processes that each went idle meanwhile: that adds ~0.3 ms to the p50 a
+    raw tritonclient loop and tritonload both measure (21.3 vs 21.0 ms, measured). Latency benchmarks
+    on VMs commonly hold this; the setting lasts only while the file stays open. Without permission
+    the test runs anyway (True/False says which).
+    """
+    try:
+        handle = os.open("/dev/cpu_dma_latency", os.O_WRONLY)
+    except OSError:
+        yield False
+        return
+    try:
+        os.write(handle, struct.pack("i", 0))
+        yield True
+    finally:
+        os.close(handle)
+
+
 def summary_of(run_dir: Path) -> dict[str, Any]:
     return dict(json.loads((run_dir / "summary.json").read_text()))
 
@@ -85,7 +109,9 @@ def test_every_example_scenario_runs(example: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_closed_loop_measures_the_sleep_model_accurately(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
+def test_closed_loop_measures_the_sleep_model_accurately(
+    triton_server: EmbeddedTriton, tmp_path: Path, cpus_awake: bool
+) -> None:
     scenario = sleep_scenario(tmp_path, triton_server, "load: {kind: closed, users: 4}\nduration_s: 10\n")
     before = sleep_successes(triton_server)
     result = tritonload("run", str(scenario), "--out", str(tmp_path / "run"), "-q")
@@ -104,7 +130,9 @@ def test_closed_loop_measures_the_sleep_model_accurately(triton_server: Embedded
 
 
 @pytest.mark.timeout(120)
-def test_open_loop_keeps_its_rate_and_records_response_time(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
+def test_open_loop_keeps_its_rate_and_records_response_time(
+    triton_server: EmbeddedTriton, tmp_path: Path, cpus_awake: bool
+) -> None:
     body = "load: {kind: open, rate: 100, arrival: constant, max_in_flight: 16}\nduration_s: 20\n"
     scenario = sleep_scenario(tmp_path, triton_server, body, name="open")
     result = tritonload("run", str(scenario), "--out", str(tmp_path / "run"), "-q")
