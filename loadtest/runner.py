@@ -149,6 +149,21 @@ def _host_info() -> dict[str, Any]:
     }
 
 
+def _redacted_command(argv: Sequence[str]) -> list[str]:
+    """The command line, with the value of any ``--set`` whose path names a secret replaced."""
+    from loadtest.scenario import is_sensitive_header
+
+    command = list(argv)
+    for index, arg in enumerate(command):
+        previous = command[index - 1] if index else ""
+        setting = arg[len("--set=") :] if arg.startswith("--set=") else (arg if previous == "--set" else None)
+        if setting is not None and "=" in setting:
+            path, _, _ = setting.partition("=")
+            if is_sensitive_header(path.rsplit(".", 1)[-1]):
+                command[index] = arg[: len(arg) - len(setting)] + f"{path}=<redacted>"
+    return command
+
+
 def _package_versions() -> dict[str, str]:
     from importlib import metadata
 
@@ -390,7 +405,7 @@ class RunSession:
                 "host": _host_info(),
                 "servers": servers,
                 "models": models,
-                "command": sys.argv,
+                "command": _redacted_command(sys.argv),
             },
             "server_counts": {},
         }

@@ -336,3 +336,46 @@ def test_run_with_web_serves_locust_ui_with_the_scenario_traffic(triton_server: 
     assert process.returncode == 0, stderr[-2000:]
     assert "locust" in page.lower()
     assert any(row.get("name") == "sleep" and row.get("num_requests", 0) > 0 for row in stats["stats"])
+
+
+@pytest.mark.timeout(120)
+def test_an_access_token_never_reaches_the_run_directory_or_the_output(
+    triton_server: EmbeddedTriton, tmp_path: Path
+) -> None:
+    token = "tok-3f9a1c-do-not-leak"
+    scenario = tmp_path / "token.yaml"
+    scenario.write_text(f"""
+version: 1
+targets:
+  linear: {{url: "{triton_server.grpc_url}", model: Linear, access_token_env: TRITONLOAD_TEST_TOKEN}}
+payloads:
+  p: {{inputs: {{INPUT_1: {{dtype: float32, shape: [2], generator: zeros}}}}}}
+traffic:
+  - {{name: linear, pattern: sync, target: linear, payload: p, headers: {{x-api-key: placeholder}}}}
+load: {{kind: closed, users: 1}}
+duration_s: 2
+""")
+    run_dir = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "loadtest",
+        "run",
+        str(scenario),
+        "--out",
+        str(run_dir),
+        "--set",
+        f"traffic[0].headers.x-api-key={token}",
+        "--format",
+        "text,json,html,csv,markdown,junit",
+    ]
+    env = {**os.environ, "TRITONLOAD_TEST_TOKEN": token}
+    result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=90, cwd=ROOT, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert summary_of(run_dir)["traffic"]["linear"]["ok"] > 0
+    assert token not in result.stdout + result.stderr
+    files = [path for path in run_dir.rglob("*") if path.is_file()]
+    assert len(files) >= 10
+    for path in files:
+        assert token.encode() not in path.read_bytes(), path.name
+    assert "TRITONLOAD_TEST_TOKEN" in (run_dir / "scenario.yaml").read_text()
