@@ -146,8 +146,7 @@ class SyncGrpcTransport:
             )
         except Exception as exc:
             raise translate(exc, self._url, f"inference on model {name!r}", self._timeout_s) from exc
-        as_numpy = result.as_numpy
-        return {output.name: as_numpy(output.name) for output in result.get_response().outputs}
+        return grpc_outputs(result)
 
     # -- streaming (DecoupledModelClient) -----------------------------------------------------------
     def start_stream(self, callback: Callable[..., None], headers: dict[str, Any] | None) -> None:
@@ -249,8 +248,7 @@ class AsyncGrpcTransport:
             )
         except Exception as exc:
             raise translate_rpc(exc, self._url, f"inference on model {name!r}", self._timeout_s) from exc
-        as_numpy = result.as_numpy
-        return {output.name: as_numpy(output.name) for output in result.get_response().outputs}
+        return grpc_outputs(result)
 
     def open_stream(
         self,
