@@ -21,7 +21,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -310,16 +310,3 @@ def load_run(path: str | Path) -> Run:
         intervals=_read_jsonl(run_dir / INTERVALS_FILE),
         server_stats=_read_jsonl(run_dir / SERVER_STATS_FILE),
     )
-
-
-def interval_counter_series(run: Run, traffic: str, names: Iterable[str] = ("ok",)) -> list[dict[str, Any]]:
-    """Per interval: start/end and the chosen counters of one traffic entry (0 when absent)."""
-    series = []
-    for record in run.intervals:
-        counters = record.get("traffic", {}).get(traffic, {})
-        row: dict[str, Any] = {"start_s": record["start_s"], "end_s": record["end_s"]}
-        for name in names:
-            value = counters.get(name, 0)
-            row[name] = sum(value.values()) if isinstance(value, dict) else value
-        series.append(row)
-    return series

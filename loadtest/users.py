@@ -99,11 +99,6 @@ class Tickets:
         self._next += 1
         return self._start_ns + int(offset * 1e9)
 
-    @property
-    def issued(self) -> int:
-        """How many tickets were handed out."""
-        return self._next
-
 
 class RunControl:
     """State shared by every user of a run; touched only from the hub's thread."""
@@ -127,7 +122,6 @@ class RunControl:
         self.last_ok_ns = time.perf_counter_ns()
         self.last_connection_error_ns: int | None = None
         self.closers: list[Callable[[], None]] = []
-        self.fatal: BaseException | None = None
 
     def may_send(self) -> bool:
         """Whether a user may start another request (not stopping, request budget left)."""
