@@ -22,9 +22,25 @@ T = TypeVar("T")
 
 
 def run_in_thread(function: Callable[..., T], *args: Any) -> T:
-    """Run a blocking ``function(*args)`` in gevent's native thread pool; the greenlet waits."""
-    result: T = gevent.get_hub().threadpool.apply(function, args)
+    """Run a blocking ``function(*args)`` in gevent's native thread pool; the greenlet waits.
+
+    An exception raised by ``function`` is re-raised in the waiting greenlet. It never reaches the
+    hub's error handler, which would print its traceback to stderr, also when nobody waits any more
+    (the greenlet was killed while the call went on in its thread).
+    """
+    outcome: tuple[bool, Any] = gevent.get_hub().threadpool.apply(_capture, (function, args))
+    succeeded, value = outcome
+    if not succeeded:
+        raise value
+    result: T = value
     return result
+
+
+def _capture(function: Callable[..., Any], args: tuple[Any, ...]) -> tuple[bool, Any]:
+    try:
+        return True, function(*args)
+    except Exception as exc:
+        return False, exc
 
 
 def ensure_thread_pool(size: int) -> None:

@@ -512,7 +512,8 @@ class RunSession:
         from locust.env import Environment
 
         config = self.config
-        environment = Environment(user_classes=[], events=None)
+        # A ramp-down lets each stopped user finish (and record) its request in flight.
+        environment = Environment(user_classes=[], events=None, stop_timeout=self._in_flight_wait_s())
         environment.user_classes = self.create_users(environment, fixed_counts=config.load_kind != "stages")
         self.open_results()
         if config.load_kind == "stages":
@@ -656,13 +657,17 @@ class RunSession:
 
         control = self.control
         control.stopping = True
-        wait_s = max((t.spec.client.inference_timeout_s for t in self.config.traffic), default=10.0) + 1.0
-        deadline = time.monotonic() + wait_s
+        deadline = time.monotonic() + self._in_flight_wait_s()
         while control.in_flight > 0 and time.monotonic() < deadline and not self.interrupt.abandon:
             gevent.sleep(0.01)
         if control.in_flight > 0:
             LOGGER.warning("abandoned %d requests in flight", control.in_flight)
+        runner.environment.stop_timeout = 0.0  # what was in flight is recorded or abandoned: stop at once
         runner.quit()
+
+    def _in_flight_wait_s(self) -> float:
+        """How long a stop waits for requests in flight: the longest inference timeout, plus a second."""
+        return max((t.spec.client.inference_timeout_s for t in self.config.traffic), default=10.0) + 1.0
 
     # -- results ---------------------------------------------------------------------------------------
     def _write_summary(self, *, complete: bool, now_ns: int | None = None, final: bool = False) -> dict[str, Any]:
@@ -746,7 +751,18 @@ def _stage_shape(config: RunConfig) -> Any:
     stage_users: Callable[[float], tuple[int, float] | None] = config.stage_users
 
     class _Shape(LoadTestShape):
+        """Follows the stages, then holds the last one: the run session, not Locust, ends the run.
+
+        A shape that returned None would make Locust kill every user at once, racing the session's
+        graceful stop and cutting requests in flight.
+        """
+
+        last: tuple[int, float] | None = None
+
         def tick(self) -> tuple[int, float] | None:
-            return stage_users(self.get_run_time())
+            wanted = stage_users(self.get_run_time())
+            if wanted is not None:
+                self.last = wanted
+            return self.last
 
     return _Shape()

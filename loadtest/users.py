@@ -35,6 +35,7 @@ import numpy as np
 from locust import User, constant, constant_pacing, task
 from locust.env import Environment
 from locust.exception import StopUser
+from locust.user.task import LOCUST_STATE_STOPPING
 
 from loadtest import _bridge
 from loadtest.recorder import Recorder, RequestOutcome
@@ -191,12 +192,20 @@ class TritonUser(User):
         if self.traffic.pacing_s > 0:
             self.step()
             return
-        while True:
+        while not self.asked_to_stop():
             self.step()
+        self.drain()
+
+    def asked_to_stop(self) -> bool:
+        """Whether Locust asked this user to stop after its current task (a ramp-down with a stop timeout)."""
+        return self._state == LOCUST_STATE_STOPPING
 
     def step(self) -> None:
         """One unit of work: a request (or a top-up of outstanding requests) and its recording."""
         raise NotImplementedError
+
+    def drain(self) -> None:
+        """Wait for this user's outstanding requests and record them (before a graceful stop)."""
 
     def _next_intended(self) -> int | None:
         """Open loop: sleep until the next ticket's intended start and return it; closed: None."""
@@ -388,13 +397,20 @@ class _ConcurrentUser(TritonUser):
             self.control.in_flight += 1
             self._pending[future] = intended
             future.add_done_callback(self._waker.notify)
+        self._collect()
+
+    def drain(self) -> None:
+        while self._pending:
+            self._collect()
+
+    def _collect(self) -> None:
+        """Wait until at least one outstanding request is done, then record every finished one."""
         self._waker.event.wait()
         self._waker.event.clear()
         for future in [f for f in self._pending if f.done()]:
             intended = self._pending.pop(future)
             self.control.in_flight -= 1
-            exc = future.exception()
-            self._finish(intended, exc)
+            self._finish(intended, future.exception())
 
     def on_stop(self) -> None:
         for future in self._pending:

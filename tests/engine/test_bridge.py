@@ -8,6 +8,7 @@ import threading
 import time
 
 import gevent
+import pytest
 
 from loadtest import _bridge
 
@@ -52,6 +53,36 @@ def test_asyncio_loop_thread_runs_coroutines_in_its_own_thread() -> None:
 
 def test_run_in_thread_returns_the_result() -> None:
     assert _bridge.run_in_thread(lambda a, b: a + b, 2, 3) == 5
+
+
+def test_run_in_thread_reraises_in_the_greenlet_and_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    def fail() -> None:
+        raise KeyError("from the thread")
+
+    with pytest.raises(KeyError, match="from the thread"):
+        _bridge.run_in_thread(fail)
+    gevent.sleep(0.05)
+    assert capfd.readouterr().err == ""
+
+
+def test_a_thread_call_failing_after_its_greenlet_was_killed_prints_nothing(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    release = threading.Event()
+    finished = threading.Event()
+
+    def fail_later() -> None:
+        release.wait(5)
+        finished.set()
+        raise ConnectionError("channel closed under the call")
+
+    waiter = gevent.spawn(_bridge.run_in_thread, fail_later)
+    gevent.sleep(0.05)
+    waiter.kill()  # the call goes on in its thread, as when Locust kills a user mid-request
+    release.set()
+    assert finished.wait(5)
+    gevent.sleep(0.1)  # let the hub take the thread's outcome
+    assert capfd.readouterr().err == ""
 
 
 def test_thread_waker_wakes_from_another_thread() -> None:

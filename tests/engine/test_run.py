@@ -130,6 +130,84 @@ def test_closed_loop_measures_the_sleep_model_accurately(
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize(("pattern", "protocol"), [("sync", "grpc"), ("futures", "http"), ("asyncio", "grpc")])
+def test_a_ramp_down_lets_stopped_users_finish_and_record_their_requests(
+    triton_server: EmbeddedTriton, tmp_path: Path, pattern: str, protocol: str
+) -> None:
+    url = triton_server.grpc_url if protocol == "grpc" else triton_server.http_url
+    in_flight = "" if pattern == "sync" else "in_flight: 2, "
+    scenario = tmp_path / "ramp.yaml"
+    scenario.write_text(f"""
+version: 1
+name: ramp
+targets:
+  sleep: {{url: "{url}", model: Sleep, timeouts: {{inference_s: 5}}}}
+payloads:
+  one: {{inputs: {{INPUT: {{dtype: float32, shape: [4], generator: zeros}}}}}}
+traffic:
+  - {{name: sleep, pattern: {pattern}, {in_flight}target: sleep, payload: one, parameters: {{latency_ms: 300}}}}
+load:
+  kind: stages
+  spawn_rate: 100
+  stages: [{{duration_s: 2, users: 4}}, {{duration_s: 2, users: 1}}]
+warmup_s: 0
+""")
+    before = sleep_successes(triton_server)
+    result = tritonload("run", str(scenario), "--out", str(tmp_path / "run"), "-q")
+    after = sleep_successes(triton_server)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    entry = summary_of(tmp_path / "run")["traffic"]["sleep"]
+    # The three users stopped at 2 s were mid-request (300 ms each): none is cut, each is recorded.
+    assert entry["errors"] == 0, entry["errors_by_kind"]
+    assert entry["ok"] == after - before - 1  # minus the preflight probe
+
+
+def fail_counts(server: EmbeddedTriton) -> tuple[int, int]:
+    """(successes, failures) the server counted for the Fail model."""
+    client = httpclient.InferenceServerClient(f"127.0.0.1:{server.http_port}")
+    try:
+        stats = client.get_inference_statistics("Fail")["model_stats"][0]["inference_stats"]
+        return int(stats["success"]["count"]), int(stats["fail"]["count"])
+    finally:
+        client.close()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("pattern", "protocol"), [("sync", "grpc"), ("sync", "http"), ("asyncio", "grpc")])
+def test_server_errors_are_counted_by_kind_quietly(
+    triton_server: EmbeddedTriton, tmp_path: Path, pattern: str, protocol: str
+) -> None:
+    url = triton_server.grpc_url if protocol == "grpc" else triton_server.http_url
+    scenario = tmp_path / "fail.yaml"
+    scenario.write_text(f"""
+version: 1
+name: fail
+targets:
+  fail: {{url: "{url}", model: Fail}}
+payloads:
+  one: {{inputs: {{INPUT: {{dtype: float32, shape: [4], generator: zeros}}}}}}
+traffic:
+  - {{name: fail, pattern: {pattern}, target: fail, payload: one, parameters: {{failure_rate: '0.25'}},
+      slos: ["error_rate < 30%"]}}
+load: {{kind: closed, users: 2}}
+duration_s: 2
+warmup_s: 0
+""")
+    ok_before, failed_before = fail_counts(triton_server)
+    result = tritonload("run", str(scenario), "--out", str(tmp_path / "run"), "-q")
+    ok_after, failed_after = fail_counts(triton_server)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    entry = summary_of(tmp_path / "run")["traffic"]["fail"]
+    assert entry["errors_by_kind"] == {"server": entry["errors"]}
+    # Every request the server answered is counted once, as ok or as an error (one more: the probe).
+    # (Triton counts a Python model's error response as a successful execution, not under "fail".)
+    assert entry["ok"] + entry["errors"] == ok_after - ok_before + failed_after - failed_before - 1
+    assert entry["errors"] == pytest.approx((entry["ok"] + entry["errors"]) / 4, abs=2)
+
+
+@pytest.mark.timeout(120)
 def test_open_loop_keeps_its_rate_and_records_response_time(
     triton_server: EmbeddedTriton, tmp_path: Path, cpus_awake: bool
 ) -> None:
