@@ -9,21 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-TRITON_NAMES: dict[str, str] = {
-    "bool": "BOOL",
-    "uint8": "UINT8",
-    "uint16": "UINT16",
-    "uint32": "UINT32",
-    "uint64": "UINT64",
-    "int8": "INT8",
-    "int16": "INT16",
-    "int32": "INT32",
-    "int64": "INT64",
-    "float16": "FP16",
-    "float32": "FP32",
-    "float64": "FP64",
-    "bytes": "BYTES",
-}
+from pytriton_client.model_config import NUMPY_TO_TRITON
+
+TRITON_NAMES: dict[str, str] = {**NUMPY_TO_TRITON, "bytes": "BYTES"}
 """Canonical (numpy) name -> Triton name, for every data type a payload may use."""
 
 _ALIASES: dict[str, str] = {

@@ -26,14 +26,20 @@ _InferInput = grpcclient.InferInput
 FINAL_FLAG = "triton_final_response"
 
 
-def grpc_infer_inputs(prepared: Sequence[PreparedInput]) -> list[Any]:
-    """``tritonclient.grpc.InferInput`` objects holding the prepared arrays."""
-    inputs = []
-    for name, array, datatype in prepared:
-        tensor = _InferInput(name, array.shape, datatype)
-        tensor.set_data_from_numpy(array)
-        inputs.append(tensor)
-    return inputs
+def grpc_request(
+    name: str, version: str, prepared: Sequence[PreparedInput], request_id: str, parameters: dict[str, Any] | None
+) -> dict[str, Any]:
+    """One inference request as the keyword arguments every tritonclient gRPC call takes it by.
+
+    Used by the sync and aio ``infer``, the sync stream and the aio stream alike.
+    """
+    return {
+        "model_name": name,
+        "inputs": build_tensors(_InferInput, prepared),
+        "model_version": version,
+        "request_id": request_id,
+        "parameters": parameters,
+    }
 
 
 def grpc_outputs(result: Any) -> dict[str, np.ndarray]:
@@ -133,19 +139,11 @@ class SyncGrpcTransport:
         parameters: dict[str, Any] | None,
         headers: dict[str, Any] | None,
     ) -> dict[str, np.ndarray]:
-        inputs = build_tensors(_InferInput, prepared)
+        request = grpc_request(name, version, prepared, request_id, parameters)
         try:
-            result = self.client.infer(
-                name,
-                inputs,
-                model_version=version,
-                request_id=request_id,
-                parameters=parameters,
-                headers=headers,
-                client_timeout=self._timeout_s,
-            )
+            result = self.client.infer(**request, headers=headers, client_timeout=self._timeout_s)
         except Exception as exc:
-            raise translate(exc, self._url, f"inference on model {name!r}", self._timeout_s) from exc
+            raise translate_rpc(exc, self._url, f"inference on model {name!r}", self._timeout_s) from exc
         return grpc_outputs(result)
 
     # -- streaming (DecoupledModelClient) -----------------------------------------------------------
@@ -153,7 +151,7 @@ class SyncGrpcTransport:
         try:
             self.client.start_stream(callback, headers=headers)
         except Exception as exc:
-            raise translate(exc, self._url, "opening a stream", self._timeout_s) from exc
+            raise translate_rpc(exc, self._url, "opening a stream", self._timeout_s) from exc
 
     def send_stream(
         self,
@@ -163,18 +161,11 @@ class SyncGrpcTransport:
         request_id: str,
         parameters: dict[str, Any] | None,
     ) -> None:
-        inputs = grpc_infer_inputs(prepared)
+        request = grpc_request(name, version, prepared, request_id, parameters)
         try:
-            self.client.async_stream_infer(
-                name,
-                inputs,
-                model_version=version,
-                request_id=request_id,
-                enable_empty_final_response=True,
-                parameters=parameters,
-            )
+            self.client.async_stream_infer(**request, enable_empty_final_response=True)
         except Exception as exc:
-            raise translate(exc, self._url, f"streaming inference on model {name!r}", self._timeout_s) from exc
+            raise translate_rpc(exc, self._url, f"streaming inference on model {name!r}", self._timeout_s) from exc
 
     def stop_stream(self, *, cancel: bool) -> None:
         with contextlib.suppress(Exception):
@@ -235,17 +226,9 @@ class AsyncGrpcTransport:
         parameters: dict[str, Any] | None,
         headers: dict[str, Any] | None,
     ) -> dict[str, np.ndarray]:
-        inputs = build_tensors(_InferInput, prepared)
+        request = grpc_request(name, version, prepared, request_id, parameters)
         try:
-            result = await self._client.infer(
-                name,
-                inputs,
-                model_version=version,
-                request_id=request_id,
-                parameters=parameters,
-                headers=headers,
-                client_timeout=self._timeout_s,
-            )
+            result = await self._client.infer(**request, headers=headers, client_timeout=self._timeout_s)
         except Exception as exc:
             raise translate_rpc(exc, self._url, f"inference on model {name!r}", self._timeout_s) from exc
         return grpc_outputs(result)
@@ -260,14 +243,7 @@ class AsyncGrpcTransport:
         headers: dict[str, Any] | None,
     ) -> Any:
         """Start one streaming call carrying one request; returns tritonclient's response iterator."""
-        inputs = grpc_infer_inputs(prepared)
-        request = {
-            "model_name": name,
-            "inputs": inputs,
-            "model_version": version,
-            "request_id": request_id,
-            "parameters": parameters,
-        }
+        request = grpc_request(name, version, prepared, request_id, parameters)
 
         async def one_request() -> AsyncIterator[dict[str, Any]]:
             yield request
@@ -292,4 +268,4 @@ class AsyncGrpcTransport:
         await self._client.close()
 
 
-__all__ = ["AsyncGrpcTransport", "SyncGrpcTransport", "grpc_infer_inputs", "grpc_outputs", "is_final"]
+__all__ = ["AsyncGrpcTransport", "SyncGrpcTransport", "grpc_outputs", "grpc_request", "is_final"]

@@ -23,6 +23,25 @@ from pytriton_client.exceptions import PyTritonClientClosedError, PyTritonClient
 _InferInput = httpclient.InferInput
 
 
+def http_request(
+    name: str,
+    version: str,
+    prepared: Sequence[PreparedInput],
+    request_id: str,
+    parameters: dict[str, Any] | None,
+    headers: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """One inference request as the keyword arguments of tritonclient's HTTP ``infer`` (sync and aio)."""
+    return {
+        "model_name": name,
+        "inputs": build_tensors(_InferInput, prepared),
+        "model_version": version,
+        "request_id": request_id,
+        "parameters": parameters,
+        "headers": headers,
+    }
+
+
 def http_outputs(result: Any) -> dict[str, np.ndarray]:
     """Outputs of an HTTP ``InferResult`` in response order."""
     outputs = result.get_response().get("outputs") or ()
@@ -144,11 +163,9 @@ class SyncHttpTransport:
         headers: dict[str, Any] | None,
     ) -> dict[str, np.ndarray]:
         client = self._client or self._get()
-        inputs = build_tensors(_InferInput, prepared)
+        request = http_request(name, version, prepared, request_id, parameters, headers)
         try:
-            result = client.infer(
-                name, inputs, model_version=version, request_id=request_id, parameters=parameters, headers=headers
-            )
+            result = client.infer(**request)
         except Exception as exc:
             if is_timeout(exc) or isinstance(exc, OSError):
                 self._reset()
@@ -232,11 +249,9 @@ class AsyncHttpTransport:
         parameters: dict[str, Any] | None,
         headers: dict[str, Any] | None,
     ) -> dict[str, np.ndarray]:
-        inputs = build_tensors(_InferInput, prepared)
+        request = http_request(name, version, prepared, request_id, parameters, headers)
         try:
-            result = await self._client.infer(
-                name, inputs, model_version=version, request_id=request_id, parameters=parameters, headers=headers
-            )
+            result = await self._client.infer(**request)
         except Exception as exc:
             raise _async_translate(
                 exc, self._url, f"inference on model {name!r}", self._settings.inference_timeout_s
@@ -257,4 +272,4 @@ def _async_translate(exc: BaseException, url: str, action: str, timeout_s: float
     return translate(exc, url, action, timeout_s)
 
 
-__all__ = ["AsyncHttpTransport", "SyncHttpTransport", "http_outputs"]
+__all__ = ["AsyncHttpTransport", "SyncHttpTransport", "http_outputs", "http_request"]

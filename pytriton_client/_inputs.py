@@ -14,25 +14,10 @@ from typing import Any
 import numpy as np
 
 from pytriton_client.exceptions import PyTritonClientValueError
-from pytriton_client.model_config import TensorSpec, TritonModelConfig
+from pytriton_client.model_config import NUMPY_TO_TRITON, TensorSpec, TritonModelConfig
 
 PreparedInput = tuple[str, np.ndarray, str]
 """``(input name, array to send, Triton datatype)``."""
-
-_NUMPY_TO_TRITON: dict[str, str] = {
-    "bool": "BOOL",
-    "uint8": "UINT8",
-    "uint16": "UINT16",
-    "uint32": "UINT32",
-    "uint64": "UINT64",
-    "int8": "INT8",
-    "int16": "INT16",
-    "int32": "INT32",
-    "int64": "INT64",
-    "float16": "FP16",
-    "float32": "FP32",
-    "float64": "FP64",
-}
 
 
 def build_tensors(tensor_class: Callable[[str, Any, str], Any], prepared: Sequence[PreparedInput]) -> list[Any]:
@@ -212,7 +197,7 @@ class RequestPlanner:
             if given.dtype.kind in "USO":
                 array, datatype = encode_strings(given, name), "BYTES"
             else:
-                array, datatype = given, _NUMPY_TO_TRITON.get(given.dtype.name, "")
+                array, datatype = given, NUMPY_TO_TRITON.get(given.dtype.name, "")
                 if not datatype:
                     raise PyTritonClientValueError(f"Input {name!r} has unsupported dtype {array.dtype}.")
             prepared.append((name, array[np.newaxis, ...] if add_axis else array, datatype))

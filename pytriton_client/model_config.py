@@ -31,6 +31,13 @@ _TRITON_TO_NUMPY: dict[str, Any] = {
     "BF16": np.float32,  # tritonclient sends and returns BF16 tensors as float32 arrays
 }
 
+NUMPY_TO_TRITON: dict[str, str] = {
+    np.dtype(numpy_type).name: datatype
+    for datatype, numpy_type in _TRITON_TO_NUMPY.items()
+    if datatype not in ("BYTES", "BF16")
+}
+"""numpy dtype name -> Triton datatype (``"float32"`` -> ``"FP32"``) for the boolean and numeric types."""
+
 
 def triton_to_numpy_dtype(datatype: str) -> Any:
     """numpy type for a Triton datatype (``"FP32"`` or ``"TYPE_FP32"``); ``BYTES``/``STRING`` → ``np.bytes_``."""
