@@ -27,11 +27,11 @@ from typing import Any
 import gevent
 import gevent.monkey
 
-from loadtest.config import build_run_config
+from loadtest.engine.config import build_run_config
+from loadtest.engine.session import RunAborted, RunSession
 from loadtest.exit_codes import ExitCode
-from loadtest.payloads import build_pools
-from loadtest.results import LOG_FILE, make_run_id
-from loadtest.runner import RunAborted, RunSession
+from loadtest.plan.payloads import build_pools
+from loadtest.recording.rundir import LOG_FILE, make_run_id
 from loadtest.scenario import ScenarioError, load_scenario
 
 LOGGER = logging.getLogger("loadtest.locust")

@@ -2,7 +2,7 @@
 
 Every report is rendered from the run directory alone (``summary.json``, ``latency.hlog``,
 ``intervals.jsonl``, ``server-stats.jsonl``, ``scenario.yaml``), so any old run can be re-rendered
-offline. Each renderer is a pure function of a loaded :class:`~loadtest.results.Run` and its SLO
+offline. Each renderer is a pure function of a loaded :class:`~loadtest.recording.rundir.Run` and its SLO
 results; :func:`write_reports` writes the files. Never talks to a server.
 
 Usage::
@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from loadtest.recording.rundir import Run, load_run
 from loadtest.report._csv import render_csv as _csv
 from loadtest.report._html import render_html as _html
 from loadtest.report._json import REPORT_VERSION
@@ -27,7 +28,6 @@ from loadtest.report._markdown import md_escape
 from loadtest.report._markdown import render_markdown as _markdown
 from loadtest.report._text import render_text as _text
 from loadtest.report._view import ReportView, build_view
-from loadtest.results import Run, load_run
 
 FILE_NAMES: dict[str, str] = {
     "text": "report.txt",
@@ -62,7 +62,7 @@ def render_view(view: ReportView, fmt: str) -> str:
 
     Raises:
         ValueError: unknown format.
-        loadtest.results.RunDirectoryError: the run's ``latency.hlog`` is unreadable (HTML).
+        loadtest.recording.rundir.RunDirectoryError: the run's ``latency.hlog`` is unreadable (HTML).
     """
     renderer = _RENDERERS.get(fmt)
     if renderer is None:
@@ -74,9 +74,9 @@ def render(run: Run, fmt: str, slos: Sequence[Mapping[str, Any]] | None = None) 
     """Render one report of ``run`` as text.
 
     Args:
-        run: a run directory read by :func:`~loadtest.results.load_run`.
+        run: a run directory read by :func:`~loadtest.recording.rundir.load_run`.
         fmt: one of :data:`FORMATS`.
-        slos: evaluated SLO results (see :func:`loadtest.slo_eval.evaluate_slos`); default: the
+        slos: evaluated SLO results (see :func:`loadtest.slo.verdicts.evaluate_slos`); default: the
             ones stored in the run's summary.
 
     Raises:
@@ -105,7 +105,7 @@ def write_reports(
 
     Raises:
         ValueError: unknown format.
-        loadtest.results.RunDirectoryError: not a readable run directory.
+        loadtest.recording.rundir.RunDirectoryError: not a readable run directory.
     """
     unknown = [fmt for fmt in formats if fmt not in _RENDERERS]
     if unknown:

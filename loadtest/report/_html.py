@@ -3,7 +3,7 @@
 Owns which plots the page shows and the data handed to the Jinja2 template
 (``templates/report.html.j2``, autoescaping on: every string from the scenario or the server is
 escaped; the only markup passed through unescaped is the SVG matplotlib wrote, whose text it
-escapes itself). Reads the run's histograms through :class:`~loadtest.results.Run`; never writes files.
+escapes itself). Reads the run's histograms through :class:`~loadtest.recording.rundir.Run`; never writes files.
 """
 
 from __future__ import annotations
@@ -18,6 +18,14 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from loadtest import __version__
+from loadtest.recording.rundir import (
+    HLOG_FILE,
+    INTERVALS_FILE,
+    LOG_FILE,
+    SCENARIO_FILE,
+    SERVER_STATS_FILE,
+    SUMMARY_FILE,
+)
 from loadtest.report import _plots
 from loadtest.report._view import (
     GAP,
@@ -34,7 +42,6 @@ from loadtest.report._view import (
     slo_scope,
     slo_status,
 )
-from loadtest.results import HLOG_FILE, INTERVALS_FILE, LOG_FILE, SCENARIO_FILE, SERVER_STATS_FILE, SUMMARY_FILE
 
 _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
 OVER_TIME_PERCENTILES: tuple[float, ...] = (50.0, 90.0, 99.0)

@@ -17,7 +17,7 @@ from typing import Any, ParamSpec, cast
 
 from hdrh.histogram import HdrHistogram
 
-from loadtest.hdrstats import value_at_percentiles
+from loadtest.recording.hdrstats import value_at_percentiles
 
 FIG_WIDTH_IN = 9.0
 FIG_HEIGHT_IN = 3.4

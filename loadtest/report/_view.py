@@ -2,7 +2,7 @@
 
 Owns the choice of rows (one per traffic entry, then ``overall``), of columns (the run's own
 percentiles, the metrics an entry recorded), the mapping of a traffic entry to its model's
-server-side statistics, and number formatting. Pure: takes a loaded :class:`~loadtest.results.Run`
+server-side statistics, and number formatting. Pure: takes a loaded :class:`~loadtest.recording.rundir.Run`
 and SLO results, never reads files itself and never renders a format.
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadtest.recorder import GAP, LATENCY, RESPONSE_TIME, RESPONSES, TTFR
-from loadtest.results import DEFAULT_PERCENTILES, Run, percentile_key
+from loadtest.recording.recorder import GAP, LATENCY, RESPONSE_TIME, RESPONSES, TTFR
+from loadtest.recording.rundir import DEFAULT_PERCENTILES, Run, percentile_key
 
 OVERALL_NAME = "overall"
 """Row name of all traffic entries merged (where global SLOs are evaluated)."""

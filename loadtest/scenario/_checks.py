@@ -5,7 +5,7 @@ rules (which fields apply to closed, open and stage loads; weights vs fixed user
 rules (decoupled needs gRPC, ``in_flight`` only for futures/asyncio), SLO metric rules, and checks
 against the embedded demo models; payload input rules are in ``_payload_rules``. Each rule yields
 ``(path, message)``; the loader adds file and line. Never raises on bad input, never reads payload
-file contents (``loadtest.payloads`` does), never reads the environment.
+file contents (``loadtest.plan.payloads`` does), never reads the environment.
 
 The checks run on a partial view (``Parts``): items that failed type validation are left out (or
 kept without their invalid keys, where those keys change no rule), so one typo does not hide the

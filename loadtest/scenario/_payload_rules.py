@@ -2,7 +2,7 @@
 
 Owns the generator parameter table, the generator/dtype compatibility rules, range checks and the
 size limit of a pool. Pure: checks the scenario's text only; file contents are read (and checked)
-when ``loadtest.payloads`` generates the pools.
+when ``loadtest.plan.payloads`` generates the pools.
 """
 
 from __future__ import annotations

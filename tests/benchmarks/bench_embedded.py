@@ -18,7 +18,7 @@ import tritonclient.http as httpclient
 from hdrh.histogram import HdrHistogram
 
 from loadtest.embedded import EmbeddedTriton
-from loadtest.hdrstats import value_at_percentiles
+from loadtest.recording.hdrstats import value_at_percentiles
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ import time
 import gevent
 import pytest
 
-from loadtest import _bridge
+from loadtest.engine import _bridge
 
 
 def test_wait_future_lets_other_greenlets_run() -> None:

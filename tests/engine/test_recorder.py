@@ -13,9 +13,9 @@ from hdrh.log import HistogramLogReader
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadtest.hdrstats import summary_stats, value_at_percentiles
-from loadtest.hlog import IntervalLogWriter, read_intervals, read_totals
-from loadtest.recorder import Recorder, RequestOutcome, add_value, decode, encode, key_of, merge_into, tag_of
+from loadtest.recording.hdrstats import summary_stats, value_at_percentiles
+from loadtest.recording.hlog import IntervalLogWriter, read_intervals, read_totals
+from loadtest.recording.recorder import Recorder, RequestOutcome, add_value, decode, encode, key_of, merge_into, tag_of
 
 HIGHEST_US = 21_000_000
 

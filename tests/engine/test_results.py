@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.recorder import Recorder, RequestOutcome
-from loadtest.results import (
+from loadtest.recording.recorder import Recorder, RequestOutcome
+from loadtest.recording.rundir import (
     SUMMARY_FILE,
     RunDirectoryError,
     RunWriter,

@@ -19,10 +19,10 @@ from click.testing import CliRunner
 
 from loadtest.cli import main
 from loadtest.embedded import EmbeddedTriton
+from loadtest.engine.server_poll import success_count
 from loadtest.exit_codes import ExitCode
-from loadtest.hdrstats import summary_stats
-from loadtest.results import load_run
-from loadtest.server_stats import success_count
+from loadtest.recording.hdrstats import summary_stats
+from loadtest.recording.rundir import load_run
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "scenarios").glob("*.yaml"))

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from loadtest.recorder import Recorder, RequestOutcome
-from loadtest.results import RunWriter, build_summary
+from loadtest.recording.recorder import Recorder, RequestOutcome
+from loadtest.recording.rundir import RunWriter, build_summary
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
 START_EPOCH_S = 1_790_000_000.0

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from loadtest.compare import (
+from loadtest.recording.hdrstats import value_at_percentiles
+from loadtest.recording.recorder import new_histogram
+from loadtest.report.compare import (
     IMPROVED,
     INCONCLUSIVE,
     REGRESSED,
@@ -23,8 +25,6 @@ from loadtest.compare import (
     compare_samples,
     parse_tolerances,
 )
-from loadtest.hdrstats import value_at_percentiles
-from loadtest.recorder import new_histogram
 
 PERCENTILES = (50.0, 90.0, 99.0)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from loadtest.recording.rundir import load_run
 from loadtest.report import build_view, md_escape, render_view
 from loadtest.report._markdown import md_code
 from loadtest.report._view import fmt_ms
-from loadtest.results import load_run
 
 from .runs import fixture_copy, write_run
 

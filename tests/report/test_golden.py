@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from loadtest.recording.rundir import load_run
 from loadtest.report import build_view, render_view
-from loadtest.results import load_run
 from loadtest.slo import parse_slo
-from loadtest.slo_eval import evaluate_slos
+from loadtest.slo.verdicts import evaluate_slos
 
 from .runs import FIXTURES
 

@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
+from loadtest.recording.rundir import load_run
 from loadtest.report import render, write_reports
-from loadtest.results import load_run
 
 from .runs import FIXTURES, write_run
 

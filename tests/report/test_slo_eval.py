@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from loadtest.results import load_run
+from loadtest.recording.rundir import load_run
 from loadtest.scenario import parse_scenario
 from loadtest.slo import SloError, parse_slo
-from loadtest.slo_eval import evaluate_slos, parse_slo_option, slos_of_scenario_yaml
+from loadtest.slo.verdicts import evaluate_slos, parse_slo_option, slos_of_scenario_yaml
 
 from .runs import FIXTURES, write_run
 

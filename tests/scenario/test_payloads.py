@@ -1,4 +1,4 @@
-"""Payload generation (loadtest.payloads): seeded, pre-generated pools, dtypes, files."""
+"""Payload generation (loadtest.plan.payloads): seeded, pre-generated pools, dtypes, files."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from loadtest.payloads import PayloadPool, build_pool, build_pools, generate
+from loadtest.plan.payloads import PayloadPool, build_pool, build_pools, generate
 from loadtest.scenario import InputSpec, ScenarioError, load_scenario
 from tests.scenario.helpers import remote_payload_scenario
 

@@ -1,4 +1,4 @@
-"""Pure load shapes and pacers (loadtest.shapes): tables and properties, no clock."""
+"""Pure load shapes and pacers (loadtest.plan.shapes): tables and properties, no clock."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loadtest.shapes import (
+from loadtest.plan.shapes import (
     ArrivalSchedule,
     Stage,
     StageSchedule,

@@ -1,7 +1,7 @@
 """From a validated scenario to what the runner executes.
 
 Owns the mapping of the scenario language (``loadtest.scenario``, ``loadtest.plan``,
-``loadtest.payloads``) onto the runner's :class:`~loadtest.runner.RunConfig`: targets become client
+``loadtest.plan.payloads``) onto the runner's :class:`~loadtest.engine.session.RunConfig`: targets become client
 options (TLS files resolved, the access token read from its environment variable), traffic entries
 become user specs with their payload pools, the plan gives user counts, arrival schedules and stage
 ticks. Pure apart from reading the environment; never starts anything.
@@ -13,12 +13,12 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from loadtest.payloads import PayloadPool
+from loadtest.engine.session import EmbeddedOptions, RunConfig, TrafficRun
+from loadtest.engine.targets import ClientOptions
+from loadtest.engine.users import TrafficSpec
 from loadtest.plan import Plan, make_plan
-from loadtest.runner import EmbeddedOptions, RunConfig, TrafficRun
+from loadtest.plan.payloads import PayloadPool
 from loadtest.scenario import Scenario, Target
-from loadtest.targets import ClientOptions
-from loadtest.users import TrafficSpec
 
 EMBEDDED_URL = "embedded+{protocol}://"
 """Placeholder URL of an embedded target until the server has started and has ports."""

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from loadtest._cli_report import format_option_callback
-from loadtest._cli_scenario import load_or_exit, set_option
+from loadtest.cli._report import format_option_callback
+from loadtest.cli._scenario import load_or_exit, set_option
 from loadtest.exit_codes import ExitCode
 
 DEFAULT_REPORTS_DIR = "reports"
@@ -60,9 +60,9 @@ def run(
     breached, 130 interrupted (what was measured is kept).
     """
     scenario, pools = load_or_exit(scenario_file, overrides)
-    from loadtest.config import build_run_config
-    from loadtest.results import make_run_id
-    from loadtest.runner import execute
+    from loadtest.engine.config import build_run_config
+    from loadtest.engine.session import execute
+    from loadtest.recording.rundir import make_run_id
     from loadtest.scenario import ScenarioError
 
     try:

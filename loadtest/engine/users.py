@@ -12,7 +12,7 @@ Owns how each pattern drives its client from a Locust greenlet without blocking 
   in the native thread pool.
 
 Timing comes only from the clients' observer hook; records are handed to the hub, which feeds the
-:class:`~loadtest.recorder.Recorder` (the source of truth) and Locust's ``request`` event (for its UI
+:class:`~loadtest.recording.recorder.Recorder` (the source of truth) and Locust's ``request`` event (for its UI
 and CSVs). Open loop users serve tickets (intended start times) from a shared schedule and record the
 response time from the intended start as well as the service time. Never parses scenarios and never
 writes files.
@@ -37,9 +37,9 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.user.task import LOCUST_STATE_STOPPING
 
-from loadtest import _bridge
-from loadtest.recorder import Recorder, RequestOutcome
-from loadtest.targets import ClientOptions
+from loadtest.engine import _bridge
+from loadtest.engine.targets import ClientOptions
+from loadtest.recording.recorder import Recorder, RequestOutcome
 from pytriton_client.observer import RequestRecord
 
 PATTERNS = ("sync", "futures", "asyncio", "decoupled")

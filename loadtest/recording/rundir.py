@@ -28,9 +28,9 @@ from typing import IO, Any, TypeVar
 
 from hdrh.histogram import HdrHistogram
 
-from loadtest import hlog
-from loadtest.hdrstats import summary_stats
-from loadtest.recorder import TIME_METRICS, Interval, Recorder, TagKey, TrafficCounters, new_histogram
+from loadtest.recording import hlog
+from loadtest.recording.hdrstats import summary_stats
+from loadtest.recording.recorder import TIME_METRICS, Interval, Recorder, TagKey, TrafficCounters, new_histogram
 
 T = TypeVar("T")
 SUMMARY_VERSION = 1

@@ -1,7 +1,7 @@
 """CLI commands about scenarios: ``validate``, ``plan``, ``init`` and ``schema``.
 
 Owns what these commands print and their exit codes; the work is in ``loadtest.scenario``,
-``loadtest.payloads`` and ``loadtest.plan``. Sends no traffic and starts no server. Invalid input
+``loadtest.plan.payloads`` and ``loadtest.plan``. Sends no traffic and starts no server. Invalid input
 prints every problem and exits with code 2, never a traceback. ``set_option`` and
 :func:`load_or_exit` are shared with ``tritonload run``.
 """
@@ -20,7 +20,7 @@ import click
 from loadtest.exit_codes import ExitCode
 
 if TYPE_CHECKING:
-    from loadtest.payloads import PayloadPool
+    from loadtest.plan.payloads import PayloadPool
     from loadtest.scenario import Scenario
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -40,7 +40,7 @@ def set_option(function: F) -> F:
 
 def load_or_exit(path: str, overrides: Sequence[str]) -> tuple[Scenario, dict[str, PayloadPool]]:
     """Load, validate and resolve a scenario and generate its payloads; on problems print them and exit 2."""
-    from loadtest.payloads import build_pools
+    from loadtest.plan.payloads import build_pools
     from loadtest.scenario import ScenarioError, load_scenario
 
     try:
@@ -77,7 +77,7 @@ def summary(scenario: Scenario) -> str:
 @set_option
 def validate(files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
     """Check scenario files: print "ok" or every problem (exit code 2 on problems). Sends no traffic."""
-    from loadtest.payloads import build_pools
+    from loadtest.plan.payloads import build_pools
     from loadtest.scenario import ScenarioError, load_scenario
 
     failed = False

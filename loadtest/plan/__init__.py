@@ -10,7 +10,7 @@ Usage::
 
     plan = make_plan(scenario)
     plan.entries[0].users            # users of the first traffic entry, per stage
-    plan.schedule.tick(elapsed_s)    # load wanted now (see loadtest.shapes)
+    plan.schedule.tick(elapsed_s)    # load wanted now (see loadtest.plan.shapes)
     print(plan.render())
 """
 
@@ -20,8 +20,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from loadtest.plan.shapes import ArrivalSchedule, Stage, StageSchedule
 from loadtest.scenario import Scenario, is_open_loop
-from loadtest.shapes import ArrivalSchedule, Stage, StageSchedule
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ class Plan:
 
     def render(self, env: Mapping[str, str] | None = None) -> str:
         """The plan as text for the terminal; with ``env``, says whether access tokens are set."""
-        from loadtest._plan_text import render_plan
+        from loadtest.plan._text import render_plan
 
         return render_plan(self, env)
 

@@ -1,14 +1,14 @@
 """The Markdown table of ``tritonload compare``: one row per traffic entry, metric and statistic.
 
-Owns the presentation of a :class:`~loadtest.compare.Comparison` (units, signs, verdict marks) and
+Owns the presentation of a :class:`~loadtest.report.compare.Comparison` (units, signs, verdict marks) and
 the escaping of names that came from the scenario. Pure: a comparison in, text out.
 """
 
 from __future__ import annotations
 
-from loadtest.compare import IMPROVED, INCONCLUSIVE, REGRESSED, THROUGHPUT, UNCHANGED, Comparison, Row
 from loadtest.report._markdown import md_code, md_escape, md_table
 from loadtest.report._view import METRIC_LABELS, fmt_ms
+from loadtest.report.compare import IMPROVED, INCONCLUSIVE, REGRESSED, THROUGHPUT, UNCHANGED, Comparison, Row
 
 _MARKS = {REGRESSED: "❌ regressed", IMPROVED: "✅ improved", UNCHANGED: "unchanged", INCONCLUSIVE: "❔ inconclusive"}
 

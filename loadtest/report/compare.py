@@ -34,7 +34,10 @@ from urllib.parse import urlsplit
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from loadtest._bootstrap import (
+from loadtest.recording.hdrstats import nonzero_buckets
+from loadtest.recording.recorder import TIME_METRICS
+from loadtest.recording.rundir import DEFAULT_PERCENTILES, Run, percentile_key
+from loadtest.report._bootstrap import (
     block_matrix,
     blocks_of,
     central_interval,
@@ -43,9 +46,6 @@ from loadtest._bootstrap import (
     resampled_rates,
     seeded_rng,
 )
-from loadtest.hdrstats import nonzero_buckets
-from loadtest.recorder import TIME_METRICS
-from loadtest.results import DEFAULT_PERCENTILES, Run, percentile_key
 
 REGRESSED = "regressed"
 IMPROVED = "improved"

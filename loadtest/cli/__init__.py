@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import click
 
-from loadtest import __version__, _cli_compare, _cli_report, _cli_run, _cli_scenario, _cli_serve
+from loadtest import __version__
+from loadtest.cli import _compare as _cli_compare
+from loadtest.cli import _report as _cli_report
+from loadtest.cli import _run as _cli_run
+from loadtest.cli import _scenario as _cli_scenario
+from loadtest.cli import _serve as _cli_serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -5,7 +5,7 @@ preflight check of every target, Locust's environment and local runner, the asyn
 the interval clock (progress line, ``latency.hlog``, ``intervals.jsonl``, server statistics,
 ``summary.json``), the stop conditions (duration, request budget, Ctrl-C, a dead or unreachable
 server) and the graceful stop that lets in-flight requests finish. Takes a :class:`RunConfig` (see
-``loadtest.config`` for how a scenario becomes one); never parses YAML and never renders reports.
+``loadtest.engine.config`` for how a scenario becomes one); never parses YAML and never renders reports.
 
 Locust runs without gevent's monkey-patching (see ``loadtest/__init__.py``).
 """
@@ -26,10 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from loadtest import __version__, _bridge, hlog
+from loadtest import __version__
+from loadtest.engine import _bridge
+from loadtest.engine.server_poll import RawServer, config_hash, fetch_metrics, success_count
 from loadtest.exit_codes import ExitCode
-from loadtest.hdrstats import value_at_percentiles
-from loadtest.recorder import (
+from loadtest.recording import hlog
+from loadtest.recording.hdrstats import value_at_percentiles
+from loadtest.recording.recorder import (
     GAP,
     LATENCY,
     RESPONSE_TIME,
@@ -38,7 +41,7 @@ from loadtest.recorder import (
     Interval,
     Recorder,
 )
-from loadtest.results import (
+from loadtest.recording.rundir import (
     HLOG_FILE,
     LOG_FILE,
     RunWriter,
@@ -46,7 +49,6 @@ from loadtest.results import (
     merge_traffic,
     percentile_key,
 )
-from loadtest.server_stats import RawServer, config_hash, fetch_metrics, success_count
 
 LOGGER = logging.getLogger("loadtest.run")
 T = TypeVar("T")
@@ -58,7 +60,7 @@ UNREACHABLE_ABORT_S = 5.0
 class TrafficRun:
     """One traffic entry as the runner needs it."""
 
-    spec: Any  # loadtest.users.TrafficSpec
+    spec: Any  # loadtest.engine.users.TrafficSpec
     users: int = 0
     """Closed loop: fixed user count. Open loop: worker count (the in-flight cap's share)."""
     weight: float = 1.0
@@ -79,7 +81,7 @@ class EmbeddedOptions:
 
 @dataclass
 class RunConfig:
-    """Everything :func:`execute` needs; built from a scenario by ``loadtest.config``."""
+    """Everything :func:`execute` needs; built from a scenario by ``loadtest.engine.config``."""
 
     name: str
     scenario_yaml: str
@@ -457,7 +459,7 @@ class RunSession:
     # -- the measured part -------------------------------------------------------------------------
     def create_users(self, environment: Any, *, fixed_counts: bool) -> list[Any]:
         """The recorder, the shared run control and one Locust user class per traffic entry."""
-        from loadtest.users import RunControl, make_user_class
+        from loadtest.engine.users import RunControl, make_user_class
 
         config = self.config
         open_loop = config.load_kind == "open"
@@ -489,7 +491,7 @@ class RunSession:
 
     def start_schedule(self, start_ns: int) -> None:
         """Open loop: hand every entry its tickets, timed from ``start_ns``."""
-        from loadtest.users import Tickets
+        from loadtest.engine.users import Tickets
 
         if self.config.load_kind == "open":
             for traffic in self.config.traffic:
@@ -702,7 +704,7 @@ class RunSession:
         return summary
 
     def _evaluate_slos(self, summary: dict[str, Any]) -> list[dict[str, Any]]:
-        from loadtest.slo_eval import evaluate_slos
+        from loadtest.slo.verdicts import evaluate_slos
 
         def histograms() -> Any:  # only for a percentile the summary does not list
             return hlog.read_totals(self.run_dir / HLOG_FILE, int(summary["highest_trackable_us"]))

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from loadtest.targets import ClientOptions
+from loadtest.engine.targets import ClientOptions
 
 TOKEN_HEADER = {"http": "triton-access-token", "grpc": "triton-grpc-protocol-triton-access-token"}
 _METRIC_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eEinfNa]+)")

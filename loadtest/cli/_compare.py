@@ -3,7 +3,7 @@
 Owns the command's options and exit codes: 0 no regression, 4 a regression beyond tolerance,
 5 the runs are not comparable (different scenario hash, model config or server version; ``--force``
 compares anyway) or a directory is not a readable run, 2 invalid usage. The statistics are in
-:mod:`loadtest.compare`; the Markdown table in :mod:`loadtest._compare_markdown`.
+:mod:`loadtest.report.compare`; the Markdown table in :mod:`loadtest.report._compare_markdown`.
 """
 
 from __future__ import annotations
@@ -107,8 +107,9 @@ def compare(
     Exit codes: 0 no regression, 4 a regression beyond tolerance, 5 the runs are not comparable
     (or a directory is not a readable run), 2 invalid usage.
     """
-    from loadtest._compare_markdown import render_comparison
-    from loadtest.compare import (
+    from loadtest.recording.rundir import RunDirectoryError, load_run
+    from loadtest.report._compare_markdown import render_comparison
+    from loadtest.report.compare import (
         CompareOptions,
         Comparison,
         Tolerance,
@@ -117,7 +118,6 @@ def compare(
         compare_runs,
         parse_tolerances,
     )
-    from loadtest.results import RunDirectoryError, load_run
 
     try:
         tolerance = parse_tolerances(tolerances, Tolerance(floor_us=min_change_us, floor_rps=min_change_rps))

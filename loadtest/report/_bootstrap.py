@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from loadtest.hdrstats import nonzero_buckets
+from loadtest.recording.hdrstats import nonzero_buckets
 
 MAX_CELLS = 4_000_000
 """Resampled count matrices are built in chunks of at most this many cells (memory bound)."""

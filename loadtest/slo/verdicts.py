@@ -22,9 +22,9 @@ from typing import Any
 import yaml
 from hdrh.histogram import HdrHistogram
 
-from loadtest.hdrstats import value_at_percentiles
-from loadtest.recorder import TagKey
-from loadtest.results import merge_traffic, percentile_key
+from loadtest.recording.hdrstats import value_at_percentiles
+from loadtest.recording.recorder import TagKey
+from loadtest.recording.rundir import merge_traffic, percentile_key
 from loadtest.slo import Slo, SloError, evaluate, parse_slo
 
 OVERALL_SCOPE = "overall"

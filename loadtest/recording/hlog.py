@@ -18,7 +18,7 @@ from typing import IO
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogReader
 
-from loadtest.recorder import TagKey, key_of, new_histogram, tag_of
+from loadtest.recording.recorder import TagKey, key_of, new_histogram, tag_of
 
 FORMAT_VERSION = "1.3"
 LEGEND = '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"'

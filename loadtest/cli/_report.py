@@ -49,7 +49,7 @@ def choose_slo_results(run: Any, slo_texts: Sequence[str], reevaluate: bool) -> 
     """The SLO results a report of ``run`` shows (see the module docstring for the order)."""
     from loadtest.report import slo_results
     from loadtest.slo import SloError
-    from loadtest.slo_eval import evaluate_slos, parse_slo_option, slos_of_scenario_yaml
+    from loadtest.slo.verdicts import evaluate_slos, parse_slo_option, slos_of_scenario_yaml
 
     if slo_texts:
         try:
@@ -104,8 +104,8 @@ def report(
     Exit codes: 0 ok, 2 invalid usage, 3 an SLO is breached, 5 RUN_DIR is not a readable run
     directory, 1 another error (e.g. the output directory is not writable).
     """
+    from loadtest.recording.rundir import RunDirectoryError, load_run
     from loadtest.report import FILE_NAMES, build_view, render_view
-    from loadtest.results import RunDirectoryError, load_run
 
     chosen = list(formats) or ["text"]
     if to_stdout and len(chosen) != 1:
