@@ -1,9 +1,10 @@
 """Drive a tritonload scenario from a plain Locust locustfile.
 
 Owns the glue between Locust's own command line (``locust -f``) and a :class:`RunSession`: the
-scenario's user classes are handed to Locust, and Locust's ``test_start`` / ``test_stop`` events start
-and finish the session (embedded server, preflight, HDR recording, run directory). Locust decides
-the user count, spawn rate and run time; the scenario decides everything else (targets, payloads,
+session is prepared when the locustfile is imported (embedded server started, endpoints resolved,
+every entry probed), its user classes are handed to Locust, and Locust's ``test_start`` /
+``test_stop`` events begin and finish it (HDR recording, run directory, reports). Locust decides the
+user count, spawn rate and run time; the scenario decides everything else (targets, payloads,
 patterns, warm-up, recording). Usage, in ``locustfile.py``::
 
     from loadtest.locust_plugin import scenario_users
@@ -12,11 +13,12 @@ patterns, warm-up, recording). Usage, in ``locustfile.py``::
 
 then ``LOCUST_SKIP_MONKEY_PATCH=1 locust -f locustfile.py --headless -u 4 -r 4 -t 30s``. The variable
 keeps gevent from patching the standard library (tritonload's users do not need it, and the asyncio
-pattern cannot work with it); ``tritonload run`` sets it itself.
+patterns cannot work with it); ``tritonload run`` sets it itself.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
 import time
@@ -27,8 +29,10 @@ from typing import Any
 import gevent
 import gevent.monkey
 
-from loadtest.engine.config import build_run_config
-from loadtest.engine.session import RunAborted, RunSession
+from loadtest.engine.config import check_secrets
+from loadtest.engine.preflight import PreflightError
+from loadtest.engine.rules import Stop
+from loadtest.engine.session import RunSession
 from loadtest.exit_codes import ExitCode
 from loadtest.plan.payloads import build_pools
 from loadtest.recording.rundir import LOG_FILE, make_run_id
@@ -37,20 +41,9 @@ from loadtest.scenario import ScenarioError, load_scenario
 LOGGER = logging.getLogger("loadtest.locust")
 
 
-class _NoInterrupt:
-    """Locust handles signals itself in this mode."""
+class _Plugin:
+    """Locust's test_start / test_stop listeners around one prepared session."""
 
-    signal = None
-    abandon = False
-
-    def __enter__(self) -> _NoInterrupt:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-class _PluginSession:
     def __init__(self, session: RunSession) -> None:
         self.session = session
         self.loop: gevent.Greenlet | None = None
@@ -58,51 +51,33 @@ class _PluginSession:
 
     def on_test_start(self, environment: Any, **_: Any) -> None:
         session = self.session
+        assert session.control is not None
         session.control.environment = environment
-        session.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_handler = logging.FileHandler(session.run_dir / LOG_FILE, encoding="utf-8")
         logging.getLogger().addHandler(self.log_handler)
-        try:
-            session._start_server()
-            session._preflight()
-        except RunAborted as exc:
-            LOGGER.error("tritonload: %s", exc)
-            session.status, session.error = "failed", str(exc)
-            environment.process_exit_code = exc.exit_code
-            session._finish()
-            self._stop_server()
-            environment.runner.quit()
-            return
-        session.open_results()
-        start_ns = time.perf_counter_ns()
-        session.start_schedule(start_ns)
-        self.loop = gevent.spawn(session.interval_loop, environment.runner, start_ns)
+        session.begin(time.perf_counter_ns())
+        self.loop = gevent.spawn(session.interval_loop, environment.runner)
 
     def on_test_stop(self, environment: Any, **_: Any) -> None:
         session = self.session
         if session.writer is None or self.loop is None:
             return
-        session.stop_requested = True
-        self.loop.join(timeout=session.config.interval_s * 2 + 5)
-        session.close_users()
+        session.request_stop()
+        self.loop.join(timeout=session._config().interval_s * 2 + 5)
+        stop = self.loop.value if isinstance(self.loop.value, Stop) else Stop("completed", ExitCode.OK, "stopped")
         if self.loop.exception is not None:
-            session.status, session.error = "failed", str(self.loop.exception)
-        summary = session._finish()
-        self._stop_server()
+            stop = Stop("failed", ExitCode.RUNTIME_ERROR, str(self.loop.exception))
+        outcome = session.finish(stop)
+        session.close()
         from loadtest.report import write_reports
 
         write_reports(session.run_dir, ("text", "json", "html"))
-        if any(slo.get("passed") is False for slo in summary.get("slos", [])):
-            environment.process_exit_code = ExitCode.SLO_BREACHED
+        if outcome.exit_code != ExitCode.OK:
+            environment.process_exit_code = outcome.exit_code
         LOGGER.info("tritonload run directory: %s", session.run_dir)
         if self.log_handler is not None:
             logging.getLogger().removeHandler(self.log_handler)
             self.log_handler.close()
-
-    def _stop_server(self) -> None:
-        if self.session.server is not None:
-            self.session.server.stop()
-            self.session.server = None
 
 
 def scenario_users(
@@ -114,33 +89,47 @@ def scenario_users(
 ) -> dict[str, type]:
     """Locust user classes for every traffic entry of a scenario, recording into a run directory.
 
-    Locust's ``-u`` users are spread over the entries by their weights. Returns ``{class name: class}``
-    for ``globals().update(...)`` in a locustfile.
+    Prepares the run at once (starts the embedded server if the scenario asks for it, probes every
+    entry). Locust's ``-u`` users are spread over the entries by their weights. Returns
+    ``{class name: class}`` for ``globals().update(...)`` in a locustfile.
 
     Raises:
-        SystemExit: the scenario is invalid (its problems are printed; exit code 2), or asyncio traffic
-            is asked for in a process where gevent patched the standard library.
+        SystemExit: the scenario is invalid (its problems are printed; exit code 2), a model cannot be
+            reached or rejects the payload (exit code 1 or 2), or asyncio traffic is asked for in a
+            process where gevent patched the standard library.
     """
     try:
         scenario = load_scenario(str(scenario_file), overrides)
-        config = build_run_config(scenario, build_pools(scenario))
+        check_secrets(scenario)
     except ScenarioError as exc:
         sys.stderr.write(f"{exc}\n")
         raise SystemExit(ExitCode.USAGE) from None
-    if gevent.monkey.is_module_patched("threading") and any(t.spec.pattern == "asyncio" for t in config.traffic):
+    from loadtest.engine.patterns import pattern_of
+
+    if gevent.monkey.is_module_patched("threading") and any(
+        pattern_of(t.pattern).runtime == "asyncio" for t in scenario.traffic
+    ):
         sys.stderr.write(
             "error: asyncio traffic needs Locust without gevent's monkey-patching: "
             "run with LOCUST_SKIP_MONKEY_PATCH=1\n"
         )
         raise SystemExit(ExitCode.USAGE)
-    run_dir = Path(out) if out else Path(reports_dir) / make_run_id(config.name)
-    session = RunSession(config, run_dir, progress=False, web=False)
-    session.end_at_duration = False
-    session.interrupt = _NoInterrupt()
+    run_dir = Path(out) if out else Path(reports_dir) / make_run_id(scenario.name or "run")
+    session = RunSession(
+        scenario, build_pools(scenario), run_dir, progress=False, ends_at_duration=False, handles_signals=False
+    )
+    try:
+        session.prepare()
+    except PreflightError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        session.finish(Stop("failed", exc.exit_code, str(exc)))
+        session.close()
+        raise SystemExit(exc.exit_code) from None
+    atexit.register(session.close)  # Locust may exit without a test (e.g. --help): stop the server anyway
     from locust import events
 
-    classes = session.create_users(None, fixed_counts=False)
-    plugin = _PluginSession(session)
+    classes = session.user_classes(None, fixed_counts=False)
+    plugin = _Plugin(session)
     events.test_start.add_listener(plugin.on_test_start)
     events.test_stop.add_listener(plugin.on_test_stop)
     return {cls.__name__: cls for cls in classes}

@@ -60,27 +60,37 @@ def run(
     breached, 130 interrupted (what was measured is kept).
     """
     scenario, pools = load_or_exit(scenario_file, overrides)
-    from loadtest.engine.config import build_run_config
-    from loadtest.engine.session import execute
-    from loadtest.recording.rundir import make_run_id
+    from loadtest.api import RunError, run_loaded
+    from loadtest.engine.progress import Progress
+    from loadtest.recording.rundir import load_run, make_run_id
     from loadtest.scenario import ScenarioError
 
+    run_dir = Path(out) if out else Path(reports_dir) / make_run_id(scenario.name or "run")
+    console = Progress(sys.stderr, not quiet, sys.stdout)
     try:
-        config = build_run_config(scenario, pools)
-    except ScenarioError as exc:
-        click.echo(str(exc), err=True)
+        result = run_loaded(scenario, pools, run_dir, console=console, web=web, web_port=web_port)
+        exit_code, slos = result.exit_code, result.summary.get("slos", [])
+    except (ScenarioError, FileExistsError) as exc:
+        click.echo(f"error: {exc}" if isinstance(exc, FileExistsError) else str(exc), err=True)
         sys.exit(ExitCode.USAGE)
-    run_dir = Path(out) if out else Path(reports_dir) / make_run_id(config.name)
-    if (run_dir / "summary.json").exists():
-        click.echo(f"error: {run_dir} already holds a run; choose another --out", err=True)
-        sys.exit(ExitCode.USAGE)
-    result = execute(config, run_dir, progress=not quiet, web=web, web_port=web_port)
+    except RunError as exc:  # the session printed why; the run directory says so too
+        exit_code, slos = exc.exit_code, load_run(run_dir).summary.get("slos", [])
     _write_reports(run_dir, formats)
-    for slo in result.summary.get("slos", []):
-        verdict = {True: "pass", False: "FAIL", None: "n/a"}[slo.get("passed")]
-        click.echo(f"SLO {verdict}: {slo.get('slo')} (measured {slo.get('measured_text', slo.get('measured'))})")
+    for slo in slos:
+        click.echo(_slo_line(slo))
     click.echo(f"run directory: {run_dir}")
-    sys.exit(result.exit_code)
+    if exit_code == ExitCode.INTERRUPTED:
+        click.echo("run interrupted: the run directory holds what was measured until then; SLOs not judged", err=True)
+    sys.exit(exit_code)
+
+
+def _slo_line(slo: dict[str, object]) -> str:
+    reason = str(slo.get("reason") or "")
+    if slo.get("passed") is None and reason.startswith("not judged"):
+        return f"SLO not judged: {slo.get('slo')} ({reason.removeprefix('not judged: ')})"
+    verdict = {True: "pass", False: "FAIL", None: "n/a"}[slo.get("passed")]  # type: ignore[index]
+    measured = slo.get("measured_text") if slo.get("measured") is not None else "not measured"
+    return f"SLO {verdict}: {slo.get('slo')} (measured {measured})"
 
 
 def _write_reports(run_dir: Path, formats: Sequence[str]) -> None:

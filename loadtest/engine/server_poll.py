@@ -8,16 +8,20 @@ calls; the runner moves them off the gevent hub. Never records latencies.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
+import logging
 import re
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from loadtest.engine.targets import ClientOptions
+from loadtest.engine.model import ClientOptions
 
+LOGGER = logging.getLogger("loadtest.run")
+T = TypeVar("T")
 TOKEN_HEADER = {"http": "triton-access-token", "grpc": "triton-grpc-protocol-triton-access-token"}
 _METRIC_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eEinfNa]+)")
 _KEPT_METRICS = ("nv_gpu_", "nv_energy_", "nv_cpu_", "nv_inference_", "nv_pinned_memory_")
@@ -139,3 +143,68 @@ def fetch_metrics(metrics_url: str, timeout_s: float = 2.0) -> dict[str, float]:
     """Read and parse Triton's Prometheus metrics page."""
     with urllib.request.urlopen(metrics_url, timeout=timeout_s) as response:
         return parse_metrics(response.read().decode("utf-8", errors="replace"))
+
+
+class ServerPoller:
+    """Every stats client of one run, on the one thread that owns them (HTTP clients are bound to the thread
+    that made them). Callers get ``concurrent.futures.Future`` objects; the session waits on them from the
+    hub without blocking it."""
+
+    def __init__(self, metrics_urls: Sequence[str] = ()) -> None:
+        self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tritonload-stats")
+        self.servers: list[tuple[RawServer, str]] = []
+        """(client, model) pairs whose statistics are polled."""
+        self.metrics_urls: list[str] = list(metrics_urls)
+
+    def submit(self, function: Callable[[], T]) -> concurrent.futures.Future[T]:
+        """Run ``function`` on the stats thread."""
+        return self._thread.submit(function)
+
+    def success_counts(self) -> dict[str, int]:
+        """Successful inferences per ``model@url`` (blocking; run it with :meth:`submit`)."""
+        counts: dict[str, int] = {}
+        for raw, model in self.servers:
+            try:
+                counts[f"{model}@{raw.options.url}"] = success_count(raw.statistics(model))
+            except Exception as exc:
+                LOGGER.warning("could not read statistics of %s: %s", model, exc)
+        return counts
+
+    def snapshot(self, t_s: float) -> dict[str, Any]:
+        """Statistics of every polled model and every metrics page (blocking; run it with :meth:`submit`).
+
+        A server that fails is noted in the snapshot, never raised: a dead server must not end the run's
+        interval loop."""
+        snapshot: dict[str, Any] = {"t_s": round(t_s, 3)}
+        models: dict[str, Any] = {}
+        for raw, model in self.servers:
+            try:
+                models[f"{model}@{raw.options.url}"] = raw.statistics(model)
+            except Exception as exc:
+                models[f"{model}@{raw.options.url}"] = {"error": str(exc)}
+        snapshot["models"] = models
+        for url in self.metrics_urls:
+            try:
+                snapshot.setdefault("metrics", {})[url] = fetch_metrics(url)
+            except Exception as exc:
+                snapshot.setdefault("metrics_errors", {})[url] = str(exc)
+        return snapshot
+
+    @property
+    def active(self) -> bool:
+        """Whether there is anything to poll."""
+        return bool(self.servers or self.metrics_urls)
+
+    def close(self) -> None:
+        """Close every client on its thread and let the thread go (without waiting for a hung call)."""
+        servers, self.servers = self.servers, []
+
+        def _close() -> None:
+            for raw, _ in servers:
+                try:
+                    raw.close()
+                except Exception as exc:
+                    LOGGER.debug("closing a stats client failed: %s", exc)
+
+        self._thread.submit(_close)
+        self._thread.shutdown(wait=False)

@@ -18,12 +18,21 @@ from collections.abc import Iterator
 
 from loadtest._suggest import hint
 from loadtest.embedded.server import DEMO_MODELS
+from loadtest.engine.patterns import REGISTRY, pattern_of
 from loadtest.scenario._demo_models import demo_model, shape_matches
 from loadtest.scenario._model import TLS_SCHEMES, URL_SCHEMES, Embedded, Load, Payload, Target, Traffic
 from loadtest.scenario._parts import Finding, Parts, resolve_file
 from loadtest.scenario._payload_rules import check_payloads
 from loadtest.scenario._problems import Path
 from loadtest.slo import Slo
+
+
+def _listed(names: list[str], last: str) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {last} {names[-1]}"
+
+
+_CONCURRENT = _listed([p.name for p in REGISTRY.values() if p.concurrent], "and")
+_STREAMING = _listed([p.name for p in REGISTRY.values() if p.streams], "or")
 
 DEFAULT_MAX_IN_FLIGHT = 64
 OPEN_ONLY = ("rate", "arrival", "max_in_flight")
@@ -139,15 +148,15 @@ def _check_traffic(parts: Parts) -> Iterator[Finding]:
     for (index, slo_index), slo in sorted(parts.traffic_slos.items()):
         entry = parts.traffic.get(index)
         if entry is not None:
-            problem = _slo_problem(slo, decoupled=entry.pattern == "decoupled", parts=parts, entry=True)
+            problem = _slo_problem(slo, decoupled=pattern_of(entry.pattern).streams, parts=parts, entry=True)
             if problem:
                 yield ("traffic", index, "slos", slo_index), problem
     for index, traffic in sorted(parts.traffic.items()):
         path: Path = ("traffic", index)
         target = parts.targets.get(traffic.target)
         if traffic.in_flight is not None:
-            if traffic.pattern not in ("futures", "asyncio"):
-                yield (*path, "in_flight"), f"only for patterns futures and asyncio, not {traffic.pattern}"
+            if not pattern_of(traffic.pattern).concurrent:
+                yield (*path, "in_flight"), f"only for patterns {_CONCURRENT}, not {traffic.pattern}"
             elif open_loop:
                 yield (*path, "in_flight"), "only for closed-loop load; open loop caps requests with load.max_in_flight"
         if traffic.users is not None and traffic.weight is not None:
@@ -189,13 +198,14 @@ def _check_references(refs: dict[int, dict[str, str]], parts: Parts) -> Iterator
 
 def _check_pattern(path: Path, traffic: Traffic, target: Target) -> Iterator[Finding]:
     protocol = target.protocol or URL_SCHEMES.get(target.scheme or "")
-    if traffic.pattern == "decoupled" and protocol == "http":
-        yield (*path, "pattern"), f"decoupled needs a gRPC target; target {traffic.target!r} uses http"
+    pattern = pattern_of(traffic.pattern)
+    if pattern.grpc_only and protocol == "http":
+        yield (*path, "pattern"), f"{pattern.name} needs a gRPC target; target {traffic.target!r} uses http"
     model = demo_model(target.model) if target.embedded else None
-    if model is not None and model.decoupled and traffic.pattern != "decoupled":
-        yield (*path, "pattern"), f"{model.name} is a decoupled (streaming) model; use pattern decoupled"
-    elif model is not None and not model.decoupled and traffic.pattern == "decoupled":
-        yield (*path, "pattern"), f"decoupled needs a decoupled (streaming) model; {model.name} is not one"
+    if model is not None and model.decoupled and not pattern.streams:
+        yield (*path, "pattern"), f"{model.name} is a decoupled (streaming) model; use pattern {_STREAMING}"
+    elif model is not None and not model.decoupled and pattern.streams:
+        yield (*path, "pattern"), f"{pattern.name} needs a decoupled (streaming) model; {model.name} is not one"
 
 
 def _check_batch(path: Path, traffic: Traffic, payload: Payload) -> Iterator[Finding]:
@@ -332,7 +342,7 @@ def _check_users(path: Path, users: int | None, entries: list[Traffic] | None) -
 
 # -- slos -------------------------------------------------------------------------------------
 def _check_slos(parts: Parts) -> Iterator[Finding]:
-    decoupled = any(t.pattern == "decoupled" for t in parts.traffic.values())
+    decoupled = any(pattern_of(t.pattern).streams for t in parts.traffic.values())
     for index, slo in sorted(parts.slos.items()):
         if not decoupled and not parts.all_traffic_valid and slo.metric in ("ttfr", "gap"):
             continue

@@ -18,7 +18,7 @@ import re
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -36,12 +36,13 @@ from pydantic import (
 )
 
 from loadtest._dtypes import TRITON_NAMES, canonical_dtype
+from loadtest.engine.patterns import NAMES
 from loadtest.scenario._problems import Locator, Problem, ScenarioError
 from loadtest.scenario._problems import Path as ProblemPath
 from loadtest.slo import Slo, SloError, parse_slo
 
 SCHEMA_VERSION = 1
-PATTERNS = ("sync", "futures", "asyncio", "decoupled")
+PATTERNS = NAMES
 METHODS = ("infer_sample", "infer_batch")
 GENERATORS = ("zeros", "constant", "uniform", "normal", "sequence", "prompts", "file")
 URL_SCHEMES = {"http": "http", "https": "http", "grpc": "grpc", "grpcs": "grpc"}
@@ -50,7 +51,10 @@ TLS_SCHEMES = ("https", "grpcs")
 REDACTED = "<redacted>"
 _SENSITIVE_HEADER = re.compile(r"auth|token|secret|key|passw|cookie|credential|session", re.IGNORECASE)
 
-Pattern = Literal["sync", "futures", "asyncio", "decoupled"]
+if TYPE_CHECKING:
+    Pattern = str
+else:
+    Pattern = Literal[NAMES]  # one spelling: the pattern registry
 Method = Literal["infer_sample", "infer_batch"]
 Generator = Literal["zeros", "constant", "uniform", "normal", "sequence", "prompts", "file"]
 LoadKind = Literal["closed", "open", "stages"]
@@ -258,7 +262,7 @@ class Traffic(_Model):
     """One stream of requests: a pattern, a target, a method and a payload."""
 
     name: Name = Field(description="Unique name (letters, digits, '-', '_', '.'); tags its results.")
-    pattern: Pattern = Field(description="sync, futures, asyncio or decoupled.")
+    pattern: Pattern = Field(description="sync, futures, asyncio, decoupled or asyncio-decoupled.")
     target: str = Field(description="Name of a target in targets.")
     payload: str = Field(description="Name of a payload in payloads.")
     method: Method = Field(

@@ -8,6 +8,7 @@ ran before) and never changes a value the user gave.
 
 from __future__ import annotations
 
+from loadtest.engine.patterns import pattern_of
 from loadtest.scenario._checks import DEFAULT_MAX_IN_FLIGHT, is_open_loop
 from loadtest.scenario._model import (
     URL_SCHEMES,
@@ -72,7 +73,7 @@ def _traffic(traffic: Traffic, open_loop: bool) -> Traffic:
     update: dict[str, object] = {"headers": {name.lower(): value for name, value in traffic.headers.items()}}
     if traffic.users is None and traffic.weight is None:
         update["weight"] = 1.0
-    if traffic.pattern in ("futures", "asyncio") and not open_loop and traffic.in_flight is None:
+    if pattern_of(traffic.pattern).concurrent and not open_loop and traffic.in_flight is None:
         update["in_flight"] = 1
     return traffic.model_copy(update=update)
 

@@ -1,0 +1,197 @@
+"""The run's rules as pure functions of a clock: request budget, open-loop tickets, late sends, the
+interval clock and when to stop.
+
+Owns every decision the engine makes from numbers alone, so each is table-tested without Locust, a
+server or a real clock: every function takes the time (``perf_counter_ns`` values) as an argument.
+Never reads a clock, never sleeps, never touches gevent or Locust.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from loadtest.exit_codes import ExitCode
+
+LATE_THRESHOLD_NS = 5_000_000
+"""An open-loop send that starts more than this after its intended time counts as late (the hub's
+timers resolve to about a millisecond, so smaller delays are timer noise, not a saturated generator)."""
+UNREACHABLE_ABORT_S = 5.0
+"""End the run when no request succeeded for this long while connection errors occur."""
+IDLE_GRACE_S = 1.0
+"""Measured time before an idle run (no users, nothing in flight) counts as finished."""
+
+
+class RequestBudget:
+    """``max_requests``: how many measured requests may still start (unlimited when None)."""
+
+    def __init__(self, max_requests: int | None) -> None:
+        self.max_requests = max_requests
+        self.spent = 0
+        self.exhausted = False
+
+    def take(self, measuring: bool) -> bool:
+        """Whether one more request may start; spends one when measuring. Warm-up requests are free."""
+        if self.exhausted:
+            return False
+        if self.max_requests is None or not measuring:
+            return True
+        if self.spent >= self.max_requests:
+            self.exhausted = True
+            return False
+        self.spent += 1
+        return True
+
+
+class Tickets:
+    """Open loop: hands out the intended start times of one traffic entry's requests, in order.
+
+    ``offset_s(n)`` is a pure schedule (None once it is exhausted); times are relative to ``start_ns``.
+    """
+
+    def __init__(self, offset_s: Callable[[int], float | None], start_ns: int) -> None:
+        self._offset_s = offset_s
+        self._start_ns = start_ns
+        self.issued = 0
+
+    def take(self) -> int | None:
+        """The next request's intended start (``perf_counter_ns``), or None when the schedule is done."""
+        offset = self._offset_s(self.issued)
+        if offset is None:
+            return None
+        self.issued += 1
+        return self._start_ns + round(offset * 1e9)
+
+
+def is_late(start_ns: int, intended_ns: int | None) -> bool:
+    """Whether a send that started at ``start_ns`` missed its intended start by more than the threshold."""
+    return intended_ns is not None and start_ns - intended_ns > LATE_THRESHOLD_NS
+
+
+def response_time_us(end_ns: int, intended_ns: int | None) -> int | None:
+    """Open loop: the response time from the intended start (coordinated-omission corrected); else None."""
+    return None if intended_ns is None else (end_ns - intended_ns) // 1000
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What the interval clock says to do at one wake-up."""
+
+    start_measuring: bool = False
+    """The warm-up ends now: roll a warm-up interval and start measuring."""
+    roll: bool = False
+    """An interval ends now: roll it, write it, poll the server."""
+
+
+class IntervalClock:
+    """When intervals end, when the warm-up ends and when the measured window ends.
+
+    The measured window starts when the warm-up ends (at ``start_ns`` without one) and lasts
+    ``duration_s``; ``end_ns`` is huge when the run has no fixed end (Locust decides).
+    """
+
+    def __init__(
+        self, start_ns: int, *, warmup_s: float, duration_s: float, interval_s: float, ends: bool = True
+    ) -> None:
+        self.interval_ns = max(1, round(interval_s * 1e9))
+        self.warmup_end_ns = start_ns + round(warmup_s * 1e9)
+        self.end_ns = self.warmup_end_ns + round(duration_s * 1e9) if ends else 1 << 62
+        self.measuring = warmup_s <= 0
+        self.next_tick_ns = start_ns + self.interval_ns
+
+    def wake_at_ns(self) -> int:
+        """When the caller should wake up next."""
+        if not self.measuring:
+            return min(self.next_tick_ns, self.warmup_end_ns)
+        return min(self.next_tick_ns, self.end_ns)
+
+    def tick(self, now_ns: int) -> Tick:
+        """What to do at ``now_ns``; advances the clock."""
+        if not self.measuring and now_ns >= self.warmup_end_ns:
+            self.measuring = True
+            self.next_tick_ns = now_ns + self.interval_ns
+            return Tick(start_measuring=True)
+        if now_ns >= self.next_tick_ns or (self.measuring and now_ns >= self.end_ns):
+            self.next_tick_ns += self.interval_ns
+            while self.next_tick_ns <= now_ns:
+                self.next_tick_ns += self.interval_ns
+            return Tick(roll=True)
+        return Tick()
+
+    def measured_s(self, start_ns: int | None, now_ns: int) -> float:
+        """Length of the measured window from ``start_ns`` until ``now_ns``, never past its end."""
+        if start_ns is None:
+            return 0.0
+        return max(0, min(now_ns, self.end_ns) - start_ns) / 1e9
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What the stop rules look at, sampled at one instant."""
+
+    now_ns: int
+    end_ns: int
+    closed_loop: bool
+    measuring: bool
+    measured_s: float
+    users: int
+    in_flight: int
+    last_ok_ns: int
+    last_connection_error_ns: int | None = None
+    stop_requested: bool = False
+    """Someone outside (Locust's ``test_stop``, the Python API) ended the run."""
+    signal: int | None = None
+    server_exited: bool = False
+    budget_exhausted: bool = False
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why and how a run ends."""
+
+    status: str
+    """``completed``, ``interrupted`` or ``failed``."""
+    exit_code: int
+    reason: str
+
+
+def stop_reason(state: RunState) -> Stop | None:
+    """Whether the run ends now, and how; None to go on. The first matching rule wins."""
+    if state.stop_requested:
+        return Stop("completed", ExitCode.OK, "stopped")
+    if state.signal is not None:
+        return Stop("interrupted", ExitCode.INTERRUPTED, f"interrupted by signal {state.signal}")
+    if state.server_exited:
+        return Stop("failed", ExitCode.RUNTIME_ERROR, "the embedded Triton server exited during the run")
+    error_ns = state.last_connection_error_ns
+    if (
+        error_ns is not None
+        and error_ns > state.last_ok_ns
+        and state.now_ns - state.last_ok_ns > UNREACHABLE_ABORT_S * 1e9
+    ):
+        return Stop("failed", ExitCode.RUNTIME_ERROR, f"the server has been unreachable for {UNREACHABLE_ABORT_S:g} s")
+    if state.now_ns >= state.end_ns:
+        return Stop("completed", ExitCode.OK, "duration reached")
+    if state.budget_exhausted:
+        return Stop("completed", ExitCode.OK, "max_requests reached")
+    idle = state.users == 0 and state.in_flight == 0
+    if idle and state.measuring and state.measured_s > IDLE_GRACE_S:
+        if state.closed_loop:
+            return Stop("failed", ExitCode.RUNTIME_ERROR, "every user stopped before the end of the run")
+        return Stop("completed", ExitCode.OK, "the arrival schedule is done")
+    return None
+
+
+__all__ = [
+    "LATE_THRESHOLD_NS",
+    "UNREACHABLE_ABORT_S",
+    "IntervalClock",
+    "RequestBudget",
+    "RunState",
+    "Stop",
+    "Tick",
+    "Tickets",
+    "is_late",
+    "response_time_us",
+    "stop_reason",
+]
