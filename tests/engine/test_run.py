@@ -366,6 +366,7 @@ def test_the_documented_locustfile_runs_a_scenario_under_plain_locust(tmp_path: 
         "textgen-futures",
         "linear-asyncio",
         "bot-stream",
+        "bot-async-streams",
     }
     assert "bot-stream" in result.stderr  # Locust's own statistics table saw our requests
 

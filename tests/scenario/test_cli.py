@@ -26,8 +26,8 @@ def test_validate_ok_prints_a_summary(runner: CliRunner) -> None:
     result = runner.invoke(main, ["validate", str(QUICKSTART)])
     assert result.exit_code == ExitCode.OK, result.output
     assert result.stdout == (
-        f"ok: {QUICKSTART}: quickstart: 4 traffic entries (sync, futures, asyncio, decoupled), "
-        "closed loop, 5 users, 2 s warm-up + 20 s, 3 SLOs\n"
+        f"ok: {QUICKSTART}: quickstart: 5 traffic entries (sync, futures, asyncio, decoupled, asyncio-decoupled), "
+        "closed loop, 6 users, 2 s warm-up + 20 s, 3 SLOs\n"
     )
 
 
@@ -99,12 +99,12 @@ def test_payload_file_problems_fail_validation(runner: CliRunner, tmp_path: Path
 
 
 def test_plan_prints_resolved_scenario_and_plan(runner: CliRunner) -> None:
-    result = runner.invoke(main, ["plan", str(QUICKSTART), "--set", "load.users=6"])
+    result = runner.invoke(main, ["plan", str(QUICKSTART), "--set", "load.users=7"])
     assert result.exit_code == ExitCode.OK, result.output
-    scenario = load_scenario(QUICKSTART, ["load.users=6"])
+    scenario = load_scenario(QUICKSTART, ["load.users=7"])
     assert result.stdout.startswith(f"# resolved scenario (sha256 {scenario.scenario_hash})\n{scenario.to_yaml()}")
-    assert "Load      closed loop: 6 users, spawn 5/s, no pacing" in result.stdout
-    assert "linear-sync 3, textgen-futures 1, linear-asyncio 1, bot-stream 1" in result.stdout
+    assert "Load      closed loop: 7 users, spawn 6/s, no pacing" in result.stdout
+    assert "linear-sync 3, textgen-futures 1, linear-asyncio 1, bot-stream 1, bot-async-streams 1" in result.stdout
     quiet = runner.invoke(main, ["plan", "--no-scenario", str(QUICKSTART)])
     assert quiet.stdout.startswith("Scenario  quickstart")
 

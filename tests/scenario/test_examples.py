@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
+from loadtest.engine.patterns import NAMES as PATTERNS
 from loadtest.plan import make_plan
 from loadtest.scenario import json_schema, json_schema_text, load_scenario, parse_scenario
 
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "scenarios").glob("*.yaml"))
 SCHEMA_FILE = ROOT / "docs" / "scenario.schema.json"
 STARTER = resources.files("loadtest.scenario").joinpath("starter.yaml").read_text(encoding="utf-8")
-REQUIRED = {"quickstart", "sync", "futures", "asyncio", "decoupled", "open-loop", "stages"}
+REQUIRED = {"quickstart", "sync", "futures", "asyncio", "decoupled", "asyncio-decoupled", "open-loop", "stages"}
 
 
 def test_the_required_examples_exist() -> None:
@@ -31,16 +32,18 @@ def test_example_validates_and_round_trips(path: Path) -> None:
     assert again.scenario_hash == scenario.scenario_hash
 
 
-def test_quickstart_runs_all_four_patterns_on_the_embedded_server_at_modest_load() -> None:
+def test_quickstart_runs_every_pattern_on_the_embedded_server_at_modest_load() -> None:
     scenario = load_scenario(ROOT / "scenarios" / "quickstart.yaml", env={})
-    assert {t.pattern for t in scenario.traffic} == {"sync", "futures", "asyncio", "decoupled"}
+    assert {t.pattern for t in scenario.traffic} == set(PATTERNS)
     assert all(target.embedded for target in scenario.targets.values())
     by_pattern = {t.pattern: scenario.targets[t.target] for t in scenario.traffic}
     assert by_pattern["sync"].protocol == "http"
     assert by_pattern["asyncio"].protocol == "grpc"
     assert by_pattern["decoupled"].model == "streaming_bot"
     plan = make_plan(scenario)
-    assert 4 <= sum(e.users[0] for e in plan.entries) <= 6
+    assert by_pattern["asyncio-decoupled"].model == "streaming_bot"
+    assert next(t for t in scenario.traffic if t.pattern == "asyncio-decoupled").in_flight == 4
+    assert 5 <= sum(e.users[0] for e in plan.entries) <= 6
     assert 15 <= plan.duration_s <= 25
 
 
@@ -51,6 +54,7 @@ def test_quickstart_runs_all_four_patterns_on_the_embedded_server_at_modest_load
         ("futures", lambda s: {t.pattern for t in s.traffic} == {"futures"}),
         ("asyncio", lambda s: {t.pattern for t in s.traffic} == {"asyncio"}),
         ("decoupled", lambda s: {t.pattern for t in s.traffic} == {"decoupled"}),
+        ("asyncio-decoupled", lambda s: {t.pattern for t in s.traffic} == {"asyncio-decoupled"}),
         ("open-loop", lambda s: s.load.kind == "open" and s.load.arrival == "constant"),
         (
             "stages",

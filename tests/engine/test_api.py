@@ -1,0 +1,134 @@
+"""The Python face of the harness (loadtest.run_scenario, loadtest.load_run) against a real embedded Triton."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import loadtest
+from loadtest.embedded import EmbeddedTriton, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def in_repo() -> Any:
+    """Run from the repository root, as the acceptance command does (relative scenario paths)."""
+    previous = Path.cwd()
+    os.chdir(ROOT)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+@pytest.mark.timeout(120)
+def test_run_scenario_runs_a_file_like_the_cli_and_leaves_a_run_directory(tmp_path: Path, in_repo: None) -> None:
+    result = loadtest.run_scenario(
+        "scenarios/sync.yaml", overrides={"duration_s": 3, "warmup_s": 1, "slos": []}, out=tmp_path / "run"
+    )
+    assert result.exit_code == 0
+    assert result.run_dir == tmp_path / "run"
+    on_disk = json.loads((result.run_dir / "summary.json").read_text())
+    assert result.summary == on_disk
+    assert result.summary["status"] == "completed"
+    requests = result.summary["overall"]["requests"]
+    assert requests > 0
+    histograms = result.histograms()
+    assert {("sync-http", "latency"), ("sync-grpc", "latency")} <= set(histograms)
+    assert sum(histograms[(name, "latency")].get_total_count() for name in ("sync-http", "sync-grpc")) == requests
+    assert loadtest.load_run(result.run_dir).summary == on_disk
+    assert 2.9 <= result.summary["duration_s"] <= 3.0  # the measured window only, not the graceful stop
+
+
+def _bot_scenario(in_flight: int, users: int) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "name": "async-streams",
+        "embedded": {"models": ["streaming_bot"]},
+        "targets": {"bot": {"embedded": True, "protocol": "grpc", "model": "streaming_bot"}},
+        "payloads": {
+            "p": {"inputs": {"inputs": {"dtype": "bytes", "shape": [1], "generator": "prompts", "prompts": ["Hi"]}}}
+        },
+        "traffic": [
+            {
+                "name": "streams",
+                "pattern": "asyncio-decoupled",
+                "target": "bot",
+                "payload": "p",
+                "in_flight": in_flight,
+                "parameters": {"tokens": 6, "token_delay_ms": 20},
+            }
+        ],
+        "load": {"kind": "closed", "users": users},
+        "warmup_s": 1,
+        "duration_s": 3,
+    }
+
+
+@pytest.mark.timeout(120)
+def test_asyncio_decoupled_keeps_in_flight_streams_per_user_and_records_stream_metrics(tmp_path: Path) -> None:
+    result = loadtest.run_scenario(_bot_scenario(in_flight=4, users=2), out=tmp_path / "run")
+    assert result.exit_code == 0, result.summary.get("error")
+    entry = result.summary["traffic"]["streams"]
+    assert entry["errors"] == 0
+    metrics = entry["metrics"]
+    streams = metrics["latency"]["count"]
+    assert streams > 0
+    assert metrics["ttfr"]["count"] == streams
+    # streaming_bot answers the prompt's words ("Hi"), then one response per generated token (6)
+    assert metrics["responses"]["min"] == metrics["responses"]["max"] == 7
+    assert metrics["gap"]["count"] == 6 * streams
+    # 2 users x 4 streams of ~140 ms each: about 8 streams at once, so ~57 streams/s; one stream per user
+    # at a time would give ~14/s.
+    assert entry["throughput_rps"] > 40
+    intervals = [json.loads(line) for line in (result.run_dir / "intervals.jsonl").read_text().splitlines()]
+    assert max(interval["in_flight"] for interval in intervals) > 2
+
+
+def test_an_invalid_scenario_raises_instead_of_exiting(tmp_path: Path) -> None:
+    scenario = _bot_scenario(in_flight=1, users=1)
+    scenario["traffic"][0]["payload"] = "nope"
+    with pytest.raises(loadtest.ScenarioError, match=r"traffic\[0\]\.payload: unknown payload 'nope'"):
+        loadtest.run_scenario(scenario, out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.timeout(60)
+def test_an_unreachable_server_raises_a_typed_error_and_still_leaves_a_run_directory(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    scenario = {
+        "version": 1,
+        "targets": {"t": {"url": url, "model": "Linear", "timeouts": {"init_s": 1}}},
+        "payloads": {"p": {"inputs": {"INPUT_1": {"dtype": "float32", "shape": [2], "generator": "zeros"}}}},
+        "traffic": [{"name": "x", "pattern": "sync", "target": "t", "payload": "p"}],
+        "load": {"kind": "closed", "users": 1},
+        "duration_s": 2,
+    }
+    with pytest.raises(loadtest.ServerUnreachableError) as caught:
+        loadtest.run_scenario(scenario, out=tmp_path / "run")
+    assert caught.value.exit_code == 1
+    assert caught.value.run_dir == tmp_path / "run"
+    summary = loadtest.load_run(tmp_path / "run").summary
+    assert summary["status"] == "failed" and url.split("//")[1] in summary["error"]
+
+
+@pytest.mark.timeout(60)
+def test_a_payload_that_does_not_fit_the_model_raises_model_mismatch(
+    triton_server: EmbeddedTriton, tmp_path: Path
+) -> None:
+    scenario = {
+        "version": 1,
+        "targets": {"t": {"url": triton_server.http_url, "model": "Linear"}},
+        "payloads": {"p": {"inputs": {"WRONG": {"dtype": "float32", "shape": [2], "generator": "zeros"}}}},
+        "traffic": [{"name": "x", "pattern": "sync", "target": "t", "payload": "p"}],
+        "load": {"kind": "closed", "users": 1},
+        "duration_s": 2,
+    }
+    with pytest.raises(loadtest.ModelMismatchError, match="does not fit model 'Linear'") as caught:
+        loadtest.run_scenario(scenario, out=tmp_path / "run")
+    assert caught.value.exit_code == 2

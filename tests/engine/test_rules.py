@@ -1,0 +1,227 @@
+"""The engine's rules as pure functions of a clock (loadtest.engine.rules): no Locust, no server, no sleep."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from loadtest.engine.rules import (
+    LATE_THRESHOLD_NS,
+    UNREACHABLE_ABORT_S,
+    IntervalClock,
+    RequestBudget,
+    RunState,
+    Tickets,
+    is_late,
+    response_time_us,
+    stop_reason,
+)
+from loadtest.exit_codes import ExitCode
+
+S = 1_000_000_000
+
+
+# -- request budget ----------------------------------------------------------------------------------
+def test_a_budget_admits_exactly_max_requests_measured_sends() -> None:
+    budget = RequestBudget(3)
+    assert [budget.take(measuring=True) for _ in range(5)] == [True, True, True, False, False]
+    assert budget.spent == 3
+    assert budget.exhausted
+
+
+def test_warm_up_sends_do_not_spend_the_budget() -> None:
+    budget = RequestBudget(2)
+    assert all(budget.take(measuring=False) for _ in range(100))
+    assert budget.spent == 0 and not budget.exhausted
+    assert [budget.take(measuring=True) for _ in range(3)] == [True, True, False]
+
+
+def test_no_budget_means_unlimited() -> None:
+    budget = RequestBudget(None)
+    assert all(budget.take(measuring=True) for _ in range(1000))
+    assert not budget.exhausted
+
+
+def test_a_budget_of_zero_admits_nothing_measured() -> None:
+    budget = RequestBudget(0)
+    assert budget.take(measuring=True) is False
+    assert budget.exhausted
+    assert budget.take(measuring=False) is False  # once exhausted, the run is ending
+
+
+# -- open-loop tickets ---------------------------------------------------------------------------------
+def test_tickets_follow_the_schedule_from_the_start_time_and_then_stop() -> None:
+    offsets = [0.0, 0.01, 0.02, 0.5]
+    tickets = Tickets(lambda n: offsets[n] if n < len(offsets) else None, start_ns=7 * S)
+    taken = [tickets.take() for _ in range(6)]
+    assert taken == [7 * S, 7 * S + 10_000_000, 7 * S + 20_000_000, 7 * S + 500_000_000, None, None]
+    assert tickets.issued == 4
+
+
+def test_tickets_round_to_the_nearest_nanosecond() -> None:
+    tickets = Tickets(lambda n: 0.3 if n == 0 else None, start_ns=0)
+    assert tickets.take() == 300_000_000  # 0.3 * 1e9 = 299999999.99999994 when truncated
+
+
+# -- late sends and response time ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("start_ns", "intended_ns", "late"),
+    [
+        (1_000, None, False),  # closed loop: no intended start
+        (10 * S, 10 * S, False),
+        (10 * S + LATE_THRESHOLD_NS, 10 * S, False),  # exactly at the threshold: on time
+        (10 * S + LATE_THRESHOLD_NS + 1, 10 * S, True),
+        (10 * S - 3 * LATE_THRESHOLD_NS, 10 * S, False),  # early never counts as late
+    ],
+)
+def test_late_means_more_than_the_threshold_after_the_intended_start(
+    start_ns: int, intended_ns: int | None, late: bool
+) -> None:
+    assert is_late(start_ns, intended_ns) is late
+
+
+def test_response_time_runs_from_the_intended_start() -> None:
+    assert response_time_us(end_ns=5 * S + 2_500_000, intended_ns=5 * S) == 2_500
+    assert response_time_us(end_ns=5 * S, intended_ns=None) is None
+
+
+# -- the interval clock -------------------------------------------------------------------------------
+def test_the_clock_ticks_every_interval_and_ends_warm_up_on_time() -> None:
+    clock = IntervalClock(0, warmup_s=2.5, duration_s=3.0, interval_s=1.0)
+    assert not clock.measuring
+    assert clock.wake_at_ns() == 1 * S
+    assert clock.tick(1 * S).roll
+    assert clock.tick(2 * S).roll
+    assert clock.wake_at_ns() == int(2.5 * S)  # the warm-up end comes before the next interval
+    tick = clock.tick(int(2.5 * S))
+    assert tick.start_measuring and not tick.roll and clock.measuring
+    assert clock.wake_at_ns() == int(3.5 * S)  # intervals restart at the warm-up end
+    assert clock.end_ns == int(5.5 * S)
+    assert clock.tick(int(3.5 * S)).roll
+    assert clock.tick(int(4.5 * S)).roll
+    assert clock.wake_at_ns() == int(5.5 * S)
+    assert clock.tick(int(5.5 * S)).roll  # the end rolls the last interval
+
+
+def test_an_early_wake_up_does_nothing() -> None:
+    clock = IntervalClock(0, warmup_s=0, duration_s=10, interval_s=1.0)
+    assert clock.measuring
+    assert clock.tick(S // 2) == type(clock.tick(S // 2))()
+    assert clock.tick(S).roll
+
+
+def test_a_late_wake_up_skips_missed_ticks_instead_of_bursting() -> None:
+    clock = IntervalClock(0, warmup_s=0, duration_s=100, interval_s=1.0)
+    assert clock.tick(int(4.2 * S)).roll
+    assert clock.wake_at_ns() == 5 * S
+    assert not clock.tick(int(4.9 * S)).roll
+
+
+def test_measured_time_stops_at_the_end_of_the_window() -> None:
+    """The throughput denominator: the graceful stop after the end is not measured time."""
+    clock = IntervalClock(0, warmup_s=1, duration_s=20, interval_s=1.0)
+    assert clock.measured_s(1 * S, 21 * S) == 20.0
+    assert clock.measured_s(1 * S, 21 * S + 323_000_000) == 20.0
+    assert clock.measured_s(1 * S, 11 * S) == 10.0
+    assert clock.measured_s(None, 11 * S) == 0.0
+
+
+def test_a_clock_without_an_end_never_ends() -> None:
+    clock = IntervalClock(0, warmup_s=0, duration_s=1, interval_s=1.0, ends=False)
+    assert clock.end_ns > 10**17
+    assert clock.measured_s(0, 50 * S) == 50.0
+
+
+# -- stop rules ------------------------------------------------------------------------------------------
+BASE = RunState(
+    now_ns=10 * S,
+    end_ns=20 * S,
+    closed_loop=True,
+    measuring=True,
+    measured_s=9.0,
+    users=4,
+    in_flight=4,
+    last_ok_ns=10 * S,
+)
+
+
+def state(**changes: object) -> RunState:
+    return dataclasses.replace(BASE, **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, None),
+        ({"now_ns": 20 * S}, ("completed", ExitCode.OK, "duration reached")),
+        ({"stop_requested": True}, ("completed", ExitCode.OK, "stopped")),
+        ({"signal": 2}, ("interrupted", ExitCode.INTERRUPTED, "interrupted by signal 2")),
+        ({"server_exited": True}, ("failed", ExitCode.RUNTIME_ERROR, "the embedded Triton server exited during the run")),
+        ({"budget_exhausted": True}, ("completed", ExitCode.OK, "max_requests reached")),
+        # every user stopped: a closed loop failed, an open loop's schedule is done
+        ({"users": 0, "in_flight": 0}, ("failed", ExitCode.RUNTIME_ERROR, "every user stopped before the end of the run")),
+        ({"users": 0, "in_flight": 0, "closed_loop": False}, ("completed", ExitCode.OK, "the arrival schedule is done")),
+        ({"users": 0, "in_flight": 1}, None),  # a request is still out
+        ({"users": 0, "in_flight": 0, "measured_s": 0.5}, None),  # too early to call it idle
+        ({"users": 0, "in_flight": 0, "measuring": False}, None),  # users not spawned yet in warm-up
+    ],
+)
+def test_stop_rules(changes: dict[str, object], expected: tuple[str, int, str] | None) -> None:
+    stop = stop_reason(state(**changes))
+    if expected is None:
+        assert stop is None
+    else:
+        assert stop is not None
+        assert (stop.status, stop.exit_code, stop.reason) == expected
+
+
+def test_the_server_counts_as_unreachable_after_five_seconds_of_connection_errors_only() -> None:
+    last_ok = 10 * S
+    limit_ns = int(UNREACHABLE_ABORT_S * S)
+    erroring = state(last_ok_ns=last_ok, last_connection_error_ns=last_ok + S)
+    assert stop_reason(dataclasses.replace(erroring, now_ns=last_ok + limit_ns)) is None
+    stop = stop_reason(dataclasses.replace(erroring, now_ns=last_ok + limit_ns + 1))
+    assert stop is not None and stop.status == "failed" and "unreachable" in stop.reason
+    # a success after the last connection error means the server answers again
+    recovered = state(last_ok_ns=last_ok + 2 * S, last_connection_error_ns=last_ok + S, now_ns=last_ok + 3 * limit_ns)
+    assert stop_reason(dataclasses.replace(recovered, end_ns=100 * S)) is None
+
+
+def test_the_first_matching_rule_wins() -> None:
+    """A Ctrl-C at the end is still an interruption; a stop request beats a dead server."""
+    assert stop_reason(state(signal=15, now_ns=30 * S)).status == "interrupted"  # type: ignore[union-attr]
+    assert stop_reason(state(stop_requested=True, server_exited=True)).status == "completed"  # type: ignore[union-attr]
+
+
+# -- the shared run control ------------------------------------------------------------------------------
+def test_run_control_admits_until_stopping_or_out_of_budget() -> None:
+    from loadtest.engine.control import RunControl
+    from loadtest.recording.recorder import Recorder
+
+    recorder = Recorder(highest_us=1_000_000)
+    control = RunControl(recorder, environment=None, max_requests=2)
+    assert control.may_send()  # warm-up: free
+    recorder.start_measuring(0)
+    assert [control.may_send() for _ in range(3)] == [True, True, False]
+    assert control.budget.exhausted
+    unlimited = RunControl(recorder, environment=None)
+    assert unlimited.may_send()
+    unlimited.stopping = True
+    assert not unlimited.may_send()
+
+
+def test_run_control_closes_every_client_past_failures() -> None:
+    from loadtest.engine.control import RunControl
+    from loadtest.recording.recorder import Recorder
+
+    control = RunControl(Recorder(highest_us=1_000_000), environment=None)
+    closed: list[int] = []
+
+    def failing() -> None:
+        raise OSError("already gone")
+
+    control.closers += [lambda: closed.append(1), failing, lambda: closed.append(3)]
+    errors = control.close_clients()
+    assert closed == [1, 3]
+    assert [str(e) for e in errors] == ["already gone"]
