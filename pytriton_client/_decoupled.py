@@ -30,7 +30,8 @@ from pytriton_client.model_config import TritonModelConfig
 
 
 class DecoupledModelClient(ModelClient):
-    """Synchronous client for decoupled (streaming) models; gRPC only.
+    """Synchronous client for decoupled (streaming) models; gRPC only (an HTTP URL raises
+    :class:`PyTritonClientValueError` at construction).
 
     ``infer_sample``/``infer_batch`` return an iterator of output dicts, one per streamed response.
     One request at a time per client (a second call before the first iterator ends raises

@@ -44,7 +44,14 @@ class FuturesModelClient:
         max_queue_size: most requests waiting for a worker (``None``: no limit).
         non_blocking: when the queue is full, raise :class:`PyTritonClientQueueFullError` at once
             instead of waiting (up to ``inference_timeout_s`` when set, else indefinitely).
-        init_timeout_s, inference_timeout_s, access_token, tls_*, observer: as for ``ModelClient``.
+        init_timeout_s: as for ``ModelClient``.
+        inference_timeout_s: as for ``ModelClient``; also bounds the wait for queue space.
+        access_token: as for ``ModelClient``.
+        tls_ca_file: as for ``ModelClient``.
+        tls_cert_file: as for ``ModelClient``.
+        tls_key_file: as for ``ModelClient``.
+        tls_verify: as for ``ModelClient``.
+        observer: as for ``ModelClient``.
 
     Raises:
         ValueError: ``max_workers`` or ``max_queue_size`` is not positive.
@@ -197,7 +204,9 @@ class FuturesModelClient:
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def close(self, wait: bool = True) -> None:
-        """Stop accepting work; queued requests still run. ``wait`` blocks until the workers finish."""
+        """Stop accepting work (later submissions raise :class:`PyTritonClientClosedError` at once); queued
+        requests still run. ``wait`` blocks until the workers finish.
+        """
         with self._lock:
             if self._closed:
                 threads: list[threading.Thread] = []

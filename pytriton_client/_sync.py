@@ -77,7 +77,9 @@ class ModelClient:
     with ``from_existing_client`` or a supplied ``model_config``.
 
     Args:
-        url: ``http://``, ``https://``, ``grpc://`` or ``grpcs://`` address; no scheme means HTTP.
+        url: ``http://``, ``https://``, ``grpc://`` or ``grpcs://`` address; no scheme means HTTP whatever
+            the port. Default ports: 8000 (http), 443 (https), 8001 (grpc, grpcs). A path, query or user
+            info is ignored.
         model_name: model name on the server.
         model_version: version as a string; ``None`` for the latest.
         lazy_init: when ``False``, wait for the model and fetch its config in the constructor.
@@ -85,7 +87,9 @@ class ModelClient:
         inference_timeout_s: deadline of each inference and of each readiness call (60 s).
         model_config: a known config; skips fetching it (see ``ensure_model_is_ready``).
         ensure_model_is_ready: with ``model_config``, still wait for readiness (and refresh the config).
-        access_token: token sent on every call (health, config and inference included).
+        access_token: token sent on every call (health, metadata, config, repository, inference, streams) in
+            the ``triton-access-token`` HTTP header or the ``triton-grpc-protocol-triton-access-token`` gRPC
+            metadata key. Never shown in ``repr`` or messages.
         tls_ca_file: PEM CA bundle for ``https``/``grpcs`` (system trust store when ``None``).
         tls_cert_file: PEM client certificate for mutual TLS (with ``tls_key_file``).
         tls_key_file: PEM private key of ``tls_cert_file``.
@@ -264,7 +268,8 @@ class ModelClient:
         """Run one sample: adds the batch axis to inputs and removes it from outputs when the model batches.
 
         Inputs go all positionally (in config order) or all by name. ``parameters`` become request
-        parameters, ``headers`` HTTP headers / gRPC metadata (values ``str``, ``int`` or ``bool``).
+        parameters, ``headers`` HTTP headers / gRPC metadata (values ``str``, ``int`` or ``bool``); per-call
+        headers override the access-token header. Request ids are ``"0"``, ``"1"``, ... per client.
 
         Raises:
             PyTritonClientValueError: inputs do not match the model (names, dtypes, ranks).

@@ -61,11 +61,13 @@ class TensorSpec:
     """One model input or output as the model configuration declares it (without the batch axis)."""
 
     name: str
+    """Tensor name in the model configuration."""
     shape: tuple[int, ...]
     """Dimensions without the batch axis; ``-1`` is a variable dimension."""
     dtype: Any
     """numpy type (``np.float32``, ``np.bytes_`` for BYTES/STRING, ...)."""
     optional: bool = False
+    """Inputs only: the model may be called without this input."""
     datatype: str = ""
     """Triton wire datatype (``"FP32"``, ``"BYTES"``)."""
 
@@ -79,15 +81,25 @@ class TritonModelConfig:
     """
 
     model_name: str
+    """Model name."""
     model_version: int = 1
+    """Requested version as a number; 1 when the latest was requested."""
     max_batch_size: int = 0
+    """Largest batch the model accepts; 0 when it does not batch."""
     batching: bool = False
+    """``max_batch_size > 0``."""
     decoupled: bool = False
+    """The model streams any number of responses per request (decoupled transaction policy)."""
     inputs: list[TensorSpec] | None = None
+    """Inputs in configuration order; ``None`` when the configuration lists none."""
     outputs: list[TensorSpec] | None = None
+    """Outputs in configuration order; ``None`` when the configuration lists none."""
     backend: str = ""
+    """Triton backend (``"python"``, ``"onnxruntime"``, ...), when the configuration names one."""
     platform: str = ""
+    """Triton platform (``"ensemble"``, ...), when the configuration names one."""
     parameters: dict[str, str] = field(default_factory=dict)
+    """The configuration's ``parameters`` as strings (their ``string_value``)."""
 
 
 def _tensors(entries: Any) -> list[TensorSpec] | None:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sourced by scripts/run and scripts/test: make sure .venv holds tritonload with the embedded
-# Triton server and the test tools. Reinstalls only when pyproject.toml changed.
+# Triton server, the test tools and the docs tools. Reinstalls only when pyproject.toml or the
+# list of extras changed.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${TRITONLOAD_VENV:-$root/.venv}"
@@ -10,15 +11,16 @@ if ! "$python" -c 'import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= 
     echo "error: tritonload needs Python 3.10-3.13 (found $("$python" --version 2>&1)); set PYTHON=..." >&2
     exit 2
 fi
-stamp="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)"
+extras="embedded,test,docs"
+stamp="$({ cat "$root/pyproject.toml"; echo "extras=$extras"; } | sha256sum | cut -d' ' -f1)"
 if [ ! -x "$venv/bin/python" ]; then
     echo "creating virtualenv $venv" >&2
     "$python" -m venv "$venv"
 fi
 if [ "$(cat "$venv/.tritonload-stamp" 2>/dev/null || true)" != "$stamp" ]; then
-    echo "installing tritonload[embedded,test] into $venv (first run takes a minute)" >&2
+    echo "installing tritonload[$extras] into $venv (first run takes a minute)" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[embedded,test]"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[$extras]"
     echo "$stamp" > "$venv/.tritonload-stamp"
 fi
 export PATH="$venv/bin:$PATH"
