@@ -132,3 +132,16 @@ def test_a_payload_that_does_not_fit_the_model_raises_model_mismatch(
     with pytest.raises(loadtest.ModelMismatchError, match="does not fit model 'Linear'") as caught:
         loadtest.run_scenario(scenario, out=tmp_path / "run")
     assert caught.value.exit_code == 2
+
+
+@pytest.mark.timeout(120)
+def test_the_documented_example_runs(tmp_path: Path, in_repo: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """The Python block of docs/reference.md, run as written (with its run directory under tmp_path)."""
+    text = (ROOT / "docs" / "reference.md").read_text()
+    (block,) = [part.split("```", 1)[0] for part in text.split("```python\n")[1:]]
+    block = block.replace('out="reports/api-example"', f"out={str(tmp_path / 'api-example')!r}")
+    exec(compile(block, "docs/reference.md", "exec"), {})
+    first, _, third = capsys.readouterr().out.splitlines()
+    code, requests, run_dir = first.split(" ", 2)
+    assert code in ("0", "3") and int(requests) > 0 and run_dir == str(tmp_path / "api-example")
+    assert third == "completed"

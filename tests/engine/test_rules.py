@@ -20,6 +20,7 @@ from loadtest.engine.rules import (
 from loadtest.exit_codes import ExitCode
 
 S = 1_000_000_000
+OK, FAILED = ExitCode.OK, ExitCode.RUNTIME_ERROR
 
 
 # -- request budget ----------------------------------------------------------------------------------
@@ -157,11 +158,11 @@ def state(**changes: object) -> RunState:
         ({"now_ns": 20 * S}, ("completed", ExitCode.OK, "duration reached")),
         ({"stop_requested": True}, ("completed", ExitCode.OK, "stopped")),
         ({"signal": 2}, ("interrupted", ExitCode.INTERRUPTED, "interrupted by signal 2")),
-        ({"server_exited": True}, ("failed", ExitCode.RUNTIME_ERROR, "the embedded Triton server exited during the run")),
+        ({"server_exited": True}, ("failed", FAILED, "the embedded Triton server exited during the run")),
         ({"budget_exhausted": True}, ("completed", ExitCode.OK, "max_requests reached")),
         # every user stopped: a closed loop failed, an open loop's schedule is done
-        ({"users": 0, "in_flight": 0}, ("failed", ExitCode.RUNTIME_ERROR, "every user stopped before the end of the run")),
-        ({"users": 0, "in_flight": 0, "closed_loop": False}, ("completed", ExitCode.OK, "the arrival schedule is done")),
+        ({"users": 0, "in_flight": 0}, ("failed", FAILED, "every user stopped before the end of the run")),
+        ({"users": 0, "in_flight": 0, "closed_loop": False}, ("completed", OK, "the arrival schedule is done")),
         ({"users": 0, "in_flight": 1}, None),  # a request is still out
         ({"users": 0, "in_flight": 0, "measured_s": 0.5}, None),  # too early to call it idle
         ({"users": 0, "in_flight": 0, "measuring": False}, None),  # users not spawned yet in warm-up

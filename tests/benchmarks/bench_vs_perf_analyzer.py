@@ -1,0 +1,440 @@
+"""Side by side: `tritonload run` against NVIDIA's perf_analyzer (C++), same server, same load.
+
+    /work/main/.venv/bin/python tests/benchmarks/bench_vs_perf_analyzer.py [--rounds 3] [--seconds 9]
+        [--quick] [--model Linear|Sleep] [--http-rate 2000] [--grpc-rate 1500] [--json results.json]
+
+One embedded Triton serves the model; both tools send it the same requests (batch 1: one FP32[2]
+row for `Linear`) in four cases: closed loop with 8 concurrent synchronous senders over HTTP and over
+gRPC, and open loop at a fixed constant rate over HTTP and over gRPC (at most `--max-in-flight`
+outstanding requests for both tools: perf_analyzer's `--max-threads`, tritonload's
+`load.max_in_flight`). Each round runs every case with both tools one after the other, the first
+tool alternating between rounds so drift on the machine hits both; `--rounds` rounds, then medians.
+
+What is compared, and where each number comes from:
+- Throughput, p50, p99: as each tool reports them. perf_analyzer: its `-f` CSV (`Inferences/Second`,
+  `p50 latency`, `p99 latency`), over 3 measurement windows of `--seconds`/3 each; its stability rule
+  is relaxed (`-s 1000`) so it measures a fixed span like tritonload instead of extending or aborting
+  on a noisy machine (`--pa-stability 10` restores its default). perf_analyzer has no warm-up option;
+  tritonload measures `--seconds` after `--warmup`. Latency is client-side in both, from the actual
+  send (never from an intended start), but not over the same code: perf_analyzer times its C++
+  client's `Infer` call with inputs prepared once before the run (send, wait, receive, parse the
+  response), while tritonload's `latency` also covers building the request from numpy arrays and
+  decoding the outputs into numpy (see docs/results.md).
+- Server throughput: the server's count of successful inferences over the steady span (below).
+- Client CPU per request: measured from outside, the same way for both tools. While a tool runs,
+  this script samples every `--sample-interval` seconds the user+system CPU time of the tool's process
+  tree (`/proc/<pid>/stat`) and the server's success count (statistics extension). The steady span
+  starts `--trim-start` s after the server count first rises and ends `--trim-end` s before it last
+  rises, so start-up (imports, connecting), ramp-up and tear-down (writing reports) stay outside it;
+  CPU µs/request = CPU seconds over the span / server-counted requests over the span. The whole-run
+  column divides the tool's lifetime CPU (wait4 rusage) by all requests it sent, start-up included.
+  tritonload's own figure (`summary.json` `client.cpu_us_per_request`) is shown as a cross-check.
+- Late: the share of requests sent after their intended time in open loop. Not the same rule:
+  tritonload counts sends more than 5 ms late; perf_analyzer prints its share of delayed requests
+  only when it warns that it could not keep up ("-" otherwise).
+
+Ratios are tritonload / perf_analyzer of the per-round medians. The machine's `uptime` load is printed
+at the start and the end; figures from a busy machine are not publishable (docs/compare-tools.md).
+
+perf_analyzer is installed on first use into ~/.cache/tritonload/perf_analyzer/ (see
+`_perf_analyzer.py`); `tritonload run` is this checkout's code (`python -m loadtest`, PYTHONPATH set to
+the repository root). Exit code 1 when perf_analyzer cannot be installed or a measurement failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import textwrap
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# This checkout's `loadtest` (not an installed copy) and the helper modules next to this script.
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
+
+import _perf_analyzer as pa  # noqa: E402
+from _sampling import SampledRun, SpanError, run_sampled, steady_span  # noqa: E402
+
+from loadtest.embedded import EmbeddedTriton  # noqa: E402
+
+TOOLS = ("perf_analyzer", "tritonload")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model's input as both tools must send it (batch 1)."""
+
+    input_name: str
+    sample_shape: tuple[int, ...]
+    pa_shape: str | None  # perf_analyzer's --shape for variable dimensions
+
+
+MODELS = {
+    "Linear": ModelSpec("INPUT_1", (2,), None),
+    "Sleep": ModelSpec("INPUT", (2,), "INPUT:2"),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One load to compare: protocol and closed loop (concurrency) or open loop (rate)."""
+
+    name: str
+    protocol: str
+    concurrency: int | None = None
+    rate_rps: float | None = None
+
+
+@dataclass
+class Measurement:
+    """One tool's result in one case and round; `error` says why a run gave no numbers."""
+
+    case: str
+    tool: str
+    round: int
+    throughput_rps: float | None = None
+    server_rps: float | None = None
+    p50_us: float | None = None
+    p99_us: float | None = None
+    cpu_us_per_request: float | None = None
+    whole_run_cpu_us_per_request: float | None = None
+    own_cpu_us_per_request: float | None = None
+    late_percent: float | None = None
+    span_s: float | None = None
+    error: str | None = None
+
+
+def uptime() -> str:
+    """The 1, 5 and 15 minute load averages and the CPU count, as `uptime` would show them."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
+def server_counter(http_port: int, model: str) -> Callable[[], int]:
+    """A function returning the server's count of successful inferences of `model`."""
+    url = f"http://127.0.0.1:{http_port}/v2/models/{model}/stats"
+
+    def count() -> int:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            stats = json.load(response)
+        return int(stats["model_stats"][0]["inference_stats"]["success"]["count"])
+
+    return count
+
+
+def scenario_text(case: Case, url: str, model: str, spec: ModelSpec, args: argparse.Namespace) -> str:
+    """The tritonload scenario equivalent to perf_analyzer's run of `case`."""
+    if case.concurrency is not None:
+        load = f"{{kind: closed, users: {case.concurrency}, spawn_rate: {case.concurrency}}}"
+    else:
+        load = f"{{kind: open, rate: {case.rate_rps:g}, arrival: constant, max_in_flight: {args.max_in_flight}}}"
+    return textwrap.dedent(
+        f"""
+        version: 1
+        name: vs-perf-analyzer-{case.name}
+        targets:
+          server: {{url: "{url}", model: {model}}}
+        payloads:
+          sample:
+            pool_size: 16
+            inputs: {{{spec.input_name}: {{dtype: float32, shape: {list(spec.sample_shape)}, generator: uniform}}}}
+        traffic:
+          - {{name: bench, pattern: sync, target: server, payload: sample}}
+        load: {load}
+        warmup_s: {args.warmup:g}
+        duration_s: {args.seconds:g}
+        """
+    )
+
+
+def _span_figures(measurement: Measurement, run: SampledRun, args: argparse.Namespace) -> None:
+    span = steady_span(run.samples, args.trim_start, args.trim_end, min_s=args.min_span)
+    measurement.server_rps = span.throughput_rps
+    measurement.cpu_us_per_request = span.cpu_us_per_request
+    measurement.span_s = span.duration_s
+    if run.server_count_delta:
+        measurement.whole_run_cpu_us_per_request = run.total_cpu_s * 1e6 / run.server_count_delta
+
+
+def _failure(run: SampledRun, tool: str) -> str:
+    tail = " | ".join((run.stdout + run.stderr).strip().splitlines()[-4:])
+    return f"{tool} exited with code {run.returncode}: {tail}"
+
+
+def run_perf_analyzer(
+    installed: pa.PerfAnalyzer,
+    case: Case,
+    server: EmbeddedTriton,
+    spec: ModelSpec,
+    work: Path,
+    rnd: int,
+    args: argparse.Namespace,
+) -> Measurement:
+    """Measure `case` once with perf_analyzer."""
+    result = Measurement(case.name, "perf_analyzer", rnd)
+    port = server.http_port if case.protocol == "http" else server.grpc_port
+    run_dir = work / f"pa-{case.name}-{rnd}"
+    csv_path = run_dir / "pa.csv"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    command = pa.command(
+        installed,
+        model=args.model,
+        url=f"127.0.0.1:{port}",
+        protocol=case.protocol,
+        csv_path=csv_path,
+        window_ms=max(int(args.seconds * 1000 / 3), 500),
+        concurrency=case.concurrency,
+        rate_rps=case.rate_rps,
+        max_threads=args.max_in_flight if case.rate_rps is not None else None,
+        stability_percent=args.pa_stability,
+        max_trials=args.pa_max_trials,
+    )
+    if spec.pa_shape:
+        command += ["--shape", spec.pa_shape]
+    run = run_sampled(
+        command,
+        server_counter(server.http_port, args.model),
+        interval_s=args.sample_interval,
+        timeout_s=args.seconds * args.pa_max_trials / 3 + 60,
+        env=installed.env(),
+        log_dir=run_dir,
+    )
+    if run.returncode != 0 or not csv_path.exists():
+        result.error = _failure(run, "perf_analyzer")
+        return result
+    try:
+        parsed = pa.parse_result(csv_path.read_text(), run.stdout)
+        _span_figures(result, run, args)
+    except (ValueError, SpanError) as exc:
+        result.error = f"perf_analyzer: {exc}"
+        return result
+    result.throughput_rps, result.p50_us, result.p99_us = parsed.throughput_rps, parsed.p50_us, parsed.p99_us
+    result.late_percent = parsed.delayed_percent
+    return result
+
+
+def run_tritonload(
+    case: Case, server: EmbeddedTriton, spec: ModelSpec, work: Path, rnd: int, args: argparse.Namespace
+) -> Measurement:
+    """Measure `case` once with `tritonload run` (this checkout's code) on a generated scenario."""
+    result = Measurement(case.name, "tritonload", rnd)
+    url = server.http_url if case.protocol == "http" else server.grpc_url
+    run_dir = work / f"tl-{case.name}-{rnd}"
+    scenario = work / f"tl-{case.name}-{rnd}.yaml"
+    scenario.write_text(scenario_text(case, url, args.model, spec, args))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "loadtest", "run", str(scenario), "--out", str(run_dir / "run")]
+    run = run_sampled(
+        [*command, "-q", "--format", "json"],
+        server_counter(server.http_port, args.model),
+        interval_s=args.sample_interval,
+        timeout_s=args.warmup + args.seconds + 120,
+        env=env,
+        cwd=ROOT,
+        log_dir=run_dir,
+    )
+    summary_path = run_dir / "run" / "summary.json"
+    if run.returncode != 0 or not summary_path.exists():
+        result.error = _failure(run, "tritonload run")
+        return result
+    summary = json.loads(summary_path.read_text())
+    entry = summary["traffic"]["bench"]
+    if entry["errors"]:
+        result.error = f"tritonload run: {entry['errors']} failed requests {entry['errors_by_kind']}"
+        return result
+    try:
+        _span_figures(result, run, args)
+    except SpanError as exc:
+        result.error = f"tritonload: {exc}"
+        return result
+    result.throughput_rps = entry["throughput_rps"]
+    result.p50_us = entry["metrics"]["latency"]["p50"]
+    result.p99_us = entry["metrics"]["latency"]["p99"]
+    result.own_cpu_us_per_request = summary["client"]["cpu_us_per_request"]
+    if case.rate_rps is not None and entry["requests"]:
+        result.late_percent = 100.0 * entry["late_sends"] / entry["requests"]
+    return result
+
+
+def _cell(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+ROUND_HEADER = (
+    f"{'case':<11} {'tool':<13} {'req/s':>7} {'srv/s':>7} {'p50 µs':>7} {'p99 µs':>7} "
+    f"{'CPU µs/req':>10} {'whole µs/req':>12} {'own µs/req':>10} {'late %':>6} {'span s':>6}"
+)
+
+
+def round_line(m: Measurement) -> str:
+    """One row of the per-round table (or the error)."""
+    if m.error:
+        return f"{m.case:<11} {m.tool:<13} FAILED: {m.error}"
+    return (
+        f"{m.case:<11} {m.tool:<13} {_cell(m.throughput_rps):>7} {_cell(m.server_rps):>7} {_cell(m.p50_us):>7} "
+        f"{_cell(m.p99_us):>7} {_cell(m.cpu_us_per_request):>10} {_cell(m.whole_run_cpu_us_per_request):>12} "
+        f"{_cell(m.own_cpu_us_per_request):>10} {_cell(m.late_percent, 1):>6} {_cell(m.span_s, 1):>6}"
+    )
+
+
+SUMMARY_FIELDS = (
+    ("throughput_rps", "req/s"),
+    ("server_rps", "server req/s"),
+    ("p50_us", "p50 µs"),
+    ("p99_us", "p99 µs"),
+    ("cpu_us_per_request", "CPU µs/req"),
+)
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One metric of one case: each tool's median over its successful rounds, and their ratio."""
+
+    case: str
+    metric: str
+    perf_analyzer: float | None
+    tritonload: float | None
+    ratio: float | None
+    ok_rounds: str
+
+
+def summary_rows(measurements: Sequence[Measurement], cases: Sequence[Case]) -> list[SummaryRow]:
+    """Per case and metric: each tool's median over its successful rounds, and tritonload / perf_analyzer."""
+    rows = []
+    for case in cases:
+        ok = {
+            tool: [m for m in measurements if m.case == case.name and m.tool == tool and not m.error] for tool in TOOLS
+        }
+        for field, label in SUMMARY_FIELDS:
+            pa_median = _median([getattr(m, field) for m in ok["perf_analyzer"]])
+            tl_median = _median([getattr(m, field) for m in ok["tritonload"]])
+            ratio = tl_median / pa_median if pa_median and tl_median is not None else None
+            rounds = f"{len(ok['perf_analyzer'])}/{len(ok['tritonload'])}"
+            rows.append(SummaryRow(case.name, label, pa_median, tl_median, ratio, rounds))
+    return rows
+
+
+def print_summary(rows: Sequence[SummaryRow]) -> None:
+    """The final table: medians and ratios (tritonload / perf_analyzer)."""
+    print(f"\n{'case':<11} {'metric':<13} {'perf_analyzer':>13} {'tritonload':>10} {'ratio':>6} {'ok rounds':>9}")
+    for row in rows:
+        print(
+            f"{row.case:<11} {row.metric:<13} {_cell(row.perf_analyzer):>13} {_cell(row.tritonload):>10} "
+            f"{_cell(row.ratio, 2):>6} {row.ok_rounds:>9}"
+        )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every case with both tools (default 3)")
+    parser.add_argument("--seconds", type=float, default=9.0, help="measured seconds per run (default 9)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="tritonload warm-up seconds (default 1)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round of 3 s (about a minute)")
+    parser.add_argument("--model", choices=sorted(MODELS), default="Linear")
+    parser.add_argument("--sleep-ms", type=float, default=1.0, help="Sleep's latency_ms when --model Sleep")
+    parser.add_argument("--concurrency", type=int, default=8, help="closed-loop senders (default 8)")
+    parser.add_argument("--http-rate", type=float, default=2000.0, help="open-loop rate over HTTP, req/s")
+    parser.add_argument("--grpc-rate", type=float, default=1500.0, help="open-loop rate over gRPC, req/s")
+    parser.add_argument("--max-in-flight", type=int, default=16, help="open-loop cap on outstanding requests")
+    parser.add_argument("--cases", default="http-closed,grpc-closed,http-open,grpc-open", help="comma-separated")
+    parser.add_argument("--pa-stability", type=float, default=1000.0, help="perf_analyzer -s (default 1000: off)")
+    parser.add_argument("--pa-max-trials", type=int, default=5, help="perf_analyzer -r (default 5)")
+    parser.add_argument("--sample-interval", type=float, default=0.2, help="CPU/count sampling period, s")
+    parser.add_argument("--trim-start", type=float, default=1.0, help="seconds cut after traffic starts")
+    parser.add_argument("--trim-end", type=float, default=0.5, help="seconds cut before traffic ends")
+    parser.add_argument("--min-span", type=float, default=1.0, help="shortest usable steady span, s")
+    parser.add_argument("--json", type=Path, help="also write every measurement and the summary here")
+    parser.add_argument("--keep", type=Path, help="keep every run's files (scenarios, CSVs, logs) in this directory")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.seconds, args.warmup = 1, 3.0, 0.5
+    if args.rounds < 1 or args.seconds <= 0:
+        parser.error("--rounds must be at least 1 and --seconds positive")
+    return args
+
+
+def build_cases(args: argparse.Namespace) -> list[Case]:
+    known = {
+        "http-closed": Case("http-closed", "http", concurrency=args.concurrency),
+        "grpc-closed": Case("grpc-closed", "grpc", concurrency=args.concurrency),
+        "http-open": Case("http-open", "http", rate_rps=args.http_rate),
+        "grpc-open": Case("grpc-open", "grpc", rate_rps=args.grpc_rate),
+    }
+    names = [name.strip() for name in args.cases.split(",") if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise SystemExit(f"unknown --cases {unknown}; choose from {', '.join(known)}")
+    return [known[name] for name in names]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    cases = build_cases(args)
+    try:
+        installed = pa.ensure_perf_analyzer()
+    except pa.PerfAnalyzerUnavailable as exc:
+        print(f"error: perf_analyzer is not available: {exc}", file=sys.stderr)
+        return 1
+
+    spec = MODELS[args.model]
+    parameters = {"Sleep": {"latency_ms": args.sleep_ms}} if args.model == "Sleep" else None
+    print(f"start: {uptime()}")
+    print(
+        f"model {args.model}, {args.rounds} round(s) x {len(cases)} case(s) x 2 tools, {args.seconds:g} s each "
+        f"(tritonload warm-up {args.warmup:g} s); concurrency {args.concurrency}; open loop: HTTP "
+        f"{args.http_rate:g}/s, gRPC {args.grpc_rate:g}/s, max in flight {args.max_in_flight}"
+    )
+    measurements: list[Measurement] = []
+    with (
+        EmbeddedTriton(models=[args.model], model_parameters=parameters) as server,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        for rnd in range(1, args.rounds + 1):
+            print(f"\nround {rnd}/{args.rounds} ({uptime()})\n{ROUND_HEADER}")
+            order = TOOLS if rnd % 2 else tuple(reversed(TOOLS))
+            for case in cases:
+                for tool in order:
+                    if tool == "perf_analyzer":
+                        measured = run_perf_analyzer(installed, case, server, spec, work, rnd, args)
+                    else:
+                        measured = run_tritonload(case, server, spec, work, rnd, args)
+                    measurements.append(measured)
+                    print(round_line(measured), flush=True)
+    rows = summary_rows(measurements, cases)
+    print_summary(rows)
+    print(f"\nend: {uptime()}")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+                    "measurements": [asdict(m) for m in measurements],
+                    "summary": [asdict(row) for row in rows],
+                },
+                indent=1,
+            )
+        )
+    failed = [m for m in measurements if m.error]
+    if failed:
+        print(f"{len(failed)} measurement(s) failed; see the FAILED lines above", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
