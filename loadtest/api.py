@@ -25,6 +25,7 @@ import yaml
 from hdrh.histogram import HdrHistogram
 
 from loadtest.engine.config import check_secrets
+from loadtest.engine.local import run_local
 from loadtest.engine.preflight import PreflightError
 from loadtest.engine.progress import Progress
 from loadtest.engine.session import RunSession
@@ -154,7 +155,7 @@ def run_loaded(
     if (run_dir / SUMMARY_FILE).exists():
         raise FileExistsError(f"{run_dir} already holds a run; choose another --out")
     session = RunSession(scenario, pools, run_dir, console=console)
-    outcome = session.run(web=web, web_port=web_port)
+    outcome = run_local(session, web=web, web_port=web_port)
     if isinstance(outcome.failure, PreflightError):
         error_class = ModelMismatchError if outcome.exit_code == ExitCode.USAGE else ServerUnreachableError
         raise error_class(str(outcome.failure), exit_code=outcome.exit_code, run_dir=run_dir)

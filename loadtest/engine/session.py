@@ -14,8 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,20 +23,23 @@ import gevent
 
 from loadtest import __version__
 from loadtest.engine import _bridge
-from loadtest.engine._locust import Interrupt, NoInterrupt, stage_shape
+from loadtest.engine._locust import Interrupt, NoInterrupt
 from loadtest.engine.config import build_run_config, embedded_options, target_urls
 from loadtest.engine.control import RunControl
 from loadtest.engine.model import RunConfig
+from loadtest.engine.patterns import uses_thread_pool
 from loadtest.engine.preflight import PreflightError, probe, provenance
 from loadtest.engine.progress import Progress
 from loadtest.engine.rules import IntervalClock, RunState, Stop, Tickets, stop_reason
 from loadtest.engine.server_poll import ServerPoller
+from loadtest.engine.users import make_user_class
 from loadtest.exit_codes import ExitCode
 from loadtest.plan.payloads import PayloadPool
 from loadtest.recording import hlog
 from loadtest.recording.recorder import GAP, LATENCY, RESPONSE_TIME, RESPONSES, TTFR, Recorder
-from loadtest.recording.rundir import HLOG_FILE, LOG_FILE, RunWriter, build_summary
+from loadtest.recording.rundir import HLOG_FILE, RunWriter, build_summary
 from loadtest.scenario import Scenario
+from loadtest.slo.verdicts import evaluate_slos
 
 LOGGER = logging.getLogger("loadtest.run")
 T = TypeVar("T")
@@ -61,26 +63,10 @@ def _metrics_for(config: RunConfig, streams: bool) -> list[str]:
     return metrics
 
 
-@contextmanager
-def _run_log(run_dir: Path) -> Iterator[None]:
-    handler = logging.FileHandler(run_dir / LOG_FILE, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    previous_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous_level)
-        handler.close()
-
-
 class RunSession:
     """One run of a scenario, phase by phase; see the module docstring.
 
-    Usage (what :meth:`run` does)::
+    Usage (what ``loadtest.engine.local.run_local`` does with a Locust local runner)::
 
         session = RunSession(scenario, pools, run_dir)
         session.prepare()                      # server, endpoints, preflight
@@ -129,65 +115,6 @@ class RunSession:
         self.cpu_last_s = 0.0
         self.web_host = "127.0.0.1"
 
-    # -- the whole run ----------------------------------------------------------------------------
-    def run(self, *, web: bool = False, web_port: int = 8089) -> SessionOutcome:
-        """Every phase in order, with a Locust local runner; the run directory is left in any case."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        failure: Exception | None = None
-        stop = Stop("failed", ExitCode.RUNTIME_ERROR, "did not start")
-        with _run_log(self.run_dir), self.interrupt:
-            try:
-                self.prepare()
-                stop = self._drive(web, web_port)
-            except PreflightError as exc:
-                failure = exc
-                stop = Stop("failed", exc.exit_code, str(exc))
-                LOGGER.error("run failed: %s", exc)
-                self.progress.error(str(exc))
-            except KeyboardInterrupt:
-                stop = Stop("interrupted", ExitCode.INTERRUPTED, "interrupted by Ctrl-C")
-            except Exception as exc:
-                LOGGER.exception("run failed")
-                stop = Stop("failed", ExitCode.RUNTIME_ERROR, f"{type(exc).__name__}: {exc}")
-                self.progress.error(f"{stop.reason} (details in {self.run_dir / LOG_FILE})")
-            finally:
-                outcome = self.finish(stop)
-                self.close()
-        outcome.failure = failure
-        return outcome
-
-    def _drive(self, web: bool, web_port: int) -> Stop:
-        from locust.env import Environment
-
-        config = self._config()
-        # A ramp-down lets each stopped user finish (and record) its request in flight.
-        environment = Environment(user_classes=[], events=None, stop_timeout=config.in_flight_wait_s)
-        environment.user_classes = self.user_classes(environment, fixed_counts=not config.staged)
-        if config.staged:
-            environment.shape_class = stage_shape(config.stage_users)
-        runner = environment.create_local_runner()
-        saved_argv = sys.argv
-        if web:
-            # Locust's web UI parses sys.argv as Locust options when it renders a page; ours would not parse.
-            sys.argv = sys.argv[:1]
-            environment.create_web_ui(self.web_host, web_port)
-            self.progress.line(f"Locust web UI: http://{self.web_host}:{web_port}")
-        start_ns = time.perf_counter_ns()
-        self.begin(start_ns)
-        if config.staged:
-            runner.start_shape()
-        elif config.open_loop:
-            runner.start(config.total_users, spawn_rate=config.total_users)
-        else:
-            runner.start(config.total_users, spawn_rate=max(config.spawn_rate, 1e-3))
-        try:
-            return self.interval_loop(runner)
-        finally:
-            self.stop_gracefully(runner)
-            if environment.web_ui is not None:
-                environment.web_ui.stop()
-            sys.argv = saved_argv
-
     # -- phases -----------------------------------------------------------------------------------
     def prepare(self) -> RunConfig:
         """Start the embedded server if a target needs it, resolve every endpoint, build the run config,
@@ -230,8 +157,6 @@ class RunSession:
 
     def user_classes(self, environment: Any, *, fixed_counts: bool) -> list[type]:
         """The recorder, the shared run control and one Locust user class per traffic entry."""
-        from loadtest.engine.users import make_user_class
-
         config = self._config()
         highest_us = int(max(t.client.inference_timeout_s for t in config.traffic) * 1e6 * 2) + 1_000_000
         recorder = Recorder(highest_us=highest_us)
@@ -250,8 +175,6 @@ class RunSession:
         config, control = self._config(), self._control()
         if any(t.pattern.runtime == "asyncio" for t in config.traffic) and control.loop_thread is None:
             control.loop_thread = _bridge.AsyncioLoopThread().start()
-        from loadtest.engine.patterns import uses_thread_pool
-
         blocking_users = sum(t.users for t in config.traffic if uses_thread_pool(t.pattern.name, t.client.protocol))
         _bridge.ensure_thread_pool(blocking_users + 4)
         self.writer = RunWriter(
@@ -443,8 +366,6 @@ class RunSession:
         return summary
 
     def _evaluate_slos(self, summary: dict[str, Any]) -> list[dict[str, Any]]:
-        from loadtest.slo.verdicts import evaluate_slos
-
         def histograms() -> Any:  # only for a percentile the summary does not list
             return hlog.read_totals(self.run_dir / HLOG_FILE, int(summary["highest_trackable_us"]))
 
@@ -459,6 +380,10 @@ class RunSession:
     def _wait(future: Any) -> Any:
         """Wait for a stats-thread result cooperatively (other greenlets run meanwhile)."""
         return _bridge.wait_future(future)
+
+    def config_or_fail(self) -> RunConfig:
+        """The run config (after :meth:`prepare`)."""
+        return self._config()
 
     def _config(self) -> RunConfig:
         if self.config is None:

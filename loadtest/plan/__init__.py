@@ -20,6 +20,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from loadtest.plan._text import render_plan
 from loadtest.plan.shapes import ArrivalSchedule, Stage, StageSchedule
 from loadtest.scenario import Scenario, is_open_loop
 
@@ -137,8 +138,6 @@ class Plan:
 
     def render(self, env: Mapping[str, str] | None = None) -> str:
         """The plan as text for the terminal; with ``env``, says whether access tokens are set."""
-        from loadtest.plan._text import render_plan
-
         return render_plan(self, env)
 
 

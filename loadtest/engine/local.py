@@ -1,0 +1,104 @@
+"""Drive a :class:`RunSession` through every phase with a Locust local runner in this process.
+
+Owns ``tritonload run``'s way of running a session: the run log file, the Locust environment and
+local runner (with the stage shape and the web UI when asked), the start of the users, and turning
+whatever ends the run (a stop rule, a failed preflight, Ctrl-C, a crash) into a finished run
+directory and an exit code. The phases themselves are the session's.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from locust.env import Environment
+
+from loadtest.engine._locust import stage_shape
+from loadtest.engine.preflight import PreflightError
+from loadtest.engine.rules import Stop
+from loadtest.engine.session import RunSession, SessionOutcome
+from loadtest.exit_codes import ExitCode
+from loadtest.recording.rundir import LOG_FILE
+
+LOGGER = logging.getLogger("loadtest.run")
+
+
+@contextmanager
+def _run_log(run_dir: Path) -> Iterator[None]:
+    handler = logging.FileHandler(run_dir / LOG_FILE, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    previous_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous_level)
+        handler.close()
+
+
+def run_local(session: RunSession, *, web: bool = False, web_port: int = 8089) -> SessionOutcome:
+    """Every phase of ``session`` in order, with a Locust local runner; the run directory is left in any case."""
+    session.run_dir.mkdir(parents=True, exist_ok=True)
+    failure: Exception | None = None
+    stop = Stop("failed", ExitCode.RUNTIME_ERROR, "did not start")
+    with _run_log(session.run_dir), session.interrupt:
+        try:
+            session.prepare()
+            stop = _drive(session, web, web_port)
+        except PreflightError as exc:
+            failure = exc
+            stop = Stop("failed", exc.exit_code, str(exc))
+            LOGGER.error("run failed: %s", exc)
+            session.progress.error(str(exc))
+        except KeyboardInterrupt:
+            stop = Stop("interrupted", ExitCode.INTERRUPTED, "interrupted by Ctrl-C")
+        except Exception as exc:
+            LOGGER.exception("run failed")
+            stop = Stop("failed", ExitCode.RUNTIME_ERROR, f"{type(exc).__name__}: {exc}")
+            session.progress.error(f"{stop.reason} (details in {session.run_dir / LOG_FILE})")
+        finally:
+            outcome = session.finish(stop)
+            session.close()
+    outcome.failure = failure
+    return outcome
+
+
+def _drive(session: RunSession, web: bool, web_port: int) -> Stop:
+    config = session.config_or_fail()
+    # A ramp-down lets each stopped user finish (and record) its request in flight.
+    environment = Environment(user_classes=[], events=None, stop_timeout=config.in_flight_wait_s)
+    environment.user_classes = session.user_classes(environment, fixed_counts=not config.staged)
+    if config.staged:
+        environment.shape_class = stage_shape(config.stage_users)
+    runner = environment.create_local_runner()
+    saved_argv = sys.argv
+    if web:
+        # Locust's web UI parses sys.argv as Locust options when it renders a page; ours would not parse.
+        sys.argv = sys.argv[:1]
+        environment.create_web_ui(session.web_host, web_port)
+        session.progress.line(f"Locust web UI: http://{session.web_host}:{web_port}")
+    start_ns = time.perf_counter_ns()
+    session.begin(start_ns)
+    if config.staged:
+        runner.start_shape()
+    elif config.open_loop:
+        runner.start(config.total_users, spawn_rate=config.total_users)
+    else:
+        runner.start(config.total_users, spawn_rate=max(config.spawn_rate, 1e-3))
+    try:
+        return session.interval_loop(runner)
+    finally:
+        session.stop_gracefully(runner)
+        if environment.web_ui is not None:
+            environment.web_ui.stop()
+        sys.argv = saved_argv
+
+
+__all__ = ["run_local"]
