@@ -71,13 +71,18 @@ class ThreadWaker:
         self._watcher.close()
 
 
-def wait_future(future: concurrent.futures.Future[T]) -> T:
-    """Wait cooperatively for a future that another thread completes; returns its result."""
+def wait_future(future: concurrent.futures.Future[T], timeout_s: float | None = None) -> T:
+    """Wait cooperatively for a future that another thread completes; returns its result.
+
+    Raises:
+        TimeoutError: ``timeout_s`` passed first (the future goes on; nobody waits for it any more).
+    """
     if not future.done():
         waker = ThreadWaker()
         try:
             future.add_done_callback(waker.notify)
-            waker.event.wait()
+            if not waker.event.wait(timeout_s):
+                raise TimeoutError(f"no result within {timeout_s:g} s")
         finally:
             waker.close()
     return future.result()

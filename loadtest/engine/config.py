@@ -171,6 +171,7 @@ def build_run_config(
         warmup_s=plan.warmup_s,
         duration_s=plan.duration_s,
         max_requests=scenario.max_requests,
+        grace_s=scenario.grace_s,
         interval_s=scenario.recording.interval_s,
         percentiles=tuple(float(p) for p in scenario.recording.percentiles),
         stage_users=plan.stage_users if staged else None,

@@ -8,6 +8,7 @@ hub's thread. Never imports Locust; never sends a request.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,10 +29,34 @@ class RunControl:
         """The process's asyncio loop thread (``_bridge.AsyncioLoopThread``) when a pattern needs it."""
         self.tickets: dict[str, Tickets] = {}
         self.stopping = False
-        self.in_flight = 0
+        self._outstanding: dict[int, tuple[str, int]] = {}
+        self._tokens = itertools.count()
         self.last_ok_ns = time.perf_counter_ns()
+        self.last_completion_ns = self.last_ok_ns
+        """When any request last finished (ok or not): stalls are measured from here."""
         self.last_connection_error_ns: int | None = None
         self.closers: list[Callable[[], None]] = []
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent and not finished yet."""
+        return len(self._outstanding)
+
+    def started(self, traffic: str) -> int:
+        """A request of ``traffic`` was sent now; returns the token to pass to :meth:`ended`."""
+        token = next(self._tokens)
+        self._outstanding[token] = (traffic, time.perf_counter_ns())
+        return token
+
+    def ended(self, token: int) -> None:
+        """The request of ``token`` finished (or was cancelled); idempotent."""
+        self._outstanding.pop(token, None)
+
+    def unfinished(self, now_ns: int) -> list[tuple[str, int]]:
+        """``(traffic, age in µs)`` of every request still out at ``now_ns``, oldest first."""
+        return sorted(
+            ((name, (now_ns - start) // 1000) for name, start in self._outstanding.values()), key=lambda x: -x[1]
+        )
 
     def may_send(self) -> bool:
         """Whether a user may start another request (not stopping, request budget left)."""

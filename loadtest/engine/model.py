@@ -111,6 +111,8 @@ class RunConfig:
     warmup_s: float
     duration_s: float
     max_requests: int | None = None
+    grace_s: float = 5.0
+    """At the end, how long requests in flight may still take before they count as unfinished."""
     interval_s: float = 1.0
     percentiles: Sequence[float] = (50.0, 90.0, 95.0, 99.0, 99.9)
     stage_users: Any = None

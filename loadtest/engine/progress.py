@@ -34,6 +34,11 @@ class Progress:
         if self._enabled:
             print(text, file=self._stream, flush=True)
 
+    def notice(self, text: str) -> None:
+        """Something the user must know even in quiet mode (a stall, a saturated generator)."""
+        if self._errors:
+            print(f"warning: {text}", file=self._stream, flush=True)
+
     def error(self, text: str) -> None:
         """An error (always shown)."""
         if self._errors:

@@ -125,6 +125,47 @@ class IntervalClock:
         return max(0, min(now_ns, self.end_ns) - start_ns) / 1e9
 
 
+@dataclass
+class Stall:
+    """A stretch with requests in flight and no response: from the last completion until the next one."""
+
+    start_ns: int
+    end_ns: int | None = None
+    """None while it lasts."""
+
+
+class StallTracker:
+    """Finds stalls: requests in flight and no completion for at least ``threshold_s`` (two intervals)."""
+
+    def __init__(self, threshold_s: float) -> None:
+        self.threshold_ns = round(threshold_s * 1e9)
+        self.stalls: list[Stall] = []
+
+    @property
+    def current(self) -> Stall | None:
+        """The stall going on now, if any."""
+        return self.stalls[-1] if self.stalls and self.stalls[-1].end_ns is None else None
+
+    def update(self, now_ns: int, in_flight: int, last_completion_ns: int) -> Stall | None:
+        """Look at the run at ``now_ns``; returns a stall that just began or just ended, else None."""
+        current = self.current
+        if current is not None:
+            if last_completion_ns > current.start_ns or in_flight == 0:
+                current.end_ns = last_completion_ns if last_completion_ns > current.start_ns else now_ns
+                return current
+            return None
+        if in_flight > 0 and now_ns - last_completion_ns >= self.threshold_ns:
+            stall = Stall(start_ns=last_completion_ns)
+            self.stalls.append(stall)
+            return stall
+        return None
+
+    def close(self, now_ns: int) -> None:
+        """End a stall that lasts until the run's end."""
+        if self.current is not None:
+            self.stalls[-1].end_ns = now_ns
+
+
 @dataclass(frozen=True)
 class RunState:
     """What the stop rules look at, sampled at one instant."""
@@ -188,6 +229,8 @@ __all__ = [
     "IntervalClock",
     "RequestBudget",
     "RunState",
+    "Stall",
+    "StallTracker",
     "Stop",
     "Tick",
     "Tickets",

@@ -12,7 +12,9 @@ import concurrent.futures
 import hashlib
 import json
 import logging
+import queue
 import re
+import threading
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -145,13 +147,43 @@ def fetch_metrics(metrics_url: str, timeout_s: float = 2.0) -> dict[str, float]:
         return parse_metrics(response.read().decode("utf-8", errors="replace"))
 
 
+class _DaemonWorker:
+    """One daemon thread running submitted calls in order. Unlike a ``ThreadPoolExecutor``, a call stuck on a
+    hung server never holds up the process's exit."""
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
+
+    def _main(self) -> None:
+        while (item := self._calls.get()) is not None:
+            function, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(function())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    def submit(self, function: Callable[[], T]) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._calls.put((function, future))
+        return future
+
+    def shutdown(self) -> None:
+        self._calls.put(None)
+
+
 class ServerPoller:
     """Every stats client of one run, on the one thread that owns them (HTTP clients are bound to the thread
     that made them). Callers get ``concurrent.futures.Future`` objects; the session waits on them from the
     hub without blocking it."""
 
     def __init__(self, metrics_urls: Sequence[str] = ()) -> None:
-        self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tritonload-stats")
+        self._thread = _DaemonWorker("tritonload-stats")
         self.servers: list[tuple[RawServer, str]] = []
         """(client, model) pairs whose statistics are polled."""
         self.metrics_urls: list[str] = list(metrics_urls)
@@ -207,4 +239,4 @@ class ServerPoller:
                     LOGGER.debug("closing a stats client failed: %s", exc)
 
         self._thread.submit(_close)
-        self._thread.shutdown(wait=False)
+        self._thread.shutdown()

@@ -11,6 +11,7 @@ Never parses YAML and never renders reports.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import sys
 import time
@@ -30,7 +31,7 @@ from loadtest.engine.model import RunConfig
 from loadtest.engine.patterns import uses_thread_pool
 from loadtest.engine.preflight import PreflightError, probe, provenance
 from loadtest.engine.progress import Progress
-from loadtest.engine.rules import IntervalClock, RunState, Stop, Tickets, stop_reason
+from loadtest.engine.rules import IntervalClock, RunState, StallTracker, Stop, Tickets, stop_reason
 from loadtest.engine.server_poll import ServerPoller
 from loadtest.engine.users import make_user_class
 from loadtest.exit_codes import ExitCode
@@ -110,7 +111,11 @@ class RunSession:
         self.clock: IntervalClock | None = None
         self.measure_start_ns: int | None = None
         self.stopped_ns: int | None = None
-        self.counts_start: dict[str, int] | None = None
+        self.counts_start: concurrent.futures.Future[dict[str, int]] | None = None
+        """The server's success counts when measuring began (read off the hub; a hung server never blocks it)."""
+        self.pending_snapshot: concurrent.futures.Future[dict[str, Any]] | None = None
+        self.stalls = StallTracker(threshold_s=2 * scenario.recording.interval_s)
+        self.unfinished: dict[str, dict[str, int]] = {}
         self.cpu_start_s: float | None = None
         self.cpu_last_s = 0.0
         self.web_host = "127.0.0.1"
@@ -196,7 +201,7 @@ class RunSession:
             for entry in config.traffic:
                 control.tickets[entry.name] = Tickets(entry.arrivals, start_ns)
         if self.clock.measuring:
-            self.counts_start = self._wait(self.poller.submit(self.poller.success_counts))
+            self.counts_start = self.poller.submit(self.poller.success_counts)
             self._start_measuring(start_ns)
 
     def request_stop(self) -> None:
@@ -211,11 +216,12 @@ class RunSession:
             now = time.perf_counter_ns()
             tick = clock.tick(now)
             if tick.start_measuring:
-                self.counts_start = self._wait(self.poller.submit(self.poller.success_counts))
+                self.counts_start = self.poller.submit(self.poller.success_counts)
                 self._interval(now, warmup=True)
                 self._start_measuring(now)
             elif tick.roll:
                 self._interval(now, warmup=not recorder.measuring)
+            self._watch_stalls(now)
             stop = stop_reason(self._state(now, runner))
             if stop is not None:
                 self.stopped_ns = now
@@ -249,13 +255,32 @@ class RunSession:
         """Let requests in flight finish (up to the longest inference timeout), then stop every user."""
         control = self._control()
         control.stopping = True
-        deadline = time.monotonic() + self._config().in_flight_wait_s
+        deadline = time.monotonic() + self._config().grace_s
         while control.in_flight > 0 and time.monotonic() < deadline and not self.interrupt.abandon:
             gevent.sleep(0.01)
-        if control.in_flight > 0:
-            LOGGER.warning("abandoned %d requests in flight", control.in_flight)
+        self._record_unfinished(time.perf_counter_ns())
         runner.environment.stop_timeout = 0.0  # what was in flight is recorded or abandoned: stop at once
         runner.quit()
+
+    def _record_unfinished(self, now_ns: int) -> None:
+        """Requests still out after the grace: errors of kind ``unfinished`` (with their ages in the summary)."""
+        control, recorder = self._control(), self._recorder()
+        for name, age_us in control.unfinished(now_ns):
+            entry = self.unfinished.setdefault(name, {"count": 0, "max_age_ms": 0})
+            entry["count"] += 1
+            entry["max_age_ms"] = max(entry["max_age_ms"], age_us // 1000)
+            if recorder.measuring:
+                recorder.record_request(name, None, "unfinished", None, False)
+        if self.unfinished:
+            total = sum(e["count"] for e in self.unfinished.values())
+            LOGGER.warning(
+                "%d requests still in flight after the %g s grace: recorded as unfinished",
+                total,
+                self._config().grace_s,
+            )
+            self.progress.notice(
+                f"{total} requests still in flight after the {self._config().grace_s:g} s grace: recorded as unfinished"
+            )
 
     def finish(self, stop: Stop) -> SessionOutcome:
         """Write the last interval, the server counts and the final summary (SLOs judged on a completed
@@ -271,15 +296,16 @@ class RunSession:
         if recorder.measuring:
             interval = recorder.roll(time.perf_counter_ns())
             self.writer.write_interval(interval, {"users": 0, "in_flight": 0, "cpu_s": self._cpu_since_last_s()})
-        if self.counts_start is not None:
-            end = self._wait(self.poller.submit(self.poller.success_counts))
+        counts_start = self._result(self.counts_start, timeout_s=0.0)
+        end = self._result(self.poller.submit(self.poller.success_counts), timeout_s=2.0) if counts_start else None
+        if counts_start is not None and end is not None:
             self.meta["server_counts"] = {
                 label: {
                     "success_at_start": start,
                     "success_at_end": end.get(label),
                     "success_delta": end[label] - start if label in end else None,
                 }
-                for label, start in self.counts_start.items()
+                for label, start in counts_start.items()
             }
         self.writer.close()
         summary = self._write_summary(complete=stop.status == "completed", final=True, now_ns=self.stopped_ns)
@@ -328,10 +354,35 @@ class RunSession:
             return
         extra = {"users": users, "in_flight": control.in_flight, "cpu_s": self._cpu_since_last_s()}
         writer.write_interval(interval, extra)
-        if self.poller.active:
-            t_s = (now_ns - (self.measure_start_ns or now_ns)) / 1e9
-            writer.write_server_stats(self._wait(self.poller.submit(lambda: self.poller.snapshot(t_s))))
+        self._poll_server(now_ns)
         self._write_summary(complete=False, now_ns=now_ns)
+
+    def _poll_server(self, now_ns: int) -> None:
+        """Write the last snapshot if it came back, and ask for the next one; never waits for the server."""
+        if not self.poller.active or self.writer is None:
+            return
+        pending = self.pending_snapshot
+        if pending is not None and pending.done():
+            self.pending_snapshot = None
+            if pending.exception() is None:
+                self.writer.write_server_stats(pending.result())
+        if self.pending_snapshot is None:  # a hung server leaves one request out, not one per interval
+            t_s = (now_ns - (self.measure_start_ns or now_ns)) / 1e9
+            self.pending_snapshot = self.poller.submit(lambda: self.poller.snapshot(t_s))
+
+    def _watch_stalls(self, now_ns: int) -> None:
+        control = self._control()
+        changed = self.stalls.update(now_ns, control.in_flight, control.last_completion_ns)
+        if changed is None:
+            return
+        assert self.start_ns is not None
+        if changed.end_ns is None:
+            quiet_s = (now_ns - changed.start_ns) / 1e9
+            message = f"stall: no response for {quiet_s:.1f} s with {control.in_flight} requests in flight"
+        else:
+            message = f"stall over after {(changed.end_ns - changed.start_ns) / 1e9:.1f} s"
+        LOGGER.warning(message)
+        self.progress.notice(message)
 
     def _write_summary(self, *, complete: bool, now_ns: int | None = None, final: bool = False) -> dict[str, Any]:
         if self.recorder is None or self.writer is None:
@@ -360,6 +411,9 @@ class RunSession:
                 "cpu_us_per_request": round(cpu_s * 1e6 / requests, 1) if requests else None,
                 "note": "CPU time of the load-generator process while measuring (all its threads)",
             }
+        summary["stalls"] = self._stall_list(end_ns)
+        if self.unfinished:
+            summary["unfinished"] = self.unfinished
         if final and config is not None and config.slos:
             summary["slos"] = self._evaluate_slos(summary)
         self.writer.write_summary(summary)
@@ -375,11 +429,33 @@ class RunSession:
                 result.update(passed=None, reason=f"not judged: the run is {self.status}")
         return results
 
+    def _stall_list(self, now_ns: int) -> list[dict[str, float]]:
+        origin = self.measure_start_ns or self.start_ns or now_ns
+        return [
+            {
+                "start_s": round((stall.start_ns - origin) / 1e9, 3),
+                "duration_s": round(((stall.end_ns or now_ns) - stall.start_ns) / 1e9, 3),
+                **({"ongoing": True} if stall.end_ns is None else {}),
+            }
+            for stall in self.stalls.stalls
+        ]
+
     # -- helpers ------------------------------------------------------------------------------------
     @staticmethod
     def _wait(future: Any) -> Any:
         """Wait for a stats-thread result cooperatively (other greenlets run meanwhile)."""
         return _bridge.wait_future(future)
+
+    @staticmethod
+    def _result(future: concurrent.futures.Future[T] | None, timeout_s: float) -> T | None:
+        """The result of a stats-thread call if it comes within ``timeout_s``; None if not (or it failed)."""
+        if future is None:
+            return None
+        try:
+            return _bridge.wait_future(future, timeout_s) if timeout_s > 0 or future.done() else None
+        except Exception as exc:
+            LOGGER.warning("server statistics unavailable: %s", exc)
+            return None
 
     def config_or_fail(self) -> RunConfig:
         """The run config (after :meth:`prepare`)."""

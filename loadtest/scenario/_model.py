@@ -361,6 +361,11 @@ class Scenario(_Model):
     )
     warmup_s: NonNegativeFloat = Field(default=0.0, description="Warm-up before measuring (at the first stage's load).")
     max_requests: PositiveInt | None = Field(default=None, description="Stop after this many measured requests.")
+    grace_s: NonNegativeFloat = Field(
+        default=5.0,
+        description="At the end (or a stop), how long requests in flight may still take; those still out "
+        "are then recorded as errors of kind 'unfinished'.",
+    )
     recording: Recording = Recording()
     slos: list[SloField] = Field(default_factory=list, description="Global SLOs, on all traffic merged.")
 

@@ -149,6 +149,7 @@ class TritonUser(User):
         if error is None and record.cancelled:
             error = CancelledStream()
         kind = None
+        control.last_completion_ns = record.end_ns
         if error is not None:
             kind = kind_of(error)
             if kind == "connection":

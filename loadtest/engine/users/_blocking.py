@@ -34,7 +34,7 @@ class SyncUser(TritonUser):
         method = getattr(self._client, self.traffic.method)
         kwargs = self.traffic.call_kwargs()
         error: BaseException | None = None
-        self.control.in_flight += 1
+        token = self.control.started(self.traffic.name)
         try:
             if self._in_thread:
                 _bridge.run_in_thread(functools.partial(method, **kwargs))
@@ -43,7 +43,7 @@ class SyncUser(TritonUser):
         except Exception as exc:  # recorded through the observer (or synthesised by finish)
             error = exc
         finally:
-            self.control.in_flight -= 1
+            self.control.ended(token)
         self.finish(intended, error)
 
 
@@ -74,13 +74,13 @@ class DecoupledUser(TritonUser):
         intended = self.begin()
         method = getattr(self._client, self.traffic.method)
         error: BaseException | None = None
-        self.control.in_flight += 1
+        token = self.control.started(self.traffic.name)
         try:
             _bridge.run_in_thread(self._consume, method, self.traffic.call_kwargs())
         except Exception as exc:
             error = exc
         finally:
-            self.control.in_flight -= 1
+            self.control.ended(token)
         self.finish(intended, error)
 
 

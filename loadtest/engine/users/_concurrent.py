@@ -28,7 +28,8 @@ class ConcurrentUser(TritonUser):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         self._waker = _bridge.ThreadWaker()
-        self._pending: dict[concurrent.futures.Future[Any], int | None] = {}
+        self._pending: dict[concurrent.futures.Future[Any], tuple[int | None, int]] = {}
+        """Outstanding request -> (intended start, run-control token)."""
 
     def submit(self, kwargs: dict[str, Any]) -> concurrent.futures.Future[Any]:
         """Start one request; returns a future completed by another thread."""
@@ -45,8 +46,7 @@ class ConcurrentUser(TritonUser):
                     raise
                 break
             future = self.submit(self.traffic.call_kwargs())
-            self.control.in_flight += 1
-            self._pending[future] = intended
+            self._pending[future] = (intended, self.control.started(self.traffic.name))
             future.add_done_callback(self._waker.notify)
         self._collect()
 
@@ -59,14 +59,14 @@ class ConcurrentUser(TritonUser):
         self._waker.event.wait()
         self._waker.event.clear()
         for future in [f for f in self._pending if f.done()]:
-            intended = self._pending.pop(future)
-            self.control.in_flight -= 1
+            intended, token = self._pending.pop(future)
+            self.control.ended(token)
             self.finish(intended, future.exception())
 
     def on_stop(self) -> None:
-        for future in self._pending:
+        for future, (_, token) in self._pending.items():
             future.cancel()
-        self.control.in_flight -= len(self._pending)
+            self.control.ended(token)
         self._pending.clear()
         self._waker.close()
         super().on_stop()

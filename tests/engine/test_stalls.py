@@ -1,0 +1,144 @@
+"""A hung server: the run keeps ticking, records the stall, ends on time and counts what never came back.
+
+The server is really stopped (SIGSTOP on the embedded Triton's process) and resumed (SIGCONT).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from loadtest.embedded import EmbeddedTriton
+from loadtest.engine.rules import StallTracker
+from loadtest.exit_codes import ExitCode
+
+ROOT = Path(__file__).resolve().parents[2]
+S = 1_000_000_000
+
+
+def test_a_stall_starts_at_the_last_completion_once_two_intervals_pass_without_one() -> None:
+    tracker = StallTracker(threshold_s=2.0)
+    assert tracker.update(now_ns=1 * S, in_flight=3, last_completion_ns=0) is None
+    started = tracker.update(now_ns=2 * S, in_flight=3, last_completion_ns=0)
+    assert started is not None and started.start_ns == 0 and started.end_ns is None
+    assert tracker.update(now_ns=3 * S, in_flight=3, last_completion_ns=0) is None  # reported once
+    ended = tracker.update(now_ns=6 * S, in_flight=3, last_completion_ns=5 * S)
+    assert ended is started and ended.end_ns == 5 * S
+    assert tracker.current is None
+
+
+def test_no_stall_without_requests_in_flight_and_one_that_lasts_to_the_end_is_closed() -> None:
+    tracker = StallTracker(threshold_s=2.0)
+    assert tracker.update(now_ns=10 * S, in_flight=0, last_completion_ns=0) is None  # idle is not a stall
+    assert tracker.update(now_ns=12 * S, in_flight=1, last_completion_ns=9 * S) is not None
+    assert tracker.update(now_ns=13 * S, in_flight=0, last_completion_ns=9 * S).end_ns == 13 * S  # type: ignore[union-attr]
+    assert tracker.update(now_ns=20 * S, in_flight=2, last_completion_ns=13 * S) is not None
+    tracker.close(now_ns=21 * S)
+    assert [(s.start_ns, s.end_ns) for s in tracker.stalls] == [(9 * S, 13 * S), (13 * S, 21 * S)]
+
+
+def _scenario(tmp_path: Path, server: EmbeddedTriton, duration_s: float) -> Path:
+    path = tmp_path / "stall.yaml"
+    path.write_text(
+        f"""
+version: 1
+name: stall
+targets:
+  sleep: {{url: "{server.http_url}", model: Sleep, timeouts: {{inference_s: 30}}}}
+payloads:
+  one: {{inputs: {{INPUT: {{dtype: float32, shape: [4], generator: zeros}}}}}}
+traffic:
+  - {{name: sleep, pattern: sync, target: sleep, payload: one, parameters: {{latency_ms: 20}}}}
+load: {{kind: closed, users: 2}}
+duration_s: {duration_s}
+grace_s: 1
+"""
+    )
+    return path
+
+
+def _run_with_pause(tmp_path: Path, server: EmbeddedTriton, duration_s: float, pause: tuple[float, float | None]):
+    """Run the scenario; SIGSTOP the server ``pause[0]`` s after measuring begins, SIGCONT after ``pause[1]`` s
+    (None: at the end). Returns (exit code, stderr, seconds from start to exit, run directory)."""
+    run_dir = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "loadtest",
+        "run",
+        str(_scenario(tmp_path, server, duration_s)),
+        "--out",
+        str(run_dir),
+    ]
+    assert server.pid is not None
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    stopped = threading.Event()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (run_dir / "intervals.jsonl").exists():
+            time.sleep(0.05)
+        time.sleep(pause[0])
+        os.kill(server.pid, signal.SIGSTOP)
+        stopped.set()
+        if pause[1] is not None:
+            time.sleep(pause[1])
+            os.kill(server.pid, signal.SIGCONT)
+        _, stderr = process.communicate(timeout=60)
+        elapsed_s = time.monotonic() - started
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return process.returncode, stderr, elapsed_s, run_dir
+
+
+def _progress_times(stderr: str) -> list[float]:
+    return [float(m.group(1)) for m in re.finditer(r"^\[\s*([0-9.]+)/", stderr, re.MULTILINE)]
+
+
+@pytest.mark.timeout(120)
+def test_a_server_paused_mid_run_is_a_recorded_stall_and_progress_keeps_coming(tmp_path: Path) -> None:
+    with EmbeddedTriton(models=["Sleep"]) as server:
+        code, stderr, _, run_dir = _run_with_pause(tmp_path, server, duration_s=9, pause=(2.0, 4.0))
+    assert code == ExitCode.OK, stderr[-3000:]
+    times = _progress_times(stderr)
+    assert len(times) >= 8, stderr  # one line per interval, through the pause
+    assert max(b - a for a, b in itertools.pairwise(times)) < 2.0, times
+    assert "warning: stall: no response for" in stderr and "stall over after" in stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (stall,) = summary["stalls"]
+    assert 3.5 <= stall["duration_s"] <= 5.0, stall
+    assert 1.0 <= stall["start_s"] <= 4.0, stall
+    assert "unfinished" not in summary
+    assert summary["traffic"]["sleep"]["errors"] == 0
+
+
+@pytest.mark.timeout(120)
+def test_a_server_that_never_answers_again_ends_the_run_on_time_with_unfinished_requests(tmp_path: Path) -> None:
+    with EmbeddedTriton(models=["Sleep"]) as server:
+        code, stderr, elapsed_s, run_dir = _run_with_pause(tmp_path, server, duration_s=6, pause=(2.0, None))
+    assert code == ExitCode.OK, stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    # start-up and preflight (2-4 s here) + 6 s + 1 s grace + finishing (at most 2 s for the server's counts):
+    # well under the 30 s inference timeout the requests would otherwise be waited for
+    assert elapsed_s < 6 + 1 + 10, (elapsed_s, stderr[-2000:])
+    assert 5.9 <= summary["duration_s"] <= 6.0
+    assert summary["unfinished"]["sleep"]["count"] == 2  # one request per user was out when the server stopped
+    assert summary["unfinished"]["sleep"]["max_age_ms"] >= 3000
+    entry = summary["traffic"]["sleep"]
+    assert entry["errors_by_kind"] == {"unfinished": 2}
+    (stall,) = summary["stalls"]
+    assert stall.get("ongoing") is True or stall["duration_s"] >= 3.0
+    assert "2 requests still in flight after the 1 s grace: recorded as unfinished" in stderr
