@@ -166,6 +166,37 @@ class StallTracker:
             self.stalls[-1].end_ns = now_ns
 
 
+GENERATOR_CPU_LIMIT = 0.9
+"""A generator process busier than this share of one core is saturated (its hub and GIL run on one core)."""
+LOOP_LAG_LIMIT_US = 50_000
+"""A gevent hub that wakes timers more than this late (p99) delays sends and completions: saturated."""
+LATE_SHARE_LIMIT = 0.01
+"""Open loop: more than this share of sends started late means the generator could not keep the rate."""
+
+
+@dataclass(frozen=True)
+class GeneratorVerdict:
+    """Whether the load generator, not the server, limited the run, and why."""
+
+    saturated: bool
+    reason: str | None
+
+
+def generator_verdict(cpu_util: float, loop_lag_p99_us: float | None, late_share: float | None) -> GeneratorVerdict:
+    """Judge the generator from its CPU use (cores), its hub's timer lag and the open-loop late share."""
+    reasons = []
+    if cpu_util >= GENERATOR_CPU_LIMIT:
+        reasons.append(f"its CPU use is {cpu_util:.0%} of one core")
+    if loop_lag_p99_us is not None and loop_lag_p99_us > LOOP_LAG_LIMIT_US:
+        reasons.append(f"its event loop runs {loop_lag_p99_us / 1000:.0f} ms late (p99)")
+    if late_share is not None and late_share > LATE_SHARE_LIMIT:
+        reasons.append(f"{late_share:.1%} of sends started late")
+    if not reasons:
+        return GeneratorVerdict(False, None)
+    fix = "spread the load over more generator processes or machines, or use fewer users per process"
+    return GeneratorVerdict(True, f"the load generator is saturated ({'; '.join(reasons)}): {fix}")
+
+
 @dataclass(frozen=True)
 class RunState:
     """What the stop rules look at, sampled at one instant."""
@@ -226,6 +257,7 @@ def stop_reason(state: RunState) -> Stop | None:
 __all__ = [
     "LATE_THRESHOLD_NS",
     "UNREACHABLE_ABORT_S",
+    "GeneratorVerdict",
     "IntervalClock",
     "RequestBudget",
     "RunState",
@@ -234,6 +266,7 @@ __all__ = [
     "Stop",
     "Tick",
     "Tickets",
+    "generator_verdict",
     "is_late",
     "response_time_us",
     "stop_reason",

@@ -27,11 +27,20 @@ from loadtest.engine import _bridge
 from loadtest.engine._locust import Interrupt, NoInterrupt
 from loadtest.engine.config import build_run_config, embedded_options, target_urls
 from loadtest.engine.control import RunControl
+from loadtest.engine.generator import LagProbe, interval_verdict, run_summary
 from loadtest.engine.model import RunConfig
 from loadtest.engine.patterns import uses_thread_pool
 from loadtest.engine.preflight import PreflightError, probe, provenance
 from loadtest.engine.progress import Progress
-from loadtest.engine.rules import IntervalClock, RunState, StallTracker, Stop, Tickets, stop_reason
+from loadtest.engine.rules import (
+    GeneratorVerdict,
+    IntervalClock,
+    RunState,
+    StallTracker,
+    Stop,
+    Tickets,
+    stop_reason,
+)
 from loadtest.engine.server_poll import ServerPoller
 from loadtest.engine.users import make_user_class
 from loadtest.exit_codes import ExitCode
@@ -116,6 +125,9 @@ class RunSession:
         self.pending_snapshot: concurrent.futures.Future[dict[str, Any]] | None = None
         self.stalls = StallTracker(threshold_s=2 * scenario.recording.interval_s)
         self.unfinished: dict[str, dict[str, int]] = {}
+        self.lag_probe = LagProbe()
+        self.saturated_intervals = 0
+        self.saturated_now = False
         self.cpu_start_s: float | None = None
         self.cpu_last_s = 0.0
         self.web_host = "127.0.0.1"
@@ -190,6 +202,7 @@ class RunSession:
         )
         self._write_summary(complete=False)
         self.start_ns = start_ns
+        self.lag_probe.start()
         self.clock = IntervalClock(
             start_ns,
             warmup_s=config.warmup_s,
@@ -295,7 +308,13 @@ class RunSession:
         recorder = self._recorder()
         if recorder.measuring:
             interval = recorder.roll(time.perf_counter_ns())
-            self.writer.write_interval(interval, {"users": 0, "in_flight": 0, "cpu_s": self._cpu_since_last_s()})
+            extra = {
+                "users": 0,
+                "in_flight": 0,
+                "cpu_s": self._cpu_since_last_s(),
+                "loop_lag_p99_us": self.lag_probe.roll(),
+            }
+            self.writer.write_interval(interval, extra)
         counts_start = self._result(self.counts_start, timeout_s=0.0)
         end = self._result(self.poller.submit(self.poller.success_counts), timeout_s=2.0) if counts_start else None
         if counts_start is not None and end is not None:
@@ -325,6 +344,7 @@ class RunSession:
             if control.loop_thread is not None:
                 control.loop_thread.stop()
                 control.loop_thread = None
+        self.lag_probe.stop()
         self.poller.close()
         if self.server is not None:
             self.server.stop()
@@ -350,12 +370,32 @@ class RunSession:
         config = self._config()
         total_s = config.warmup_s + config.duration_s if self.ends_at_duration else None
         self.progress.interval((now_ns - self.start_ns) / 1e9, total_s, interval, control.in_flight, users, warmup)
+        lag_p99_us = self.lag_probe.roll()
         if warmup:
             return
-        extra = {"users": users, "in_flight": control.in_flight, "cpu_s": self._cpu_since_last_s()}
+        cpu_s = self._cpu_since_last_s()
+        verdict = interval_verdict(interval, cpu_s, lag_p99_us, config.open_loop)
+        self._note_saturation(verdict)
+        extra = {
+            "users": users,
+            "in_flight": control.in_flight,
+            "cpu_s": cpu_s,
+            "loop_lag_p99_us": lag_p99_us,
+            "generator_saturated": verdict.saturated,
+        }
         writer.write_interval(interval, extra)
         self._poll_server(now_ns)
         self._write_summary(complete=False, now_ns=now_ns)
+
+    def _note_saturation(self, verdict: GeneratorVerdict) -> None:
+        if verdict.saturated:
+            self.saturated_intervals += 1
+            if not self.saturated_now:
+                LOGGER.warning("%s", verdict.reason)
+                self.progress.notice(str(verdict.reason))
+        elif self.saturated_now:
+            self.progress.notice("the load generator keeps up again")
+        self.saturated_now = verdict.saturated
 
     def _poll_server(self, now_ns: int) -> None:
         """Write the last snapshot if it came back, and ask for the next one; never waits for the server."""
@@ -411,6 +451,11 @@ class RunSession:
                 "cpu_us_per_request": round(cpu_s * 1e6 / requests, 1) if requests else None,
                 "note": "CPU time of the load-generator process while measuring (all its threads)",
             }
+            open_loop = config is not None and config.open_loop
+            wall_s = (end_ns - (self.measure_start_ns or end_ns)) / 1e9
+            summary["generator"] = run_summary(
+                cpu_s, wall_s, self.lag_probe, summary["overall"], open_loop, self.saturated_intervals
+            )
         summary["stalls"] = self._stall_list(end_ns)
         if self.unfinished:
             summary["unfinished"] = self.unfinished

@@ -1,0 +1,75 @@
+"""The generator-saturation verdict: the pure rule, and real runs that do and do not saturate this process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import loadtest
+from loadtest.embedded import EmbeddedTriton
+from loadtest.engine.rules import GENERATOR_CPU_LIMIT, LATE_SHARE_LIMIT, LOOP_LAG_LIMIT_US, generator_verdict
+
+
+@pytest.mark.parametrize(
+    ("cpu_util", "lag_us", "late", "saturated", "words"),
+    [
+        (0.2, 500.0, None, False, None),
+        (GENERATOR_CPU_LIMIT, 500.0, None, True, "CPU use is 90% of one core"),
+        (0.5, LOOP_LAG_LIMIT_US + 1.0, None, True, "event loop runs 50 ms late"),
+        (0.5, LOOP_LAG_LIMIT_US, None, False, None),  # at the bound: fine
+        (0.5, None, LATE_SHARE_LIMIT, False, None),
+        (0.5, None, 0.25, True, "25.0% of sends started late"),
+        (0.95, 60_000.0, 0.5, True, "CPU use is 95% of one core; its event loop runs 60 ms late (p99); 50.0%"),
+    ],
+)
+def test_generator_verdict(
+    cpu_util: float, lag_us: float | None, late: float | None, saturated: bool, words: str | None
+) -> None:
+    verdict = generator_verdict(cpu_util, lag_us, late)
+    assert verdict.saturated is saturated
+    if words is None:
+        assert verdict.reason is None
+    else:
+        assert verdict.reason is not None and words in verdict.reason
+        assert "more generator processes or machines" in verdict.reason  # says what to do
+
+
+def _scenario(server: EmbeddedTriton, traffic: dict[str, Any], load: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "targets": {"t": {"url": server.http_url, "model": traffic.pop("model")}},
+        "payloads": {"p": {"inputs": {traffic.pop("input"): {"dtype": "float32", "shape": [2], "generator": "zeros"}}}},
+        "traffic": [{"name": "x", "pattern": "sync", "target": "t", "payload": "p", **traffic}],
+        "load": load,
+        "warmup_s": 1,
+        "duration_s": 3,
+    }
+
+
+@pytest.mark.timeout(120)
+def test_a_light_run_is_not_saturated(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
+    scenario = _scenario(
+        triton_server,
+        {"model": "Sleep", "input": "INPUT", "parameters": {"latency_ms": 20}},
+        {"kind": "closed", "users": 2},
+    )
+    result = loadtest.run_scenario(scenario, out=tmp_path / "run")
+    generator = result.summary["generator"]
+    assert generator["saturated"] is False, generator
+    assert generator["reason"] is None
+    assert generator["cpu_util"] < 0.5
+    intervals = [json.loads(line) for line in (tmp_path / "run" / "intervals.jsonl").read_text().splitlines()]
+    assert all("loop_lag_p99_us" in interval for interval in intervals)
+
+
+@pytest.mark.timeout(120)
+def test_many_users_on_a_fast_model_saturate_the_generator(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
+    scenario = _scenario(triton_server, {"model": "Linear", "input": "INPUT_1"}, {"kind": "closed", "users": 32})
+    result = loadtest.run_scenario(scenario, out=tmp_path / "run")
+    generator = result.summary["generator"]
+    assert generator["saturated"] is True, generator
+    assert "load generator is saturated" in generator["reason"]
+    assert generator["saturated_intervals"] >= 1
