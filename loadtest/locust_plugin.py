@@ -11,7 +11,7 @@ patterns, warm-up, recording). Usage, in ``locustfile.py``::
 
     globals().update(scenario_users("scenarios/sync.yaml"))
 
-then ``LOCUST_SKIP_MONKEY_PATCH=1 locust -f locustfile.py --headless -u 4 -r 4 -t 30s``. The variable
+then ``LOCUST_SKIP_MONKEY_PATCH=1 locust -f locustfile.py --headless -u 6 -r 6 -t 30s``. The variable
 keeps gevent from patching the standard library (tritonload's users do not need it, and the asyncio
 patterns cannot work with it); ``tritonload run`` sets it itself.
 """

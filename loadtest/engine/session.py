@@ -127,7 +127,7 @@ class RunSession:
         self.unfinished: dict[str, dict[str, int]] = {}
         self.lag_probe = LagProbe()
         self.saturated_intervals = 0
-        self.saturated_now = False
+        self.saturated_streak = 0
         self.cpu_start_s: float | None = None
         self.cpu_last_s = 0.0
         self.web_host = "127.0.0.1"
@@ -316,7 +316,8 @@ class RunSession:
             }
             self.writer.write_interval(interval, extra)
         counts_start = self._result(self.counts_start, timeout_s=0.0)
-        end = self._result(self.poller.submit(self.poller.success_counts), timeout_s=2.0) if counts_start else None
+        wait_s = 0.2 if self.stalls.current is not None else 2.0  # a hung server will not answer this either
+        end = self._result(self.poller.submit(self.poller.success_counts), timeout_s=wait_s) if counts_start else None
         if counts_start is not None and end is not None:
             self.meta["server_counts"] = {
                 label: {
@@ -388,14 +389,16 @@ class RunSession:
         self._write_summary(complete=False, now_ns=now_ns)
 
     def _note_saturation(self, verdict: GeneratorVerdict) -> None:
+        """Count saturated intervals; say so live once two in a row are (one busy second is noise)."""
+        previous = self.saturated_streak
+        self.saturated_streak = self.saturated_streak + 1 if verdict.saturated else 0
         if verdict.saturated:
             self.saturated_intervals += 1
-            if not self.saturated_now:
-                LOGGER.warning("%s", verdict.reason)
-                self.progress.notice(str(verdict.reason))
-        elif self.saturated_now:
+        if self.saturated_streak == 2:
+            LOGGER.warning("%s", verdict.reason)
+            self.progress.notice(str(verdict.reason))
+        elif previous >= 2 and not verdict.saturated:
             self.progress.notice("the load generator keeps up again")
-        self.saturated_now = verdict.saturated
 
     def _poll_server(self, now_ns: int) -> None:
         """Write the last snapshot if it came back, and ask for the next one; never waits for the server."""
