@@ -1,8 +1,10 @@
 """Client settings and the small pure rules every front shares.
 
 Owns: constructor argument checks and defaults (timeouts, model version, access token, TLS
-options), request ``parameters``/``headers`` rules, header merging and the batch-axis removal on
-outputs. Pure: no I/O and no transport imports (``_inputs`` and ``_flow`` hold the rest of the core).
+options), request ``parameters``/``headers``
+rules, header merging, the batch-axis removal on outputs, the tensor and parameter type aliases
+of the public signatures, and ``with`` support for the blocking clients. Pure: no I/O and no
+transport imports (``_inputs``, ``_flow`` and ``_base`` hold the rest of the core).
 """
 
 from __future__ import annotations
@@ -12,12 +14,20 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import TracebackType
+from typing import Any, TypeVar
+
+import numpy as np
 
 from pytriton_client._url import TritonUrl
 from pytriton_client.auth import create_auth_headers
 from pytriton_client.exceptions import PyTritonClientValueError
 from pytriton_client.observer import RequestObserver
+
+Array = np.ndarray[Any, Any]
+"""An input or output tensor."""
+Params = dict[str, str | int | bool]
+"""Request ``parameters`` and ``headers``: ``str`` keys, ``str``, ``int`` or ``bool`` values."""
 
 DEFAULT_INIT_TIMEOUT_S = 300.0
 DEFAULT_INFERENCE_TIMEOUT_S = 60.0
@@ -158,6 +168,24 @@ def debatch(outputs: dict[str, Any]) -> dict[str, Any]:
     return {name: array[0] for name, array in outputs.items()}
 
 
+_Closing = TypeVar("_Closing", bound="ClosingContext")
+
+
+class ClosingContext:
+    """``with`` support for the blocking clients: leaving the block calls ``close()``."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _Closing) -> _Closing:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
 async def within(awaitable: Any, timeout_s: float) -> Any:
     """Await ``awaitable`` with a deadline (``asyncio.timeout`` where available: no extra task)."""
     if sys.version_info >= (3, 11):
@@ -169,7 +197,10 @@ async def within(awaitable: Any, timeout_s: float) -> Any:
 __all__ = [
     "DEFAULT_INFERENCE_TIMEOUT_S",
     "DEFAULT_INIT_TIMEOUT_S",
+    "Array",
     "ClientSettings",
+    "ClosingContext",
+    "Params",
     "TlsOptions",
     "check_parameters",
     "debatch",
