@@ -98,6 +98,20 @@ class AsyncioModelClient(ClientBase):
         """
         await run_flow(self._flow(timeout_s, fetch_config=False), self._transport, self._settings)
 
+    async def wait_for_server(self, timeout_s: float) -> None:
+        """Wait until the server is live and ready (``PyTritonClientTimeoutError`` after ``timeout_s``)."""
+        await run_flow(self._flow(timeout_s, wait_model=False, fetch_config=False), self._transport, self._settings)
+
+    async def load_model(self, config: str | None = None, files: dict[str, bytes] | None = None) -> None:
+        """Ask the server to load (or reload) this model; as :meth:`ModelClient.load_model`."""
+        self._load_checked(config, files)
+        await self._transport.load_model(self._settings.model_name, config, files, self._settings.inference_timeout_s)
+
+    async def unload_model(self) -> None:
+        """Ask the server to unload this model."""
+        self._check_open()
+        await self._transport.unload_model(self._settings.model_name, self._settings.inference_timeout_s)
+
     # -- inference ----------------------------------------------------------------------------------
     async def infer_sample(
         self, *inputs: Array, parameters: Params | None = None, headers: Params | None = None, **named_inputs: Array

@@ -330,7 +330,7 @@ def test_close_is_idempotent_and_every_later_call_is_refused_without_io(fronts: 
     calls = server.calls.copy()
     with pytest.raises(PyTritonClientClosedError):
         client.infer_sample(sample(1, 2))
-    if fronts.front == "sync":
+    if fronts.front != "futures":
         for call in (
             lambda: client.wait_for_model(1),
             lambda: client.wait_for_server(1),
@@ -343,8 +343,8 @@ def test_close_is_idempotent_and_every_later_call_is_refused_without_io(fronts: 
     assert server.closed == 1
 
 
-def test_wait_for_server_load_and_unload(server: FakeServer) -> None:
-    client = Fronts("sync").make(URL, "Double", inference_timeout_s=9)
+def test_wait_for_server_load_and_unload_on_sync_and_asyncio(direct_fronts: Fronts, server: FakeServer) -> None:
+    client = direct_fronts.make(URL, "Double", inference_timeout_s=9)
     client.wait_for_server(5)
     assert readiness_calls(server) == Counter(server_ready=1)
     client.load_model('{"max_batch_size": 4}', {"file:1/model.py": b"pass"})
@@ -362,9 +362,9 @@ def test_wait_for_server_load_and_unload(server: FakeServer) -> None:
     assert caught.value is denied
 
 
-def test_wait_for_server_times_out_when_the_server_never_gets_ready(server: FakeServer) -> None:
+def test_wait_for_server_times_out_when_the_server_never_gets_ready(direct_fronts: Fronts, server: FakeServer) -> None:
     server.not_ready_polls["server_ready"] = 1000
-    client = Fronts("sync").make(URL, "Double")
+    client = direct_fronts.make(URL, "Double")
     with pytest.raises(PyTritonClientTimeoutError, match=r"Waiting for server to be ready timed out after 0\.2 s"):
         client.wait_for_server(0.2)
 
