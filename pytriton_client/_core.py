@@ -1,7 +1,7 @@
 """Client settings and the small pure rules every front shares.
 
 Owns: constructor argument checks and defaults (timeouts, model version, access token, TLS
-options), request ``parameters``/``headers``
+options) for the model clients and ``ServerClient`` alike, request ``parameters``/``headers``
 rules, header merging, the batch-axis removal on outputs, the tensor and parameter type aliases
 of the public signatures, and ``with`` support for the blocking clients. Pure: no I/O and no
 transport imports (``_inputs``, ``_flow`` and ``_base`` hold the rest of the core).
@@ -87,6 +87,38 @@ def _timeout(value: float | None, default: float, name: str) -> float:
     return float(value)
 
 
+def _connection(
+    url: str | TritonUrl,
+    access_token: str | None,
+    tls_ca_file: str | os.PathLike[str] | None,
+    tls_cert_file: str | os.PathLike[str] | None,
+    tls_key_file: str | os.PathLike[str] | None,
+    tls_verify: bool,
+) -> tuple[TritonUrl, dict[str, str] | None, TlsOptions]:
+    """The URL, token header and TLS options every client (model or server) checks the same way."""
+    parsed = url if isinstance(url, TritonUrl) else TritonUrl.from_url(url)
+    if access_token is not None and (not isinstance(access_token, str) or not access_token):
+        raise PyTritonClientValueError("access_token must be a non-empty string (or None for no token).")
+    if (tls_cert_file is None) != (tls_key_file is None):
+        raise PyTritonClientValueError("tls_cert_file and tls_key_file go together: give both or neither.")
+    tls = TlsOptions(
+        ca_file=_path(tls_ca_file, "tls_ca_file"),
+        cert_file=_path(tls_cert_file, "tls_cert_file"),
+        key_file=_path(tls_key_file, "tls_key_file"),
+        verify=bool(tls_verify),
+    )
+    if (tls != TlsOptions()) and not parsed.tls:
+        raise PyTritonClientValueError(
+            f"TLS options were given but the URL {parsed.with_scheme!r} is not TLS; use https:// or grpcs://."
+        )
+    if not tls.verify and parsed.protocol == "grpc":
+        raise PyTritonClientValueError(
+            "tls_verify=False is not supported over gRPC; pass tls_ca_file with the server's CA certificate."
+        )
+    headers = create_auth_headers(access_token, parsed.protocol) if access_token else None
+    return parsed, headers, tls
+
+
 def make_settings(
     url: str | TritonUrl,
     model_name: str,
@@ -107,24 +139,7 @@ def make_settings(
         raise PyTritonClientValueError(f"model_name must be a non-empty string, got {model_name!r}.")
     if model_version is not None and not isinstance(model_version, str):
         raise PyTritonClientValueError(f"model_version must be a string such as '1' or None, got {model_version!r}.")
-    if access_token is not None and (not isinstance(access_token, str) or not access_token):
-        raise PyTritonClientValueError("access_token must be a non-empty string (or None for no token).")
-    if (tls_cert_file is None) != (tls_key_file is None):
-        raise PyTritonClientValueError("tls_cert_file and tls_key_file go together: give both or neither.")
-    tls = TlsOptions(
-        ca_file=_path(tls_ca_file, "tls_ca_file"),
-        cert_file=_path(tls_cert_file, "tls_cert_file"),
-        key_file=_path(tls_key_file, "tls_key_file"),
-        verify=bool(tls_verify),
-    )
-    if (tls != TlsOptions()) and not parsed.tls:
-        raise PyTritonClientValueError(
-            f"TLS options were given but the URL {parsed.with_scheme!r} is not TLS; use https:// or grpcs://."
-        )
-    if not tls.verify and parsed.protocol == "grpc":
-        raise PyTritonClientValueError(
-            "tls_verify=False is not supported over gRPC; pass tls_ca_file with the server's CA certificate."
-        )
+    parsed, headers, tls = _connection(parsed, access_token, tls_ca_file, tls_cert_file, tls_key_file, tls_verify)
     if observer is not None and not callable(observer):
         raise PyTritonClientValueError(f"observer must be callable, got {type(observer).__name__}.")
     return ClientSettings(
@@ -133,10 +148,26 @@ def make_settings(
         model_version=model_version or "",
         init_timeout_s=_timeout(init_timeout_s, DEFAULT_INIT_TIMEOUT_S, "init_timeout_s"),
         inference_timeout_s=_timeout(inference_timeout_s, DEFAULT_INFERENCE_TIMEOUT_S, "inference_timeout_s"),
-        auth_headers=create_auth_headers(access_token, parsed.protocol) if access_token else None,
+        auth_headers=headers,
         tls=tls,
         observer=observer,
     )
+
+
+def server_settings(
+    url: str,
+    *,
+    timeout_s: float | None,
+    access_token: str | None,
+    tls_ca_file: str | os.PathLike[str] | None,
+    tls_cert_file: str | os.PathLike[str] | None,
+    tls_key_file: str | os.PathLike[str] | None,
+    tls_verify: bool,
+) -> ClientSettings:
+    """Settings of a client of the server itself (no model): one ``timeout_s`` bounds every call."""
+    parsed, headers, tls = _connection(url, access_token, tls_ca_file, tls_cert_file, tls_key_file, tls_verify)
+    limit_s = _timeout(timeout_s, DEFAULT_INFERENCE_TIMEOUT_S, "timeout_s")
+    return ClientSettings(parsed, "", "", limit_s, limit_s, auth_headers=headers, tls=tls)
 
 
 def check_parameters(value: Any, what: str) -> None:
@@ -206,5 +237,6 @@ __all__ = [
     "debatch",
     "make_settings",
     "merge_headers",
+    "server_settings",
     "within",
 ]

@@ -86,6 +86,7 @@ class Call:
 
 SERVER_LIVE = Call("is_server_live", "the server liveness check")
 SERVER_READY = Call("is_server_ready", "the server readiness check")
+SERVER_METADATA = Call("get_server_metadata", "the server metadata request", document="")
 REPOSITORY_INDEX = Call("get_model_repository_index", "the repository index request", document="models")
 
 
@@ -132,11 +133,16 @@ class SyncTransport(Protocol):
         """Live and ready."""
         ...
 
+    def server_metadata(self, timeout_s: float) -> dict[str, Any]: ...
     def model_ready(self, name: str, version: str, timeout_s: float) -> bool: ...
     def model_metadata(self, name: str, version: str, timeout_s: float) -> dict[str, Any]: ...
     def repository_index(self, timeout_s: float) -> list[dict[str, Any]]: ...
     def model_config(self, name: str, version: str, timeout_s: float) -> dict[str, Any]:
         """The configuration as Triton's HTTP API gives it, whatever the protocol."""
+        ...
+
+    def model_statistics(self, name: str, version: str, timeout_s: float) -> dict[str, Any]:
+        """The statistics extension's answer as Triton's HTTP API gives it, whatever the protocol."""
         ...
 
     def load_model(self, name: str, config: str | None, files: dict[str, bytes] | None, timeout_s: float) -> None: ...
@@ -162,10 +168,12 @@ class AsyncTransport(Protocol):
 
     async def server_live(self, timeout_s: float) -> bool: ...
     async def server_ready(self, timeout_s: float) -> bool: ...
+    async def server_metadata(self, timeout_s: float) -> dict[str, Any]: ...
     async def model_ready(self, name: str, version: str, timeout_s: float) -> bool: ...
     async def model_metadata(self, name: str, version: str, timeout_s: float) -> dict[str, Any]: ...
     async def repository_index(self, timeout_s: float) -> list[dict[str, Any]]: ...
     async def model_config(self, name: str, version: str, timeout_s: float) -> dict[str, Any]: ...
+    async def model_statistics(self, name: str, version: str, timeout_s: float) -> dict[str, Any]: ...
     async def load_model(
         self, name: str, config: str | None, files: dict[str, bytes] | None, timeout_s: float
     ) -> None: ...
@@ -203,6 +211,9 @@ class SyncOperations:
     def server_ready(self, timeout_s: float) -> bool:
         return self.server_live(timeout_s) and bool(self._call(SERVER_READY, timeout_s))
 
+    def server_metadata(self, timeout_s: float) -> dict[str, Any]:
+        return answer_document(self._call(SERVER_METADATA, timeout_s), SERVER_METADATA)
+
     def model_ready(self, name: str, version: str, timeout_s: float) -> bool:
         return bool(self._call(model_call("is_model_ready", "readiness check", name, version), timeout_s))
 
@@ -215,6 +226,10 @@ class SyncOperations:
 
     def model_config(self, name: str, version: str, timeout_s: float) -> dict[str, Any]:
         call = model_call("get_model_config", "config request", name, version, "config")
+        return answer_document(self._call(call, timeout_s), call)
+
+    def model_statistics(self, name: str, version: str, timeout_s: float) -> dict[str, Any]:
+        call = model_call("get_inference_statistics", "statistics request", name, version, "")
         return answer_document(self._call(call, timeout_s), call)
 
     def load_model(self, name: str, config: str | None, files: dict[str, bytes] | None, timeout_s: float) -> None:
@@ -238,6 +253,9 @@ class AsyncOperations:
     async def server_ready(self, timeout_s: float) -> bool:
         return await self.server_live(timeout_s) and bool(await self._call(SERVER_READY, timeout_s))
 
+    async def server_metadata(self, timeout_s: float) -> dict[str, Any]:
+        return answer_document(await self._call(SERVER_METADATA, timeout_s), SERVER_METADATA)
+
     async def model_ready(self, name: str, version: str, timeout_s: float) -> bool:
         return bool(await self._call(model_call("is_model_ready", "readiness check", name, version), timeout_s))
 
@@ -250,6 +268,10 @@ class AsyncOperations:
 
     async def model_config(self, name: str, version: str, timeout_s: float) -> dict[str, Any]:
         call = model_call("get_model_config", "config request", name, version, "config")
+        return answer_document(await self._call(call, timeout_s), call)
+
+    async def model_statistics(self, name: str, version: str, timeout_s: float) -> dict[str, Any]:
+        call = model_call("get_inference_statistics", "statistics request", name, version, "")
         return answer_document(await self._call(call, timeout_s), call)
 
     async def load_model(self, name: str, config: str | None, files: dict[str, bytes] | None, timeout_s: float) -> None:

@@ -47,6 +47,7 @@ COUNTER = {  # decoupled: response i holds x + i
     "input": [{"name": "x", "data_type": "TYPE_FP32", "dims": [2]}],
     "output": [{"name": "y", "data_type": "TYPE_FP32", "dims": [2]}],
 }
+STATISTICS = {"model_stats": [{"name": "Double", "version": "1", "inference_count": 0, "execution_count": 0}]}
 
 
 def compute(request: InferRequest) -> Outputs:
@@ -141,6 +142,10 @@ class SyncFake:
         self.server.call("server_ready", timeout_s)
         return self.server.ready("server_ready")
 
+    def server_metadata(self, timeout_s: float) -> dict[str, Any]:
+        self.server.call("server_metadata", timeout_s)
+        return {"name": "fake", "version": "0", "extensions": ["statistics"]}
+
     def model_ready(self, name: str, version: str, timeout_s: float) -> bool:
         self.server.call("model_ready", name, version, timeout_s)
         return name in self.server.configs and self.server.ready("model_ready")
@@ -156,6 +161,10 @@ class SyncFake:
     def model_config(self, name: str, version: str, timeout_s: float) -> dict[str, Any]:
         self.server.call("model_config", name, version, timeout_s)
         return self.server.config(name)
+
+    def model_statistics(self, name: str, version: str, timeout_s: float) -> dict[str, Any]:
+        self.server.call("model_statistics", name, version, timeout_s)
+        return STATISTICS
 
     def load_model(self, name: str, config: str | None, files: dict[str, bytes] | None, timeout_s: float) -> None:
         self.server.call("load_model", name, config, files, timeout_s)
@@ -212,6 +221,9 @@ class AsyncFake:
     async def server_ready(self, timeout_s: float) -> bool:
         return self._sync.server_ready(timeout_s)
 
+    async def server_metadata(self, timeout_s: float) -> dict[str, Any]:
+        return self._sync.server_metadata(timeout_s)
+
     async def model_ready(self, name: str, version: str, timeout_s: float) -> bool:
         return self._sync.model_ready(name, version, timeout_s)
 
@@ -224,6 +236,9 @@ class AsyncFake:
     async def model_config(self, name: str, version: str, timeout_s: float) -> dict[str, Any]:
         await asyncio.sleep(0)  # let concurrent callers pile up behind the initialisation lock
         return self._sync.model_config(name, version, timeout_s)
+
+    async def model_statistics(self, name: str, version: str, timeout_s: float) -> dict[str, Any]:
+        return self._sync.model_statistics(name, version, timeout_s)
 
     async def load_model(self, name: str, config: str | None, files: dict[str, bytes] | None, timeout_s: float) -> None:
         self._sync.load_model(name, config, files, timeout_s)

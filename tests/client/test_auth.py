@@ -20,6 +20,7 @@ from pytriton_client import (
     PyTritonClientAuthorizationError,
     PyTritonClientError,
     PyTritonClientTimeoutError,
+    ServerClient,
 )
 from tests.conftest import TEST_MODELS_DIR
 
@@ -166,3 +167,15 @@ def test_asyncio_unload_and_load_need_the_token_like_sync(secured: EmbeddedTrito
             return list(out["add"].tolist())
 
     assert asyncio.run(main()) == [2.0]
+
+
+def test_server_client_sends_the_token(secured_url: str) -> None:
+    with ServerClient(secured_url, access_token=TOKEN, timeout_s=10) as server:
+        assert server.server_metadata()["name"] == "triton"
+        assert server.model_config("Linear")["name"] == "Linear"
+    with ServerClient(secured_url, timeout_s=10) as anonymous:
+        with pytest.raises(PyTritonClientAuthorizationError) as caught:
+            anonymous.server_metadata()
+        with pytest.raises(PyTritonClientAuthorizationError):
+            anonymous.model_config("Linear")
+    assert TOKEN not in str(caught.value)
