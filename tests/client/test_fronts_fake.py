@@ -38,6 +38,7 @@ from pytriton_client._transport import AsyncStreamTransport, SyncStreamTransport
 from pytriton_client.model_config import parse_model_config
 from tests.client.fake import DOUBLE, FakeServer, SyncFake, install, sample
 from tests.client.fronts import Fronts, LoopThread
+from tests.client.test_decoupled import Streams
 
 URL = "grpc://fake:8001"
 TOKEN_HEADER = "triton-grpc-protocol-triton-access-token"
@@ -370,52 +371,6 @@ def test_wait_for_server_times_out_when_the_server_never_gets_ready(direct_front
 
 
 # -- decoupled fronts ---------------------------------------------------------------------------------------------
-class Streams:
-    """Either decoupled client, driven to a list of responses."""
-
-    def __init__(self, kind: str, loop: LoopThread) -> None:
-        self.kind = kind
-        self.loop = loop
-
-    def make(self, model: str = "Counter", **kwargs: Any) -> Any:
-        if self.kind == "sync":
-            return DecoupledModelClient(URL, model, **kwargs)
-
-        async def create() -> Any:
-            return AsyncioDecoupledModelClient(URL, model, **kwargs)
-
-        return self.loop.run(create())
-
-    def collect(self, client: Any, *args: Any, limit: int | None = None) -> list[dict[str, Any]]:
-        if self.kind == "sync":
-            out = []
-            iterator = client.infer_sample(*args)
-            for item in iterator:
-                out.append(item)
-                if len(out) == limit:
-                    iterator.close()
-                    break
-            return out
-
-        async def run() -> list[dict[str, Any]]:
-            out = []
-            stream = client.infer_sample(*args)
-            async for item in stream:
-                out.append(item)
-                if len(out) == limit:
-                    await stream.aclose()
-                    break
-            return out
-
-        return self.loop.run(run())  # type: ignore[no-any-return]
-
-    def close(self, client: Any) -> None:
-        if self.kind == "sync":
-            client.close()
-        else:
-            self.loop.run(client.close())
-
-
 @pytest.fixture(params=["sync", "asyncio"])
 def streams(request: pytest.FixtureRequest, loop: LoopThread) -> Streams:
     return Streams(str(request.param), loop)
@@ -423,7 +378,7 @@ def streams(request: pytest.FixtureRequest, loop: LoopThread) -> Streams:
 
 def test_stream_yields_debatched_responses_and_records_their_arrivals(streams: Streams, server: FakeServer) -> None:
     records: list[RequestRecord] = []
-    client = streams.make(observer=records.append)
+    client = streams.make(URL, "Counter", observer=records.append)
     responses = streams.collect(client, sample(1, 2))
     assert [r["y"].tolist() for r in responses] == [[1.0, 2.0], [2.0, 3.0], [3.0, 4.0]]
     [record] = records
@@ -435,7 +390,7 @@ def test_stream_yields_debatched_responses_and_records_their_arrivals(streams: S
 
 def test_leaving_a_stream_early_cancels_it_and_frees_the_client(streams: Streams, server: FakeServer) -> None:
     records: list[RequestRecord] = []
-    client = streams.make(observer=records.append)
+    client = streams.make(URL, "Counter", observer=records.append)
     assert len(streams.collect(client, sample(1, 2), limit=1)) == 1
     assert server.cancelled == 1
     assert len(streams.collect(client, sample(1, 2))) == 3
@@ -454,7 +409,7 @@ def test_stream_observer_that_raises_is_told_once_and_the_client_stays_usable(
         told.append(record)
         raise KeyError("observer broke")
 
-    client = streams.make(observer=observer)
+    client = streams.make(URL, "Counter", observer=observer)
     with pytest.raises(KeyError, match="observer broke"):
         streams.collect(client, sample(1, 2))
     assert len(told) == 1 and told[0].ok
@@ -466,7 +421,7 @@ def test_stream_observer_that_raises_is_told_once_and_the_client_stays_usable(
 
 def test_raw_error_mid_stream_is_translated_after_earlier_responses(streams: Streams, server: FakeServer) -> None:
     records: list[RequestRecord] = []
-    client = streams.make(observer=records.append)
+    client = streams.make(URL, "Counter", observer=records.append)
     server.stream_error_after = 1
     got: list[dict[str, Any]] = []
     with pytest.raises(PyTritonClientInferenceServerError, match="model failed mid-stream") as caught:
@@ -480,7 +435,7 @@ def test_raw_error_mid_stream_is_translated_after_earlier_responses(streams: Str
 
 
 def test_streaming_clients_refuse_coupled_models_and_http_urls(streams: Streams, server: FakeServer) -> None:
-    client = streams.make("Double")
+    client = streams.make(URL, "Double")
     with pytest.raises(PyTritonClientInferenceServerError, match="Model config is coupled"):
         streams.collect(client, sample(1, 2))
     streams.close(client)
@@ -495,7 +450,7 @@ def test_streaming_clients_refuse_coupled_models_and_http_urls(streams: Streams,
 
 
 def test_closed_streaming_client_refuses_new_streams(streams: Streams, server: FakeServer) -> None:
-    client = streams.make()
+    client = streams.make(URL, "Counter")
     streams.close(client)
     with pytest.raises(PyTritonClientClosedError):
         streams.collect(client, sample(1, 2))
