@@ -15,6 +15,7 @@ Usage::
 from pytriton_client._asyncio import AsyncioDecoupledModelClient, AsyncioModelClient
 from pytriton_client._decoupled import DecoupledModelClient
 from pytriton_client._futures import FuturesModelClient
+from pytriton_client._server import ServerClient
 from pytriton_client._sync import ModelClient
 from pytriton_client.exceptions import (
     ERROR_KINDS,
@@ -55,6 +56,7 @@ __all__ = [
     "PyTritonClientValueError",
     "RequestObserver",
     "RequestRecord",
+    "ServerClient",
     "TensorSpec",
     "TritonModelConfig",
 ]

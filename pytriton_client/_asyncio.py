@@ -1,72 +1,41 @@
 """Asyncio fronts: ``AsyncioModelClient`` and ``AsyncioDecoupledModelClient``.
 
-Owns the awaiting: running the readiness flow (``_flow``) with ``asyncio.sleep``, sending requests
-through an asyncio transport, one gRPC stream per decoupled request, and telling the observer.
-Everything that does no I/O lives in the core. Transports are imported on first construction.
+Owns only the awaiting part: running the readiness flow with ``asyncio.sleep`` (once per client,
+under a lock), awaiting an asyncio transport, and one gRPC streaming call per decoupled request.
+Settings, checks, request plans and observer records come from the pure base (``_base``).
+Transports are imported on first construction, which needs a running event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import os
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
-import numpy as np
-
-from pytriton_client._core import ClientSettings, check_parameters, debatch, make_settings, merge_headers
-from pytriton_client._flow import Flow, Outcome, check_client_kind, init_flow
-from pytriton_client._inputs import PreparedInput, RequestPlanner, check_convention, outputs_bytes, payload_bytes
-from pytriton_client.exceptions import (
-    PyTritonClientClosedError,
-    PyTritonClientError,
-    PyTritonClientModelDoesntSupportBatchingError,
-    PyTritonClientValueError,
-)
+from pytriton_client import _transport
+from pytriton_client._base import ClientBase
+from pytriton_client._core import Array, ClientSettings, Params, debatch
+from pytriton_client._flow import Flow, FlowRun, Outcome
+from pytriton_client._inputs import RequestPlanner
+from pytriton_client._transport import AsyncStreamTransport, AsyncTransport, Outputs
+from pytriton_client.exceptions import PyTritonClientError
 from pytriton_client.model_config import TritonModelConfig
-from pytriton_client.observer import RequestObserver, RequestRecord
 
 
-def make_async_transport(settings: ClientSettings) -> Any:
-    """The asyncio transport for the URL's protocol (imports it on first use)."""
-    if settings.url.protocol == "grpc":
-        from pytriton_client._grpc import AsyncGrpcTransport
-
-        return AsyncGrpcTransport(settings)
-    from pytriton_client._http import AsyncHttpTransport
-
-    return AsyncHttpTransport(settings)
-
-
-async def run_flow(flow: Flow, transport: Any, settings: ClientSettings) -> TritonModelConfig | None:
+async def run_flow(flow: Flow, transport: AsyncTransport, settings: ClientSettings) -> TritonModelConfig | None:
     """Drive a readiness/config flow with awaited calls."""
-    name, version = settings.model_name, settings.model_version
-    try:
-        step = next(flow)
-        while True:
-            if step.op == "sleep":
-                await asyncio.sleep(step.timeout_s)
-                outcome = Outcome()
-            else:
-                try:
-                    if step.op == "server_ready":
-                        value = await transport.server_ready(step.timeout_s)
-                    elif step.op == "repository_index":
-                        value = await transport.repository_index(step.timeout_s)
-                    else:
-                        value = await getattr(transport, step.op)(name, version, step.timeout_s)
-                    outcome = Outcome(value=value)
-                except PyTritonClientError as error:
-                    outcome = Outcome(error=error)
-            step = flow.send(outcome)
-    except StopIteration as stop:
-        return stop.value
+    run = FlowRun(flow, transport, settings, asyncio.sleep)
+    while run.call is not None:
+        try:
+            outcome = Outcome(value=await run.call())
+        except PyTritonClientError as error:
+            outcome = Outcome(error=error)
+        run.send(outcome)
+    return run.config
 
 
-class AsyncioModelClient:
+class AsyncioModelClient(ClientBase):
     """Asyncio client for a model served by Triton, over HTTP or gRPC.
 
     Create it inside a running event loop; many coroutines may use one client concurrently
@@ -85,41 +54,7 @@ class AsyncioModelClient:
     """
 
     _client_name = "AsyncioModelClient"
-    _decoupled = False
-
-    def __init__(
-        self,
-        url: str,
-        model_name: str,
-        model_version: str | None = None,
-        *,
-        lazy_init: bool = True,
-        init_timeout_s: float | None = None,
-        inference_timeout_s: float | None = None,
-        model_config: TritonModelConfig | None = None,
-        ensure_model_is_ready: bool = True,
-        access_token: str | None = None,
-        tls_ca_file: str | os.PathLike[str] | None = None,
-        tls_cert_file: str | os.PathLike[str] | None = None,
-        tls_key_file: str | os.PathLike[str] | None = None,
-        tls_verify: bool = True,
-        observer: RequestObserver | None = None,
-    ) -> None:
-        settings = make_settings(
-            url,
-            model_name,
-            model_version,
-            init_timeout_s=init_timeout_s,
-            inference_timeout_s=inference_timeout_s,
-            access_token=access_token,
-            tls_ca_file=tls_ca_file,
-            tls_cert_file=tls_cert_file,
-            tls_key_file=tls_key_file,
-            tls_verify=tls_verify,
-            observer=observer,
-        )
-        self._setup(settings, model_config, ensure_model_is_ready)
-        self._lazy_init = lazy_init
+    _transport: AsyncTransport
 
     def _setup(self, settings: ClientSettings, config: TritonModelConfig | None, ensure_ready: bool) -> None:
         try:
@@ -128,207 +63,87 @@ class AsyncioModelClient:
             raise RuntimeError(
                 f"{type(self).__name__} must be created inside a running event loop (e.g. in an async function)."
             ) from None
-        self._check_protocol(settings)
-        self._settings = settings
-        self._closed = False
-        self._lazy_init = True
-        self._config: TritonModelConfig | None = config
-        self._planner: RequestPlanner | None = None
-        if config is not None and not ensure_ready:
-            self._use_config(config)
+        super()._setup(settings, config, ensure_ready)
         self._init_lock = asyncio.Lock()
-        self._ids = itertools.count()
-        self._transport = make_async_transport(settings)
+        self._transport = self._connect(settings)
 
-    def _check_protocol(self, settings: ClientSettings) -> None:
-        """Hook for clients that support one protocol only."""
-
-    def __repr__(self) -> str:
-        state = "closed" if self._closed else ("ready" if self._planner else "not initialised")
-        settings = self._settings
-        return f"{type(self).__name__}(url={settings.url.with_scheme!r}, model={settings.model_name!r}, {state})"
-
-    @classmethod
-    def from_existing_client(cls, existing_client: Any) -> Any:
-        """A new client of this class with the settings and cached config of ``existing_client``
-        (any ``pytriton_client`` client) and its own connection; call inside a running event loop.
-        """
-        from pytriton_client._sync import ModelClient
-
-        if not isinstance(existing_client, AsyncioModelClient | ModelClient):
-            raise PyTritonClientValueError(
-                f"from_existing_client needs a pytriton_client client, got {type(existing_client).__name__}."
-            )
-        client = cls.__new__(cls)
-        config = existing_client._config if existing_client._planner is not None else None
-        client._setup(existing_client._settings, config, ensure_ready=config is None)
-        return client
+    def _connect(self, settings: ClientSettings) -> AsyncTransport:
+        return _transport.make_async_transport(settings)
 
     # -- readiness and configuration ---------------------------------------------------------------
-    def _use_config(self, config: TritonModelConfig) -> RequestPlanner:
-        check_client_kind(config, decoupled_client=self._decoupled, client_name=self._client_name)
-        self._config = config
-        self._planner = RequestPlanner(config)
-        return self._planner
-
     async def _initialize(self) -> RequestPlanner:
         async with self._init_lock:
             if self._planner is not None:  # another coroutine finished it meanwhile
                 return self._planner
-            self._check_open()
-            s = self._settings
-            flow = init_flow(s.url.with_scheme, s.model_name, s.model_version, s.init_timeout_s, time.monotonic)
-            config = await run_flow(flow, self._transport, s)
-            assert config is not None
+            config = await run_flow(self._flow(self._settings.init_timeout_s), self._transport, self._settings)
+            assert config is not None, "a flow that fetches the config returns it"
             return self._use_config(config)
 
     @property
-    def model_config(self) -> Any:
+    def model_config(self) -> Coroutine[Any, Any, TritonModelConfig]:
         """Awaitable of the model configuration: ``config = await client.model_config``."""
         return self._get_model_config()
 
     async def _get_model_config(self) -> TritonModelConfig:
         if self._planner is None:
             await self._initialize()
-        assert self._config is not None
-        return self._config
+        return self._cached_config()
 
     async def wait_for_model(self, timeout_s: float) -> None:
-        """Wait until the server and the model are ready (``PyTritonClientTimeoutError`` after ``timeout_s``)."""
-        self._check_open()
-        s = self._settings
-        flow = init_flow(
-            s.url.with_scheme, s.model_name, s.model_version, timeout_s, time.monotonic, fetch_config=False
-        )
-        await run_flow(flow, self._transport, s)
+        """Wait until the server and the model are ready (``PyTritonClientTimeoutError`` after ``timeout_s``).
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise PyTritonClientClosedError(f"{self._client_name} is closed")
+        Raises:
+            PyTritonClientModelUnavailableError: the server does not serve this model.
+            PyTritonClientClosedError: the client is closed.
+        """
+        await run_flow(self._flow(timeout_s, fetch_config=False), self._transport, self._settings)
+
+    async def wait_for_server(self, timeout_s: float) -> None:
+        """Wait until the server is live and ready (``PyTritonClientTimeoutError`` after ``timeout_s``)."""
+        await run_flow(self._flow(timeout_s, wait_model=False, fetch_config=False), self._transport, self._settings)
+
+    async def load_model(self, config: str | None = None, files: dict[str, bytes] | None = None) -> None:
+        """Ask the server to load (or reload) this model; as :meth:`ModelClient.load_model`."""
+        self._load_checked(config, files)
+        await self._transport.load_model(self._settings.model_name, config, files, self._settings.inference_timeout_s)
+
+    async def unload_model(self) -> None:
+        """Ask the server to unload this model."""
+        self._check_open()
+        await self._transport.unload_model(self._settings.model_name, self._settings.inference_timeout_s)
 
     # -- inference ----------------------------------------------------------------------------------
     async def infer_sample(
-        self,
-        *inputs: np.ndarray,
-        parameters: dict[str, str | int | bool] | None = None,
-        headers: dict[str, str | int | bool] | None = None,
-        **named_inputs: np.ndarray,
-    ) -> dict[str, np.ndarray]:
+        self, *inputs: Array, parameters: Params | None = None, headers: Params | None = None, **named_inputs: Array
+    ) -> dict[str, Array]:
         """Run one sample (batch axis added and removed when the model batches); see ``ModelClient``."""
         return await self._infer(inputs, named_inputs, parameters, headers, True)
 
     async def infer_batch(
-        self,
-        *inputs: np.ndarray,
-        parameters: dict[str, str | int | bool] | None = None,
-        headers: dict[str, str | int | bool] | None = None,
-        **named_inputs: np.ndarray,
-    ) -> dict[str, np.ndarray]:
+        self, *inputs: Array, parameters: Params | None = None, headers: Params | None = None, **named_inputs: Array
+    ) -> dict[str, Array]:
         """Run a batch (first axis = batch); see ``ModelClient.infer_batch``."""
         return await self._infer(inputs, named_inputs, parameters, headers, False)
 
-    async def _prepare(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], parameters: Any, headers: Any, sample: bool
-    ) -> tuple[RequestPlanner, list[PreparedInput], dict[str, Any] | None]:
-        self._check_call(args, kwargs, parameters, headers)
-        planner = self._planner or await self._initialize()
-        return self._plan(planner, args, kwargs, headers, sample)
-
-    def _check_call(self, args: tuple[Any, ...], kwargs: dict[str, Any], parameters: Any, headers: Any) -> None:
-        if self._closed:
-            raise PyTritonClientClosedError(f"{self._client_name} is closed")
-        if (not args and not kwargs) or (args and kwargs):
-            check_convention(args, kwargs)
-        if parameters is not None:
-            check_parameters(parameters, "Parameter")
-        if headers is not None:
-            check_parameters(headers, "Header")
-
-    def _plan(
-        self, planner: RequestPlanner, args: tuple[Any, ...], kwargs: dict[str, Any], headers: Any, sample: bool
-    ) -> tuple[RequestPlanner, list[PreparedInput], dict[str, Any] | None]:
-        if not sample and not planner.batching:
-            raise PyTritonClientModelDoesntSupportBatchingError(
-                f"Model {planner.model_name} doesn't support batching - use infer_sample method instead"
-            )
-        prepared = planner.prepare(args, kwargs, sample=sample)
-        return planner, prepared, merge_headers(self._settings.auth_headers, headers)
-
     async def _infer(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], parameters: Any, headers: Any, sample: bool
-    ) -> dict[str, np.ndarray]:
-        settings = self._settings
-        if settings.observer is not None:
-            return await self._infer_observed(args, kwargs, parameters, headers, sample)
-        planner = self._planner
-        if planner is None:  # first call: initialise (awaits) before planning
-            planner, prepared, merged = await self._prepare(args, kwargs, parameters, headers, sample)
-        else:  # ready: plain calls, no extra coroutine
-            self._check_call(args, kwargs, parameters, headers)
-            planner, prepared, merged = self._plan(planner, args, kwargs, headers, sample)
-        outputs = await self._transport.infer(
-            settings.model_name, settings.model_version, prepared, str(next(self._ids)), parameters, merged
-        )
-        return debatch(outputs) if sample and planner.batching else outputs
-
-    async def _infer_observed(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], parameters: Any, headers: Any, sample: bool
-    ) -> dict[str, np.ndarray]:
-        settings = self._settings
-        observer = settings.observer
-        assert observer is not None
-        start_ns = time.perf_counter_ns()
+    ) -> Outputs:
+        seen = self._observe(sample)
         try:
-            planner, prepared, merged = await self._prepare(args, kwargs, parameters, headers, sample)
-        except PyTritonClientError as error:  # never sent: initialisation or validation failed
-            observer(self._record(sample, start_ns, error, None, None))
-            raise
-        start_ns = time.perf_counter_ns()
-        try:
-            outputs = await self._transport.infer(
-                settings.model_name, settings.model_version, prepared, str(next(self._ids)), parameters, merged
-            )
+            planner = self._check_call(args, kwargs, parameters, headers) or await self._initialize()
+            request = self._plan(planner, args, kwargs, parameters, headers, sample)
+            seen.sent(request)
+            outputs = await self._transport.infer(request)
         except BaseException as error:
-            observer(self._record(sample, start_ns, error, prepared, None))
+            seen.failed(error)
             raise
-        if sample and planner.batching:
-            outputs = debatch(outputs)
-        observer(self._record(sample, start_ns, None, prepared, outputs))
-        return outputs
-
-    def _record(
-        self,
-        sample: bool,
-        start_ns: int,
-        error: BaseException | None,
-        prepared: list[PreparedInput] | None,
-        outputs: dict[str, Any] | None,
-        response_ns: tuple[int, ...] = (),
-        cancelled: bool = False,
-        bytes_received: int | None = None,
-    ) -> RequestRecord:
-        settings = self._settings
-        return RequestRecord(
-            method="infer_sample" if sample else "infer_batch",
-            model_name=settings.model_name,
-            model_version=settings.model_version,
-            protocol=settings.url.protocol,
-            start_ns=start_ns,
-            end_ns=time.perf_counter_ns(),
-            error=error,
-            bytes_sent=payload_bytes(prepared) if prepared is not None else None,
-            bytes_received=outputs_bytes(outputs) if outputs is not None else bytes_received,
-            response_ns=response_ns,
-            cancelled=cancelled,
-        )
+        return seen.done(debatch(outputs) if sample and planner.batching else outputs)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     async def close(self) -> None:
         """Close the connections; idempotent. Later calls raise :class:`PyTritonClientClosedError`."""
-        if self._closed:
-            return
-        self._closed = True
-        await self._transport.close()
+        if self._mark_closed():
+            await self._transport.close()
 
     async def __aenter__(self) -> AsyncioModelClient:
         if not self._lazy_init:
@@ -363,97 +178,62 @@ class AsyncioDecoupledModelClient(AsyncioModelClient):
 
     _client_name = "AsyncioDecoupledModelClient"
     _decoupled = True
+    _grpc_only = True
+    _transport: AsyncStreamTransport
 
-    def _check_protocol(self, settings: ClientSettings) -> None:
-        if settings.url.protocol != "grpc":
-            raise PyTritonClientValueError(
-                f"AsyncioDecoupledModelClient is only supported for grpc protocol; got {settings.url.with_scheme!r}. "
-                "Use a grpc:// (or grpcs://) URL, e.g. 'grpc://localhost:8001'."
-            )
+    def _connect(self, settings: ClientSettings) -> AsyncStreamTransport:
+        return cast(AsyncStreamTransport, _transport.make_async_transport(settings))  # gRPC only: checked
 
     def infer_sample(  # type: ignore[override]
-        self,
-        *inputs: np.ndarray,
-        parameters: dict[str, str | int | bool] | None = None,
-        headers: dict[str, str | int | bool] | None = None,
-        **named_inputs: np.ndarray,
-    ) -> AsyncIterator[dict[str, np.ndarray]]:
+        self, *inputs: Array, parameters: Params | None = None, headers: Params | None = None, **named_inputs: Array
+    ) -> AsyncIterator[dict[str, Array]]:
         """Stream one sample; yields one output dict per response (batch axis removed)."""
         return self._stream(inputs, named_inputs, parameters, headers, True)
 
     def infer_batch(  # type: ignore[override]
-        self,
-        *inputs: np.ndarray,
-        parameters: dict[str, str | int | bool] | None = None,
-        headers: dict[str, str | int | bool] | None = None,
-        **named_inputs: np.ndarray,
-    ) -> AsyncIterator[dict[str, np.ndarray]]:
+        self, *inputs: Array, parameters: Params | None = None, headers: Params | None = None, **named_inputs: Array
+    ) -> AsyncIterator[dict[str, Array]]:
         """Stream a batch; yields one output dict per response."""
         return self._stream(inputs, named_inputs, parameters, headers, False)
 
     async def _stream(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], parameters: Any, headers: Any, sample: bool
-    ) -> AsyncIterator[dict[str, np.ndarray]]:
-        from pytriton_client._grpc import grpc_outputs
-
-        settings = self._settings
-        observer = settings.observer
-        start_ns = time.perf_counter_ns()
+    ) -> AsyncIterator[Outputs]:
+        seen = self._observe(sample)
         try:
-            planner, prepared, merged = await self._prepare(args, kwargs, parameters, headers, sample)
-        except PyTritonClientError as failed:  # never sent: initialisation or validation failed
-            if observer is not None:
-                observer(self._record(sample, start_ns, failed, None, None))
+            planner = self._check_call(args, kwargs, parameters, headers) or await self._initialize()
+            request = self._plan(planner, args, kwargs, parameters, headers, sample)
+        except BaseException as failed:
+            seen.failed(failed)
             raise
-        debatch_outputs = sample and planner.batching
-        request_id = str(next(self._ids))
-        start_ns = time.perf_counter_ns()
-        arrivals: list[int] = []
-        received = 0
+        debatched = sample and planner.batching
+        seen.sent(request, stream=True)
         error: BaseException | None = None
         finished = False
-        stream = self._transport.open_stream(
-            settings.model_name, settings.model_version, prepared, request_id, parameters, merged
-        )
+        stream = self._transport.open_stream(request)
         try:
             while True:
-                item = await self._transport.next_response(stream, settings.model_name)
-                if item is None:
+                event = await self._transport.next_event(stream, request.model_name)
+                if event is None:
                     finished = True
                     return
-                result, failure = item
-                if failure is not None:
-                    from pytriton_client._errors import translate
-
-                    raise translate(
-                        failure,
-                        settings.url.with_scheme,
-                        f"streaming inference on model {settings.model_name!r}",
-                        settings.inference_timeout_s,
-                    ) from failure
-                outputs = grpc_outputs(result)
-                if not outputs:
+                if event.error is not None:
+                    raise self._stream_error(event.error) from event.error
+                if not event.outputs:
                     continue
-                if observer is not None:
-                    arrivals.append(time.perf_counter_ns())
-                    received += outputs_bytes(outputs)
-                yield debatch(outputs) if debatch_outputs else outputs
+                seen.response(event.outputs)
+                yield debatch(event.outputs) if debatched else event.outputs
         except BaseException as exc:
             error = exc
             raise
         finally:
             if not finished:
                 stream.cancel()
-            if observer is not None:
-                cancelled = not finished and (
-                    error is None or isinstance(error, GeneratorExit | asyncio.CancelledError)
-                )
-                reported = None if isinstance(error, GeneratorExit) else error
-                observer(
-                    self._record(
-                        sample, start_ns, reported, prepared, None, tuple(arrivals), cancelled, bytes_received=received
-                    )
-                )
+            stopped = isinstance(error, GeneratorExit | asyncio.CancelledError)
+            seen.finished(
+                None if isinstance(error, GeneratorExit) else error,
+                cancelled=not finished and (error is None or stopped),
+            )
 
 
-__all__ = ["AsyncioDecoupledModelClient", "AsyncioModelClient"]
+__all__ = ["AsyncioDecoupledModelClient", "AsyncioModelClient", "run_flow"]

@@ -1,8 +1,10 @@
 """Client settings and the small pure rules every front shares.
 
 Owns: constructor argument checks and defaults (timeouts, model version, access token, TLS
-options), request ``parameters``/``headers`` rules, header merging and the batch-axis removal on
-outputs. Pure: no I/O and no transport imports (``_inputs`` and ``_flow`` hold the rest of the core).
+options) for the model clients and ``ServerClient`` alike, request ``parameters``/``headers``
+rules, header merging, the batch-axis removal on outputs, the tensor and parameter type aliases
+of the public signatures, and ``with`` support for the blocking clients. Pure: no I/O and no
+transport imports (``_inputs``, ``_flow`` and ``_base`` hold the rest of the core).
 """
 
 from __future__ import annotations
@@ -12,12 +14,20 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import TracebackType
+from typing import Any, TypeVar
+
+import numpy as np
 
 from pytriton_client._url import TritonUrl
 from pytriton_client.auth import create_auth_headers
 from pytriton_client.exceptions import PyTritonClientValueError
 from pytriton_client.observer import RequestObserver
+
+Array = np.ndarray[Any, Any]
+"""An input or output tensor."""
+Params = dict[str, str | int | bool]
+"""Request ``parameters`` and ``headers``: ``str`` keys, ``str``, ``int`` or ``bool`` values."""
 
 DEFAULT_INIT_TIMEOUT_S = 300.0
 DEFAULT_INFERENCE_TIMEOUT_S = 60.0
@@ -77,6 +87,38 @@ def _timeout(value: float | None, default: float, name: str) -> float:
     return float(value)
 
 
+def _connection(
+    url: str | TritonUrl,
+    access_token: str | None,
+    tls_ca_file: str | os.PathLike[str] | None,
+    tls_cert_file: str | os.PathLike[str] | None,
+    tls_key_file: str | os.PathLike[str] | None,
+    tls_verify: bool,
+) -> tuple[TritonUrl, dict[str, str] | None, TlsOptions]:
+    """The URL, token header and TLS options every client (model or server) checks the same way."""
+    parsed = url if isinstance(url, TritonUrl) else TritonUrl.from_url(url)
+    if access_token is not None and (not isinstance(access_token, str) or not access_token):
+        raise PyTritonClientValueError("access_token must be a non-empty string (or None for no token).")
+    if (tls_cert_file is None) != (tls_key_file is None):
+        raise PyTritonClientValueError("tls_cert_file and tls_key_file go together: give both or neither.")
+    tls = TlsOptions(
+        ca_file=_path(tls_ca_file, "tls_ca_file"),
+        cert_file=_path(tls_cert_file, "tls_cert_file"),
+        key_file=_path(tls_key_file, "tls_key_file"),
+        verify=bool(tls_verify),
+    )
+    if (tls != TlsOptions()) and not parsed.tls:
+        raise PyTritonClientValueError(
+            f"TLS options were given but the URL {parsed.with_scheme!r} is not TLS; use https:// or grpcs://."
+        )
+    if not tls.verify and parsed.protocol == "grpc":
+        raise PyTritonClientValueError(
+            "tls_verify=False is not supported over gRPC; pass tls_ca_file with the server's CA certificate."
+        )
+    headers = create_auth_headers(access_token, parsed.protocol) if access_token else None
+    return parsed, headers, tls
+
+
 def make_settings(
     url: str | TritonUrl,
     model_name: str,
@@ -97,24 +139,7 @@ def make_settings(
         raise PyTritonClientValueError(f"model_name must be a non-empty string, got {model_name!r}.")
     if model_version is not None and not isinstance(model_version, str):
         raise PyTritonClientValueError(f"model_version must be a string such as '1' or None, got {model_version!r}.")
-    if access_token is not None and (not isinstance(access_token, str) or not access_token):
-        raise PyTritonClientValueError("access_token must be a non-empty string (or None for no token).")
-    if (tls_cert_file is None) != (tls_key_file is None):
-        raise PyTritonClientValueError("tls_cert_file and tls_key_file go together: give both or neither.")
-    tls = TlsOptions(
-        ca_file=_path(tls_ca_file, "tls_ca_file"),
-        cert_file=_path(tls_cert_file, "tls_cert_file"),
-        key_file=_path(tls_key_file, "tls_key_file"),
-        verify=bool(tls_verify),
-    )
-    if (tls != TlsOptions()) and not parsed.tls:
-        raise PyTritonClientValueError(
-            f"TLS options were given but the URL {parsed.with_scheme!r} is not TLS; use https:// or grpcs://."
-        )
-    if not tls.verify and parsed.protocol == "grpc":
-        raise PyTritonClientValueError(
-            "tls_verify=False is not supported over gRPC; pass tls_ca_file with the server's CA certificate."
-        )
+    parsed, headers, tls = _connection(parsed, access_token, tls_ca_file, tls_cert_file, tls_key_file, tls_verify)
     if observer is not None and not callable(observer):
         raise PyTritonClientValueError(f"observer must be callable, got {type(observer).__name__}.")
     return ClientSettings(
@@ -123,10 +148,26 @@ def make_settings(
         model_version=model_version or "",
         init_timeout_s=_timeout(init_timeout_s, DEFAULT_INIT_TIMEOUT_S, "init_timeout_s"),
         inference_timeout_s=_timeout(inference_timeout_s, DEFAULT_INFERENCE_TIMEOUT_S, "inference_timeout_s"),
-        auth_headers=create_auth_headers(access_token, parsed.protocol) if access_token else None,
+        auth_headers=headers,
         tls=tls,
         observer=observer,
     )
+
+
+def server_settings(
+    url: str,
+    *,
+    timeout_s: float | None,
+    access_token: str | None,
+    tls_ca_file: str | os.PathLike[str] | None,
+    tls_cert_file: str | os.PathLike[str] | None,
+    tls_key_file: str | os.PathLike[str] | None,
+    tls_verify: bool,
+) -> ClientSettings:
+    """Settings of a client of the server itself (no model): one ``timeout_s`` bounds every call."""
+    parsed, headers, tls = _connection(url, access_token, tls_ca_file, tls_cert_file, tls_key_file, tls_verify)
+    limit_s = _timeout(timeout_s, DEFAULT_INFERENCE_TIMEOUT_S, "timeout_s")
+    return ClientSettings(parsed, "", "", limit_s, limit_s, auth_headers=headers, tls=tls)
 
 
 def check_parameters(value: Any, what: str) -> None:
@@ -158,6 +199,24 @@ def debatch(outputs: dict[str, Any]) -> dict[str, Any]:
     return {name: array[0] for name, array in outputs.items()}
 
 
+_Closing = TypeVar("_Closing", bound="ClosingContext")
+
+
+class ClosingContext:
+    """``with`` support for the blocking clients: leaving the block calls ``close()``."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _Closing) -> _Closing:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
 async def within(awaitable: Any, timeout_s: float) -> Any:
     """Await ``awaitable`` with a deadline (``asyncio.timeout`` where available: no extra task)."""
     if sys.version_info >= (3, 11):
@@ -169,11 +228,15 @@ async def within(awaitable: Any, timeout_s: float) -> Any:
 __all__ = [
     "DEFAULT_INFERENCE_TIMEOUT_S",
     "DEFAULT_INIT_TIMEOUT_S",
+    "Array",
     "ClientSettings",
+    "ClosingContext",
+    "Params",
     "TlsOptions",
     "check_parameters",
     "debatch",
     "make_settings",
     "merge_headers",
+    "server_settings",
     "within",
 ]

@@ -1,9 +1,9 @@
 """Synchronous streaming front: ``DecoupledModelClient`` and the iterator of one streamed request.
 
 Owns the client's single gRPC stream (opened on first use, reopened when the headers change,
-dropped after an error or an abandoned request), the one-request-at-a-time guard, the wait for each
-next response within ``inference_timeout_s`` and the observer's per-stream record. Inputs, readiness
-and configuration come from ``ModelClient`` and the core; the stream calls from ``_grpc``.
+dropped after an error or an abandoned request), the one-request-at-a-time guard and the blocking
+wait for each next response within ``inference_timeout_s``. Inputs, readiness, configuration and
+observer records come from ``ModelClient`` and the pure base; the stream calls from the transport.
 """
 
 from __future__ import annotations
@@ -11,21 +11,14 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-import time
-from typing import Any
+from typing import Any, cast
 
-import numpy as np
-
-from pytriton_client._core import ClientSettings, debatch
-from pytriton_client._inputs import PreparedInput, outputs_bytes
+from pytriton_client import _transport
+from pytriton_client._base import Observation
+from pytriton_client._core import Array, ClientSettings, Params, debatch
 from pytriton_client._sync import ModelClient
-from pytriton_client.exceptions import (
-    PyTritonClientClosedError,
-    PyTritonClientError,
-    PyTritonClientInferenceServerError,
-    PyTritonClientTimeoutError,
-    PyTritonClientValueError,
-)
+from pytriton_client._transport import InferRequest, Outputs, StreamEvent, SyncStreamTransport
+from pytriton_client.exceptions import PyTritonClientInferenceServerError, PyTritonClientTimeoutError
 from pytriton_client.model_config import TritonModelConfig
 
 
@@ -50,37 +43,27 @@ class DecoupledModelClient(ModelClient):
 
     _client_name = "DecoupledModelClient"
     _decoupled = True
-
-    def _check_protocol(self, settings: ClientSettings) -> None:
-        if settings.url.protocol != "grpc":
-            raise PyTritonClientValueError(
-                f"DecoupledModelClient is only supported for grpc protocol; got {settings.url.with_scheme!r}. "
-                "Use a grpc:// (or grpcs://) URL, e.g. 'grpc://localhost:8001'."
-            )
+    _grpc_only = True
+    _transport: SyncStreamTransport
 
     def _setup(self, settings: ClientSettings, config: TritonModelConfig | None, ensure_ready: bool) -> None:
         super()._setup(settings, config, ensure_ready)
         self._guard = threading.Lock()
-        self._responses: queue.Queue[tuple[Any, Any]] = queue.Queue()
+        self._events: queue.Queue[StreamEvent] = queue.Queue()
         self._stream_headers: dict[str, Any] | None = None
         self._stream_open = False
 
+    def _connect(self, settings: ClientSettings) -> SyncStreamTransport:
+        return cast(SyncStreamTransport, _transport.make_sync_transport(settings))  # gRPC only: checked
+
     def infer_sample(  # type: ignore[override]
-        self,
-        *inputs: np.ndarray,
-        parameters: dict[str, str | int | bool] | None = None,
-        headers: dict[str, str | int | bool] | None = None,
-        **named_inputs: np.ndarray,
+        self, *inputs: Array, parameters: Params | None = None, headers: Params | None = None, **named_inputs: Array
     ) -> _ResponseStream:
         """Stream one sample; yields one output dict per response (batch axis removed)."""
         return self._open(inputs, named_inputs, parameters, headers, True)
 
     def infer_batch(  # type: ignore[override]
-        self,
-        *inputs: np.ndarray,
-        parameters: dict[str, str | int | bool] | None = None,
-        headers: dict[str, str | int | bool] | None = None,
-        **named_inputs: np.ndarray,
+        self, *inputs: Array, parameters: Params | None = None, headers: Params | None = None, **named_inputs: Array
     ) -> _ResponseStream:
         """Stream a batch; yields one output dict per response."""
         return self._open(inputs, named_inputs, parameters, headers, False)
@@ -88,33 +71,30 @@ class DecoupledModelClient(ModelClient):
     def _open(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], parameters: Any, headers: Any, sample: bool
     ) -> _ResponseStream:
-        if self._closed:
-            raise PyTritonClientClosedError(f"{self._client_name} is closed")
+        self._check_open()
         if not self._guard.acquire(blocking=False):
             raise PyTritonClientInferenceServerError(
                 "Inference is already in progress: finish or close the previous iterator first "
                 "(or use one DecoupledModelClient per concurrent stream)."
             )
-        start_ns = time.perf_counter_ns()
+        seen = self._observe(sample)
         try:
-            planner, prepared, merged = self._prepare(args, kwargs, parameters, headers, sample)
+            planner = self._check_call(args, kwargs, parameters, headers) or self._initialize()
+            request = self._plan(planner, args, kwargs, parameters, headers, sample)
         except BaseException as error:
             self._guard.release()
-            if self._settings.observer is not None and isinstance(error, PyTritonClientError):
-                self._settings.observer(self._record(sample, start_ns, error, None, None))
+            seen.failed(error)
             raise
-        return _ResponseStream(self, prepared, parameters, merged, sample, sample and planner.batching)
-
-    def _on_response(self, result: Any, error: Any) -> None:
-        self._responses.put((result, error))
+        return _ResponseStream(self, request, seen, sample and planner.batching)
 
     def _ensure_stream(self, headers: dict[str, Any] | None) -> None:
         if self._stream_open and headers == self._stream_headers:
             return
         if self._stream_open:
             self._drop_stream(cancel=False)
-        self._responses = queue.Queue()
-        self._transport.start_stream(self._on_response, headers)
+        events: queue.Queue[StreamEvent] = queue.Queue()
+        self._events = events
+        self._transport.start_stream(events.put, headers)
         self._stream_open, self._stream_headers = True, headers
 
     def _drop_stream(self, *, cancel: bool) -> None:
@@ -133,32 +113,19 @@ class DecoupledModelClient(ModelClient):
 class _ResponseStream:
     """Iterator over the responses of one decoupled request; ``close()`` cancels it."""
 
-    def __init__(
-        self,
-        client: DecoupledModelClient,
-        prepared: list[PreparedInput],
-        parameters: dict[str, Any] | None,
-        headers: dict[str, Any] | None,
-        sample: bool,
-        debatch_outputs: bool,
-    ) -> None:
+    def __init__(self, client: DecoupledModelClient, request: InferRequest, seen: Observation, debatched: bool) -> None:
         self._client = client
-        self._prepared = prepared
-        self._parameters = parameters
-        self._headers = headers
-        self._sample = sample
-        self._debatch = debatch_outputs
-        self._request_id = str(next(client._ids))
+        self._request = request
+        self._seen = seen
+        self._debatch = debatched
         self._started = False
         self._done = False
-        self._start_ns = 0
-        self._arrivals: list[int] = []
-        self._bytes_received = 0
+        self._released = False
 
     def __iter__(self) -> _ResponseStream:
         return self
 
-    def __next__(self) -> dict[str, np.ndarray]:
+    def __next__(self) -> Outputs:
         if self._done:
             raise StopIteration
         client = self._client
@@ -167,46 +134,29 @@ class _ResponseStream:
             if not self._started:
                 self._started = True
                 client._check_open()
-                self._start_ns = time.perf_counter_ns()
-                client._ensure_stream(self._headers)
-                client._transport.send_stream(
-                    settings.model_name, settings.model_version, self._prepared, self._request_id, self._parameters
-                )
+                self._seen.sent(self._request, stream=True)
+                client._ensure_stream(self._request.headers)
+                client._transport.send_stream(self._request)
             while True:
                 try:
-                    result, error = client._responses.get(timeout=settings.inference_timeout_s)
+                    event = client._events.get(timeout=settings.inference_timeout_s)
                 except queue.Empty:
                     raise PyTritonClientTimeoutError(
                         f"Timeout while waiting for model {settings.model_name} to return its next response "
                         f"({settings.inference_timeout_s:g} s)"
                     ) from None
-                if error is not None:
-                    from pytriton_client._errors import translate
-
-                    raise translate(
-                        error,
-                        settings.url.with_scheme,
-                        f"streaming inference on model {settings.model_name!r}",
-                        settings.inference_timeout_s,
-                    ) from error
-                from pytriton_client._grpc import grpc_outputs, is_final
-
-                response = result.get_response()
-                if response.id != self._request_id:
+                if event.error is not None:
+                    raise client._stream_error(event.error) from event.error
+                if event.request_id != self._request.request_id:
                     continue  # a late response of an earlier, abandoned request
-                outputs = grpc_outputs(result)
-                final = is_final(result)
-                if final and not outputs:
+                if event.final and not event.outputs:
                     self._finish(None, cancel=False)
                     raise StopIteration
-                if final:
-                    self._done = True
-                if settings.observer is not None:
-                    self._arrivals.append(time.perf_counter_ns())
-                    self._bytes_received += outputs_bytes(outputs)
+                self._done = event.final
+                self._seen.response(event.outputs)
                 if self._done:
                     self._finish(None, cancel=False)
-                return debatch(outputs) if self._debatch else outputs
+                return debatch(event.outputs) if self._debatch else event.outputs
         except StopIteration:
             raise
         except BaseException as error:
@@ -215,17 +165,15 @@ class _ResponseStream:
 
     def _finish(self, error: BaseException | None, *, cancel: bool, cancelled: bool = False) -> None:
         self._done = True
+        if self._released:  # already finished; here again because the observer raised
+            return
+        self._released = True
         client = self._client
         if cancel:
             client._drop_stream(cancel=True)
         client._guard.release()
-        observer = client._settings.observer
-        if observer is not None and self._started:
-            record = client._record(
-                self._sample, self._start_ns, error, self._prepared, None, tuple(self._arrivals), cancelled
-            )
-            record.bytes_received = self._bytes_received
-            observer(record)
+        if self._started:
+            self._seen.finished(error, cancelled=cancelled)
 
     def close(self) -> None:
         """Stop consuming: cancels the request on the server when it has not finished."""

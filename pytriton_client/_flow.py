@@ -3,16 +3,17 @@
 Owns the order of the calls a client makes before its first inference: server live and ready,
 model ready (asking the server whether it knows the model at all when it is not), then the model
 configuration, all under one overall deadline. The flow yields :class:`Step` objects and receives
-:class:`Outcome` objects; tiny sync and asyncio drivers in the fronts run the calls. Never does I/O
-and never sleeps itself.
+:class:`Outcome` objects; :class:`FlowRun` turns steps into transport calls, and tiny sync and
+asyncio loops in the fronts make them. Never does I/O and never sleeps itself.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytriton_client.exceptions import (
     PyTritonClientConnectionError,
@@ -22,6 +23,10 @@ from pytriton_client.exceptions import (
     PyTritonClientTimeoutError,
 )
 from pytriton_client.model_config import TritonModelConfig, parse_model_config
+
+if TYPE_CHECKING:
+    from pytriton_client._core import ClientSettings
+    from pytriton_client._transport import AsyncTransport, SyncTransport
 
 FIRST_POLL_S = 0.05
 MAX_POLL_S = 1.0
@@ -183,4 +188,43 @@ def init_flow(
     return parse_model_config(out.value, model_version)
 
 
-__all__ = ["Flow", "Outcome", "Step", "check_client_kind", "init_flow", "unknown_model_error"]
+class FlowRun:
+    """Feeds a readiness flow's steps to a transport: fronts only make (or await) :attr:`call` and
+    :meth:`send` its outcome until it is ``None``; then :attr:`config` holds the result.
+
+    ``sleep`` is ``time.sleep`` or ``asyncio.sleep``; a transport's methods are plain or coroutines alike.
+    """
+
+    def __init__(
+        self,
+        flow: Flow,
+        transport: SyncTransport | AsyncTransport,
+        settings: ClientSettings,
+        sleep: Callable[[float], Any],
+    ) -> None:
+        self._flow = flow
+        self._transport = transport
+        self._name = settings.model_name
+        self._version = settings.model_version
+        self._sleep = sleep
+        self.config: TritonModelConfig | None = None
+        self.call: Callable[[], Any] | None = None
+        self.send(None)
+
+    def send(self, outcome: Outcome | None) -> None:
+        """Report what the last call gave (``None`` before the first) and get the next :attr:`call`."""
+        try:
+            step = next(self._flow) if outcome is None else self._flow.send(outcome)
+        except StopIteration as stop:
+            self.config, self.call = stop.value, None
+            return
+        timeout_s = step.timeout_s
+        if step.op == "sleep":
+            self.call = functools.partial(self._sleep, timeout_s)
+        elif step.op in ("server_ready", "repository_index"):
+            self.call = functools.partial(getattr(self._transport, step.op), timeout_s)
+        else:
+            self.call = functools.partial(getattr(self._transport, step.op), self._name, self._version, timeout_s)
+
+
+__all__ = ["Flow", "FlowRun", "Outcome", "Step", "check_client_kind", "init_flow", "unknown_model_error"]

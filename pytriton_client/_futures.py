@@ -12,10 +12,9 @@ import os
 import queue
 import threading
 from concurrent.futures import Future
-from types import TracebackType
 from typing import Any
 
-from pytriton_client._core import ClientSettings, make_settings
+from pytriton_client._core import Array, ClientSettings, ClosingContext, Params, make_settings
 from pytriton_client._sync import ModelClient
 from pytriton_client.exceptions import PyTritonClientClosedError, PyTritonClientQueueFullError
 from pytriton_client.model_config import TritonModelConfig
@@ -24,7 +23,7 @@ from pytriton_client.observer import RequestObserver
 _STOP = object()
 
 
-class FuturesModelClient:
+class FuturesModelClient(ClosingContext):
     """Runs requests on a pool of worker threads and returns ``concurrent.futures.Future`` objects.
 
     Submission methods may be called from many threads at once. Each worker uses its own
@@ -110,22 +109,14 @@ class FuturesModelClient:
 
     # -- submission ---------------------------------------------------------------------------------
     def infer_sample(
-        self,
-        *inputs: Any,
-        parameters: dict[str, str | int | bool] | None = None,
-        headers: dict[str, str | int | bool] | None = None,
-        **named_inputs: Any,
-    ) -> Future[dict[str, Any]]:
+        self, *inputs: Array, parameters: Params | None = None, headers: Params | None = None, **named_inputs: Array
+    ) -> Future[dict[str, Array]]:
         """Queue one sample; the future gives what ``ModelClient.infer_sample`` returns or raises."""
         return self._submit("infer_sample", inputs, {"parameters": parameters, "headers": headers, **named_inputs})
 
     def infer_batch(
-        self,
-        *inputs: Any,
-        parameters: dict[str, str | int | bool] | None = None,
-        headers: dict[str, str | int | bool] | None = None,
-        **named_inputs: Any,
-    ) -> Future[dict[str, Any]]:
+        self, *inputs: Array, parameters: Params | None = None, headers: Params | None = None, **named_inputs: Array
+    ) -> Future[dict[str, Array]]:
         """Queue a batch; the future gives what ``ModelClient.infer_batch`` returns or raises."""
         return self._submit("infer_batch", inputs, {"parameters": parameters, "headers": headers, **named_inputs})
 
@@ -166,12 +157,6 @@ class FuturesModelClient:
         thread.start()
 
     # -- workers ------------------------------------------------------------------------------------
-    def _client(self) -> ModelClient:
-        client = ModelClient.__new__(ModelClient)
-        config = self._config
-        client._setup(self._settings, config, ensure_ready=config is None)
-        return client
-
     def _work(self) -> None:
         client: ModelClient | None = None
         try:
@@ -184,23 +169,28 @@ class FuturesModelClient:
                 future, method, args, kwargs = item
                 if future.set_running_or_notify_cancel():
                     if client is None:
-                        client = self._client()
+                        client = ModelClient._from_settings(self._settings, self._config)
                     try:
                         if method == "model_config":
                             result: Any = client.model_config
                         else:
                             result = getattr(client, method)(*args, **kwargs)
                     except BaseException as error:
+                        self._share_config(client)
                         future.set_exception(error)
                     else:
+                        self._share_config(client)
                         future.set_result(result)
-                    if self._config is None and client._planner is not None:
-                        self._config = client._config
                 with self._lock:
                     self._idle += 1
         finally:
             if client is not None:
                 client.close()
+
+    def _share_config(self, client: ModelClient) -> None:
+        """Keep the first fetched config for workers started later (before the caller can submit more)."""
+        if self._config is None and client._planner is not None:
+            self._config = client._config
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def close(self, wait: bool = True) -> None:
@@ -219,14 +209,6 @@ class FuturesModelClient:
             for thread in threads:
                 if thread is not threading.current_thread():
                     thread.join()
-
-    def __enter__(self) -> FuturesModelClient:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 __all__ = ["FuturesModelClient"]

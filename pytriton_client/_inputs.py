@@ -16,7 +16,7 @@ import numpy as np
 from pytriton_client.exceptions import PyTritonClientValueError
 from pytriton_client.model_config import NUMPY_TO_TRITON, TensorSpec, TritonModelConfig
 
-PreparedInput = tuple[str, np.ndarray, str]
+PreparedInput = tuple[str, np.ndarray[Any, Any], str]
 """``(input name, array to send, Triton datatype)``."""
 
 
@@ -41,7 +41,7 @@ def check_convention(args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
         )
 
 
-def encode_strings(array: np.ndarray, name: str) -> np.ndarray:
+def encode_strings(array: np.ndarray[Any, Any], name: str) -> np.ndarray[Any, Any]:
     """UTF-8 encode a ``str`` array or an object array holding ``str``; bytes pass through."""
     kind = array.dtype.kind
     if kind == "U":

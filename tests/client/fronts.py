@@ -48,14 +48,14 @@ class Handle:
     def infer_batch(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return self._call("infer_batch", args, kwargs)
 
-    def _call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         func = getattr(self.client, method)
         if self.front == "futures":
-            return func(*args, **kwargs).result(60)  # type: ignore[no-any-return]
+            return func(*args, **kwargs).result(60)
         if self.front == "asyncio":
             assert self._loop is not None
-            return self._loop.run(func(*args, **kwargs))  # type: ignore[no-any-return]
-        return func(*args, **kwargs)  # type: ignore[no-any-return]
+            return self._loop.run(func(*args, **kwargs))
+        return func(*args, **kwargs)
 
     @property
     def model_config(self) -> Any:
@@ -71,13 +71,19 @@ class Handle:
         return self.client.model_config
 
     def wait_for_model(self, timeout_s: float) -> None:
-        if self.front == "futures":
-            self.client.wait_for_model(timeout_s).result(60)
-        elif self.front == "asyncio":
-            assert self._loop is not None
-            self._loop.run(self.client.wait_for_model(timeout_s))
-        else:
-            self.client.wait_for_model(timeout_s)
+        self._call("wait_for_model", (timeout_s,), {})
+
+    def wait_for_server(self, timeout_s: float) -> None:
+        """Not on ``FuturesModelClient`` (nor in the reference)."""
+        self._call("wait_for_server", (timeout_s,), {})
+
+    def load_model(self, config: str | None = None, files: dict[str, bytes] | None = None) -> None:
+        """Not on ``FuturesModelClient`` (nor in the reference)."""
+        self._call("load_model", (), {"config": config, "files": files})
+
+    def unload_model(self) -> None:
+        """Not on ``FuturesModelClient`` (nor in the reference)."""
+        self._call("unload_model", (), {})
 
     def close(self) -> None:
         if self.front == "asyncio":

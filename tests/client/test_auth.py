@@ -20,6 +20,7 @@ from pytriton_client import (
     PyTritonClientAuthorizationError,
     PyTritonClientError,
     PyTritonClientTimeoutError,
+    ServerClient,
 )
 from tests.conftest import TEST_MODELS_DIR
 
@@ -135,3 +136,46 @@ def test_load_of_unknown_model_is_a_client_error(secured_url: str) -> None:
     with pytest.raises(PyTritonClientError):
         client.load_model()
     client.close()
+
+
+def test_asyncio_unload_and_load_need_the_token_like_sync(secured: EmbeddedTriton) -> None:
+    secured_url = secured.grpc_url  # the repository API is restricted over gRPC only (see GRPC_APIS)
+
+    async def main() -> list[float]:
+        async with AsyncioModelClient(secured_url, "AddSub", init_timeout_s=5) as anonymous:
+            with pytest.raises(PyTritonClientAuthorizationError):
+                await anonymous.unload_model()
+        async with AsyncioModelClient(secured_url, "AddSub", access_token=TOKEN, init_timeout_s=5) as client:
+            await client.wait_for_server(10)
+            await client.wait_for_model(10)
+            await client.unload_model()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    await client.wait_for_model(0.2)
+                except PyTritonClientTimeoutError:
+                    break
+            else:
+                pytest.fail("the model stayed ready after unload")
+            await client.load_model()
+            await client.wait_for_model(20)
+            a = np.ones(1, dtype=np.float32)
+            out = await client.infer_sample(a, a)
+            async with AsyncioModelClient(secured_url, "NoSuchModel", access_token=TOKEN) as unknown:
+                with pytest.raises(PyTritonClientError):
+                    await unknown.load_model()
+            return list(out["add"].tolist())
+
+    assert asyncio.run(main()) == [2.0]
+
+
+def test_server_client_sends_the_token(secured_url: str) -> None:
+    with ServerClient(secured_url, access_token=TOKEN, timeout_s=10) as server:
+        assert server.server_metadata()["name"] == "triton"
+        assert server.model_config("Linear")["name"] == "Linear"
+    with ServerClient(secured_url, timeout_s=10) as anonymous:
+        with pytest.raises(PyTritonClientAuthorizationError) as caught:
+            anonymous.server_metadata()
+        with pytest.raises(PyTritonClientAuthorizationError):
+            anonymous.model_config("Linear")
+    assert TOKEN not in str(caught.value)

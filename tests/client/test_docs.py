@@ -36,6 +36,7 @@ def test_doc_has_the_examples() -> None:
         "AsyncioModelClient",
         "DecoupledModelClient",
         "AsyncioDecoupledModelClient",
+        "ServerClient",
     ):
         assert any(f"import {client}" in b or f", {client}" in b for b in blocks), client
 
@@ -61,6 +62,7 @@ def test_every_python_block_runs(
     assert "invalid_input - Input 'INPUT_1' of model 'Linear' expects float32" in printed
     assert "infer_sample grpc True" in printed
     assert printed.count("{'OUTPUT_1': [3.59") == 2  # the two predict() answers
+    assert "128 ['INPUT_1']" in printed and " inferences, " in printed  # ServerClient
 
 
 def test_every_test_named_in_the_divergence_list_exists() -> None:

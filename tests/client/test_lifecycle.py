@@ -181,6 +181,19 @@ def test_wait_for_server_and_model_and_batching_flag(url: str) -> None:
         assert client.is_batching_supported is True
 
 
+def test_asyncio_wait_for_server_and_model_like_sync(url: str, loop: LoopThread) -> None:
+    async def main() -> None:
+        async with AsyncioModelClient(url, "AddSubNB") as client:
+            await client.wait_for_server(10)
+            await client.wait_for_model(10)
+        dead = AsyncioModelClient(f"{url.partition(':')[0]}://127.0.0.1:{free_port()}", "Linear")
+        with pytest.raises(PyTritonClientConnectionError, match=r"not reachable within 0\.5 s"):
+            await dead.wait_for_server(0.5)
+        await dead.close()
+
+    loop.run(main())
+
+
 def test_every_method_after_close_raises_closed(url: str) -> None:
     client = ModelClient(url, "Linear")
     with client:
@@ -200,6 +213,28 @@ def test_every_method_after_close_raises_closed(url: str) -> None:
     uncached.close()
     with pytest.raises(PyTritonClientClosedError):
         uncached.model_config  # noqa: B018
+
+
+def test_every_asyncio_method_after_close_raises_closed(url: str, loop: LoopThread) -> None:
+    async def main() -> None:
+        client = AsyncioModelClient(url, "Linear")
+        await client.infer_sample(X)
+        await client.close()
+        for call in (
+            lambda: client.infer_batch(X[np.newaxis]),
+            lambda: client.wait_for_model(1),
+            lambda: client.wait_for_server(1),
+            client.load_model,
+            client.unload_model,
+        ):
+            with pytest.raises(PyTritonClientClosedError):
+                await call()
+        uncached = AsyncioModelClient(url, "Linear")
+        await uncached.close()
+        with pytest.raises(PyTritonClientClosedError):
+            await uncached.model_config
+
+    loop.run(main())
 
 
 def test_async_with_eager_init_on_dead_server_closes_and_raises(loop: LoopThread) -> None:

@@ -19,6 +19,7 @@ from pytriton_client import (
     PyTritonClientConnectionError,
     PyTritonClientError,
     PyTritonClientValueError,
+    ServerClient,
 )
 from tests.client.tls import Certificates, TlsForwarder, make_certificates
 
@@ -145,3 +146,11 @@ def test_a_tls_file_that_is_not_pem_is_a_clear_error(tmp_path: Path, scheme: str
     with pytest.raises(PyTritonClientValueError, match=r"Cannot set up TLS for .*Check tls_ca_file"):
         client = ModelClient(f"{scheme}://127.0.0.1:1", "Linear", tls_ca_file=bogus, init_timeout_s=0.5)
         client.infer_sample(X)
+
+
+def test_server_client_over_tls(grpc_tls_server: EmbeddedTriton, https_url: str, certs: Certificates) -> None:
+    for url in (grpc_tls_server.grpc_url, https_url):
+        with ServerClient(url, tls_ca_file=certs.ca, timeout_s=10) as server:
+            assert server.server_metadata()["name"] == "triton"
+        with ServerClient(url, timeout_s=2) as untrusted, pytest.raises(PyTritonClientConnectionError):
+            untrusted.server_metadata()
