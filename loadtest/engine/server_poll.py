@@ -17,93 +17,45 @@ import re
 import threading
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from loadtest.engine.model import ClientOptions
+from pytriton_client import ServerClient
 
 LOGGER = logging.getLogger("loadtest.run")
 T = TypeVar("T")
-TOKEN_HEADER = {"http": "triton-access-token", "grpc": "triton-grpc-protocol-triton-access-token"}
 _METRIC_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eEinfNa]+)")
 _KEPT_METRICS = ("nv_gpu_", "nv_energy_", "nv_cpu_", "nv_inference_", "nv_pinned_memory_")
+POLL_TIMEOUT_S = 5.0
+"""Upper bound of one statistics call: a slow answer must not keep the stats thread from the next poll."""
 
 
-def _host_port(url: str) -> str:
-    rest = url.split("://", 1)[1] if "://" in url else url
-    return rest.split("/", 1)[0]
-
-
-@dataclass
 class RawServer:
-    """A raw tritonclient client for one server, with the target's TLS and token settings."""
+    """One server as the harness polls it: the target's URL, TLS and token through ``pytriton_client.ServerClient``
+    (the model clients' own connection code). Blocking; bound to the thread that first uses it."""
 
-    options: ClientOptions
-
-    def __post_init__(self) -> None:
-        self.protocol = self.options.protocol
-        self._headers = {TOKEN_HEADER[self.protocol]: self.options.access_token} if self.options.access_token else None
-        tls = dict(self.options.tls)
-        secure = self.options.url.lower().startswith(("https://", "grpcs://"))
-        timeout_s = max(self.options.inference_timeout_s, 1.0)
-        if self.protocol == "grpc":
-            import tritonclient.grpc as grpcclient
-
-            def _read(key: str) -> bytes | None:
-                path = tls.get(key)
-                if not path:
-                    return None
-                with open(path, "rb") as handle:
-                    return handle.read()
-
-            self._client: Any = grpcclient.InferenceServerClient(
-                _host_port(self.options.url),
-                ssl=secure,
-                root_certificates=_read("tls_ca_file"),
-                private_key=_read("tls_key_file"),
-                certificate_chain=_read("tls_cert_file"),
-            )
-            self._timeout_kwargs: dict[str, Any] = {"client_timeout": timeout_s}
-        else:
-            import tritonclient.http as httpclient
-
-            ssl_options: dict[str, Any] = {}
-            if tls.get("tls_ca_file"):
-                ssl_options["ca_certs"] = str(tls["tls_ca_file"])
-            if tls.get("tls_cert_file"):
-                ssl_options["certfile"] = str(tls["tls_cert_file"])
-            if tls.get("tls_key_file"):
-                ssl_options["keyfile"] = str(tls["tls_key_file"])
-            self._client = httpclient.InferenceServerClient(
-                _host_port(self.options.url),
-                ssl=secure,
-                ssl_options=ssl_options or None,
-                insecure=not tls.get("tls_verify", True),
-                connection_timeout=timeout_s,
-                network_timeout=timeout_s,
-            )
-            self._timeout_kwargs = {}
-
-    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        method = getattr(self._client, name)
-        if self.protocol == "grpc":
-            kwargs.setdefault("as_json", True)
-        return method(*args, headers=self._headers, **kwargs, **self._timeout_kwargs)
+    def __init__(self, options: ClientOptions) -> None:
+        self.options = options
+        tls = {key: value for key, value in options.tls.items() if key.startswith("tls_")}
+        self._client = ServerClient(
+            options.url,
+            access_token=options.access_token,
+            timeout_s=min(max(options.inference_timeout_s, 1.0), POLL_TIMEOUT_S),
+            **tls,
+        )
 
     def metadata(self) -> dict[str, Any]:
         """Server name, version and extensions."""
-        data = self._call("get_server_metadata")
+        data = self._client.server_metadata()
         return {"name": data.get("name"), "version": data.get("version"), "extensions": data.get("extensions", [])}
 
     def model_config(self, model: str, version: str | None) -> dict[str, Any]:
         """The model's configuration as JSON."""
-        data = self._call("get_model_config", model, version or "")
-        config = data.get("config", data) if self.protocol == "grpc" else data
-        return dict(config)
+        return self._client.model_config(model, version)
 
     def statistics(self, model: str) -> dict[str, Any]:
         """The statistics extension's counters for every version of ``model``."""
-        return dict(self._call("get_inference_statistics", model))
+        return self._client.model_statistics(model)
 
     def close(self) -> None:
         """Close the connection."""
