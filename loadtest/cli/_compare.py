@@ -90,8 +90,12 @@ def build_options(
     return options
 
 
-def tolerance_options(function: F) -> F:
-    """The options that shape a verdict: tolerances, change floors, confidence, percentiles, calibration."""
+def tolerance_options(confidence: float) -> Callable[[F], F]:
+    """The options that shape a verdict (tolerances, change floors, confidence, percentiles, calibration)."""
+    return lambda function: _tolerance_options(function, confidence)
+
+
+def _tolerance_options(function: F, confidence: float) -> F:
     for option in reversed(
         [
             click.option(
@@ -119,7 +123,7 @@ def tolerance_options(function: F) -> F:
             click.option(
                 "--confidence",
                 type=click.FloatRange(0.5, 0.999),
-                default=0.95,
+                default=confidence,
                 show_default=True,
                 help="Confidence level of the intervals.",
             ),
@@ -138,7 +142,7 @@ def tolerance_options(function: F) -> F:
 @click.command()
 @click.argument("baseline_dir", metavar="BASELINE", type=click.Path(exists=True, file_okay=False))
 @click.argument("candidate_dir", metavar="CANDIDATE", type=click.Path(exists=True, file_okay=False))
-@tolerance_options
+@tolerance_options(confidence=0.95)
 @click.option("--force", is_flag=True, help="Compare even when the runs are not comparable.")
 @click.option(
     "--paired",

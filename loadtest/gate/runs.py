@@ -9,6 +9,8 @@ parses YAML and never judges results.
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +62,21 @@ def run_one(
     from loadtest.engine.session import execute
 
     config = build_run_config(scenario, pools)
-    return execute(config, run_dir, progress=progress, web=web, web_port=web_port)
+    try:
+        return execute(config, run_dir, progress=progress, web=web, web_port=web_port)
+    finally:
+        _restore_ctrl_c()
+
+
+def _restore_ctrl_c() -> None:
+    """Make Ctrl-C raise KeyboardInterrupt again between runs.
+
+    A run turns SIGINT into a graceful stop through a gevent (libev) watcher; when the watcher is
+    cancelled libev leaves the default action behind, which would kill the process between two runs
+    without closing the run set's index.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @dataclass

@@ -136,9 +136,12 @@ def _advice(comparison: Comparison) -> list[str]:
     if rows := blocked.get("overlap"):
         needed = max(row.judgement.repeats_needed or 0 for row in rows)
         unit = "pairs (`ab --chunks`)" if comparison.paired else "runs per side (`tritonload run --repeat`)"
-        lines.append(f"{len(rows)} inconclusive would likely be decided by ≈ {needed} {unit}.")
+        lines.append(f"{len(rows)} inconclusive: ≈ {needed} {unit} would likely decide them.")
     if rows := blocked.get("edge"):
-        lines.append(f"{len(rows)} inconclusive lie too close to their tolerance to decide: widen or narrow it.")
+        lines.append(
+            f"{len(rows)} inconclusive beyond what more runs can practically decide: see each row "
+            "(longer runs, quieter hardware, or a tolerance away from the change)."
+        )
     if rows := blocked.get("tail"):
         lines.append(f"{len(rows)} inconclusive for want of samples in the tail: run longer (see each row).")
     if rows := blocked.get("drift"):

@@ -125,7 +125,7 @@ class Judgement:
     blocker: str | None = None
     """Why a verdict is inconclusive: ``tail`` (too few samples beyond the percentile), ``few runs`` (too few
     for a rank test), ``drift`` (within the drift band of unpaired sets), ``overlap`` (more runs would
-    decide it) or ``edge`` (too close to the tolerance to decide)."""
+    decide it) or ``edge`` (no practical number of runs decides it)."""
 
 
 def _pooled_sd(groups: Sequence[np.ndarray]) -> tuple[float, int] | None:
@@ -317,13 +317,14 @@ def _verdict(
         )
     target = band if oriented > band else tolerance
     needed = _repeats_needed(n, (found.high - found.low) / 2.0, abs(oriented - target), min_runs)
-    if needed is None:
-        advice = f"too close to the edge to decide with ≤ {MAX_REPEATS_ADVISED} runs; choose a tolerance away from it"
+    unit = "pairs (ab --chunks)" if evidence.paired else "runs per side (run --repeat)"
+    if needed is not None:
+        return INCONCLUSIVE, f"{interval} overlaps {edge}: ≈ {needed} {unit} would decide it", needed, "overlap"
+    if abs(oriented - target) < 0.1 * (found.high - found.low) / 2.0:
+        advice = "the change sits on the tolerance's edge; no practical number of runs decides it"
     else:
-        advice = (
-            f"≈ {needed} {'pairs (ab --chunks)' if evidence.paired else 'runs per side (run --repeat)'} would decide it"
-        )
-    return INCONCLUSIVE, f"{interval} overlaps {edge}: {advice}", needed, "overlap" if needed else "edge"
+        advice = f"more than {MAX_REPEATS_ADVISED} {unit} at this noise; longer runs or quieter hardware would help"
+    return INCONCLUSIVE, f"{interval} overlaps {edge}: {advice}", None, "edge"
 
 
 def _repeats_needed(runs: int, half_width: float, distance: float, min_runs: int) -> int | None:

@@ -44,7 +44,7 @@ def test_a_slower_candidate_set_regresses_exit_4(tmp_path: Path) -> None:
     p50 = rows[("t", "latency", "p50")]
     assert p50["verdict"] == REGRESSED and p50["method"] == "rank"
     assert (p50["baseline_runs"], p50["candidate_runs"]) == (5, 5)
-    assert 0.18 < float(p50["relative_change"]) < 0.22  # type: ignore[arg-type]
+    assert 0.18 < float(p50["relative_change"]) < 0.22
     assert str(p50["reason"]).startswith("CI [+")
 
 
