@@ -131,6 +131,7 @@ def ab(
     from loadtest.recording.rundir import RunDirectoryError
     from loadtest.recording.runset import load_runset
     from loadtest.report.compare import compare_paired
+    from loadtest.scenario import ScenarioError
 
     options = build_options(tolerances, min_change_us, min_change_rps, confidence, percentiles, calibration_file)
     sides = {}
@@ -144,6 +145,14 @@ def ab(
             raise click.BadParameter(str(exc), param_hint=f"--{name}") from None
     scenario, _ = load_or_exit(scenario_file, overrides)
     out_dir = _out_dir(out, reports_dir, scenario.name or "run", "ab")
+    interval_s = float(scenario.recording.interval_s)
+    if abs(chunk_warmup_s / interval_s - round(chunk_warmup_s / interval_s)) > 1e-6:
+        click.echo(
+            f"warning: --chunk-warmup-s {chunk_warmup_s:g} is not a multiple of recording.interval_s "
+            f"{interval_s:g}: measuring starts at the next interval tick, so each chunk measures less than "
+            f"--chunk-s {chunk_s:g}",
+            err=True,
+        )
     plan = AbPlan(
         scenario_file,
         tuple(overrides),
@@ -165,6 +174,12 @@ def ab(
     except AbError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:  # while a server starts; Ctrl-C during the chunks is handled by the loop
+        click.echo(f"interrupted; what ran is in {out_dir}", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    except ScenarioError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(ExitCode.USAGE)
     if result.exit_code not in (ExitCode.OK, ExitCode.SLO_BREACHED, ExitCode.INTERRUPTED):
         click.echo(f"error: a chunk failed (exit code {result.exit_code}); see its run.log in {out_dir}", err=True)
         sys.exit(result.exit_code)
@@ -214,6 +229,7 @@ def calibrate(
     from loadtest.gate.runs import Side, run_interleaved
     from loadtest.recording.runset import RunSetWriter, load_runset
     from loadtest.report._runvalues import recorded_percentiles, run_values
+    from loadtest.scenario import ScenarioError
 
     scenario, pools = load_or_exit(scenario_file, overrides)
     out_dir = _out_dir(out, reports_dir, scenario.name or "run", "calibration")
@@ -225,7 +241,11 @@ def calibrate(
     say = _say(quiet)
     load_before = _load_average()
     say(f"calibrate: {repeat} interleaved pairs of runs into {out_dir}; load {load_before}")
-    code = run_interleaved((sides[0], sides[1]), repeat, progress=not quiet, say=say)
+    try:
+        code = run_interleaved((sides[0], sides[1]), repeat, progress=not quiet, say=say)
+    except ScenarioError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(ExitCode.USAGE)
     if code not in (ExitCode.OK, ExitCode.SLO_BREACHED):
         click.echo(f"error: calibration stopped (exit code {code}); runs so far are in {out_dir}", err=True)
         sys.exit(code)

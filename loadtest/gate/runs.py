@@ -169,7 +169,12 @@ def run_interleaved(
     Machine noise then falls on both sides alike, and neither side always runs first. Stops at a run
     that fails or is interrupted, like :func:`run_repeats`; finishes both sides' ``runset.json``.
     Returns the worst exit code of the runs.
+
+    Raises:
+        ScenarioError: see :func:`run_one`.
     """
+    from loadtest.scenario import ScenarioError
+
     codes: list[int] = []
     status = "completed"
     current: tuple[Side, Path] | None = None
@@ -194,6 +199,10 @@ def run_interleaved(
         codes.append(int(ExitCode.INTERRUPTED))
         if current is not None and (current[1] / SUMMARY_FILE).exists():
             current[0].writer.add(current[1], int(ExitCode.INTERRUPTED), "interrupted")
+    except ScenarioError:
+        for side in sides:
+            side.writer.finish("failed", int(ExitCode.USAGE))
+        raise
     exit_code = worst_exit_code(codes)
     for side in sides:
         side.writer.finish(status, exit_code)

@@ -138,7 +138,8 @@ def test_paired_chunks_see_through_machine_drift_that_unpaired_sets_cannot() -> 
     assert paired.verdict == REGRESSED and paired.method == "paired"
     assert 0.08 < paired.change / paired.baseline < 0.12
     unpaired = judge(Evidence(base, cand))
-    assert unpaired.verdict == INCONCLUSIVE
+    assert unpaired.verdict == INCONCLUSIVE and unpaired.blocker == "drift", unpaired.reason
+    assert "exceeds ±5.0% but not the ±" in unpaired.reason and "ab interleaves them" in unpaired.reason
 
 
 def test_one_run_per_side_says_it_cannot_separate_noise_and_flags_only_huge_changes() -> None:
