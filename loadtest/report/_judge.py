@@ -8,8 +8,9 @@ candidate run:
   paired runs (``ab``): the pseudo-median of the paired relative differences with its signed-rank
   interval (both from :mod:`loadtest.report._ranks`). Too few runs for the rank interval to reach
   the confidence level (fewer than 4 per side, 6 pairs, at 95%): the difference of the medians
-  ± z x the assumed run-to-run noise (the noise floor: a documented default, or measured by
-  ``tritonload calibrate``), never less than the spread the runs show.
+  ± z x the run-to-run noise: the spread the runs show when they show it well enough (at least 3
+  degrees of freedom, e.g. 5 runs against 1; its 90% upper bound), else the assumed noise floor
+  (a documented default, or measured by ``tritonload calibrate``), never less than a measured floor.
 - **Band.** The tolerance (relative, with an absolute floor), widened for unpaired sets to
   ``drift_factor`` x the run-to-run spread (its 90% upper confidence bound, so that a few runs that
   happen to agree do not narrow it): run sets measured one after the other see machine drift that
@@ -172,6 +173,8 @@ class _Interval:
     """The standard deviation the drift band uses: the upper bound of ``sigma`` (or the assumed one)."""
     p_value: float | None
     confidence: float
+    assumed: bool = False
+    """The noise floor was assumed: the runs cannot show their own spread."""
 
 
 def _interval(
@@ -194,15 +197,21 @@ def _interval(
         method = "paired" if evidence.paired else "rank"
         return _Interval(method, shift.estimate, shift.low, shift.high, seen, bound, shift.p_value, shift.confidence)
     z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    floor = evidence.noise_floor * (math.sqrt(2.0) if evidence.paired else 1.0)
+    shown = spread is not None and spread[1] >= 3
+    if shown:  # enough runs on one side to show the spread: its upper bound, or a calibrated floor above it
+        sigma = max(bound, floor) if evidence.noise_source == "calibrated" else bound
+        band_sigma = sigma
+    else:
+        sigma, band_sigma = max(floor, seen), max(floor, bound)
     if evidence.paired:
-        sigma = max(evidence.noise_floor * math.sqrt(2.0), seen)
         estimate, half = float(np.median(d)), z * sigma / math.sqrt(len(d))
     else:
-        sigma = max(evidence.noise_floor, seen)
         estimate = float(np.median(y) - np.median(x)) / scale
         half = z * sigma * math.sqrt(1.0 / len(x) + 1.0 / len(y))
-    band_sigma = max(evidence.noise_floor, bound)
-    return _Interval("noise floor", estimate, estimate - half, estimate + half, sigma, band_sigma, None, confidence)
+    return _Interval(
+        "noise floor", estimate, estimate - half, estimate + half, sigma, band_sigma, None, confidence, not shown
+    )
 
 
 def judge(evidence: Evidence, confidence: float = 0.95, drift_factor: float = DRIFT_FACTOR) -> Judgement:
@@ -265,10 +274,11 @@ def _verdict(
     worst, best = sorted((evidence.worse_sign * found.low, evidence.worse_sign * found.high))
     oriented = abs(found.estimate)
     interval = f"CI [{_pct(found.low, shown)}, {_pct(found.high, shown)}]"
-    drift = (
-        f"the ±{_size(band, shown)} drift band ({drift_factor:g} × the run-to-run spread, "
-        f"≤ {_size(found.sigma_band, shown)} at 90% confidence)"
-    )
+    if found.assumed:
+        basis = f"{drift_factor:g} × the assumed ±{_size(found.sigma_band, shown)} run-to-run noise"
+    else:
+        basis = f"{drift_factor:g} × the run-to-run spread, ≤ {_size(found.sigma_band, shown)} at 90% confidence"
+    drift = f"the ±{_size(band, shown)} drift band ({basis})"
     edge = drift if band > tolerance else f"±{_size(tolerance, shown)}"
     p_text = f" (p = {found.p_value:.3f})" if found.p_value is not None else ""
     tail = evidence.tail
@@ -299,14 +309,18 @@ def _verdict(
         else:
             what = f"{n} run{'s' if n != 1 else ''} per side" if n == m else f"{n} vs {m} runs"
         more = f"≥ {min_runs} pairs (ab --chunks)" if evidence.paired else f"≥ {min_runs} runs per side (run --repeat)"
-        source = "calibrated" if evidence.noise_source == "calibrated" else "default"
-        return (
-            INCONCLUSIVE,
-            f"{interval} overlaps {edge}: {what} cannot show the noise, so a ±{_size(found.sigma, shown)} "
-            f"run-to-run noise is assumed ({source}); {more} would measure it",
-            min_runs,
-            "few runs",
-        )
+        if found.assumed:
+            source = "calibrated" if evidence.noise_source == "calibrated" else "default"
+            noise = (
+                f"{what} cannot show the noise, so a ±{_size(found.sigma, shown)} "
+                f"run-to-run noise is assumed ({source})"
+            )
+        else:
+            noise = (
+                f"{what} are too few for a rank test; judged against the ±{_size(found.sigma, shown)} "
+                "spread the runs show"
+            )
+        return INCONCLUSIVE, f"{interval} overlaps {edge}: {noise}; {more} would decide it", min_runs, "few runs"
     if not evidence.paired and tolerance < oriented <= band:
         return (
             INCONCLUSIVE,

@@ -166,7 +166,7 @@ def test_compare_of_single_runs_says_it_cannot_separate_noise_and_does_not_fail(
     rows = {(r["metric"], r["statistic"]): r for r in json.loads((tmp_path / "c.json").read_text())["rows"]}
     assert rows[("latency", "p50")]["verdict"] == "inconclusive"
     assert rows[("latency", "p50")]["method"] == "noise floor"
-    assert "≥ 4 runs per side (run --repeat) would measure it" in rows[("latency", "p50")]["reason"]
+    assert "≥ 4 runs per side (run --repeat) would decide it" in rows[("latency", "p50")]["reason"]
     assert "repeat each side (`tritonload run --repeat 5`)" in result.output
 
 

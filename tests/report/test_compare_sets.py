@@ -73,14 +73,27 @@ def test_a_wide_tolerance_accepts_the_slower_set(tmp_path: Path) -> None:
     assert _rows(tmp_path / "c.json")[("t", "latency", "p50")]["verdict"] == UNCHANGED
 
 
-def test_a_set_against_one_run_judges_with_the_noise_floor(tmp_path: Path) -> None:
+def test_a_set_against_one_run_judges_with_the_spread_the_set_shows(tmp_path: Path) -> None:
     base = write_set(tmp_path / "base", STEADY, seed=1)
+    slower = write_set(tmp_path / "slower", [24_000], seed=2) / "r01"
+    result = invoke("compare", base, slower, "--json", tmp_path / "c.json")
+    assert result.exit_code == ExitCode.REGRESSION, result.output
+    p50 = _rows(tmp_path / "c.json")[("t", "latency", "p50")]
+    assert p50["verdict"] == REGRESSED and p50["method"] == "noise floor"
+    same = write_set(tmp_path / "same", [20_040], seed=3) / "r01"
+    assert invoke("compare", base, same, "--json", tmp_path / "s.json").exit_code == ExitCode.OK
+    p50 = _rows(tmp_path / "s.json")[("t", "latency", "p50")]
+    assert p50["verdict"] == UNCHANGED, p50["reason"]
+
+
+def test_two_runs_against_one_assume_the_noise_floor(tmp_path: Path) -> None:
+    base = write_set(tmp_path / "base", STEADY[:2], seed=1)
     one = write_set(tmp_path / "one", [24_000], seed=2) / "r01"
     result = invoke("compare", base, one, "--json", tmp_path / "c.json")
     assert result.exit_code == ExitCode.OK, result.output
     p50 = _rows(tmp_path / "c.json")[("t", "latency", "p50")]
     assert p50["verdict"] == "inconclusive" and p50["method"] == "noise floor"
-    assert "5 vs 1 runs cannot show the noise" in str(p50["reason"])
+    assert "2 vs 1 runs cannot show the noise, so a ±30.0% run-to-run noise is assumed (default)" in str(p50["reason"])
 
 
 def test_incomplete_runs_of_a_set_are_left_out_with_a_note(tmp_path: Path) -> None:
