@@ -137,10 +137,10 @@ def _advice(comparison: Comparison) -> list[str]:
         needed = max(row.judgement.repeats_needed or 0 for row in rows)
         unit = "pairs (`ab --chunks`)" if comparison.paired else "runs per side (`tritonload run --repeat`)"
         lines.append(f"{len(rows)} inconclusive: ≈ {needed} {unit} would likely decide them.")
-    if rows := blocked.get("edge"):
+    if rows := blocked.get("noise"):
         lines.append(
             f"{len(rows)} inconclusive beyond what more runs can practically decide: see each row "
-            "(longer runs, quieter hardware, or a tolerance away from the change)."
+            "(longer runs, quieter hardware, or ab)."
         )
     if rows := blocked.get("tail"):
         lines.append(f"{len(rows)} inconclusive for want of samples in the tail: run longer (see each row).")

@@ -126,7 +126,7 @@ class Judgement:
     blocker: str | None = None
     """Why a verdict is inconclusive: ``tail`` (too few samples beyond the percentile), ``few runs`` (too few
     for a rank test), ``drift`` (within the drift band of unpaired sets), ``overlap`` (more runs would
-    decide it) or ``edge`` (no practical number of runs decides it)."""
+    decide it) or ``noise`` (no practical number of runs decides it)."""
 
 
 def _pooled_sd(groups: Sequence[np.ndarray]) -> tuple[float, int] | None:
@@ -331,15 +331,19 @@ def _verdict(
             "drift",
         )
     target = band if oriented > band else tolerance
+    crossed = drift if oriented > band else f"±{_size(tolerance, shown)}"
     needed = _repeats_needed(n, (found.high - found.low) / 2.0, abs(oriented - target), min_runs)
     unit = "pairs (ab --chunks)" if evidence.paired else "runs per side (run --repeat)"
     if needed is not None:
-        return INCONCLUSIVE, f"{interval} overlaps {edge}: ≈ {needed} {unit} would decide it", needed, "overlap"
-    if abs(oriented - target) < 0.1 * (found.high - found.low) / 2.0:
-        advice = "the change sits on the tolerance's edge; no practical number of runs decides it"
-    else:
-        advice = f"more than {MAX_REPEATS_ADVISED} {unit} at this noise; longer runs or quieter hardware would help"
-    return INCONCLUSIVE, f"{interval} overlaps {edge}: {advice}", None, "edge"
+        return INCONCLUSIVE, f"{interval} overlaps {crossed}: ≈ {needed} {unit} would decide it", needed, "overlap"
+    help_ = "longer chunks or quieter hardware" if evidence.paired else "longer runs, quieter hardware or ab"
+    return (
+        INCONCLUSIVE,
+        f"{interval} overlaps {crossed}: more than {MAX_REPEATS_ADVISED} {unit} would be needed at this noise "
+        f"and this distance from the edge; {help_} would help",
+        None,
+        "noise",
+    )
 
 
 def _repeats_needed(runs: int, half_width: float, distance: float, min_runs: int) -> int | None:
