@@ -10,6 +10,7 @@ import click
 
 from loadtest import __version__
 from loadtest.cli import _compare as _cli_compare
+from loadtest.cli import _gate as _cli_gate
 from loadtest.cli import _report as _cli_report
 from loadtest.cli import _run as _cli_run
 from loadtest.cli import _scenario as _cli_scenario
@@ -30,3 +31,5 @@ main.add_command(_cli_scenario.init)
 main.add_command(_cli_scenario.schema)
 main.add_command(_cli_report.report)
 main.add_command(_cli_compare.compare)
+main.add_command(_cli_gate.ab)
+main.add_command(_cli_gate.calibrate)

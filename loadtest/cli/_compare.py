@@ -1,8 +1,9 @@
-"""``tritonload compare``: a candidate run against a baseline run, with a verdict and an exit code.
+"""``tritonload compare``: candidate runs against baseline runs, with a verdict and an exit code.
 
-Owns the command's options and exit codes: 0 no regression, 4 a regression beyond tolerance,
-5 the runs are not comparable (different scenario hash, model config or server version; ``--force``
-compares anyway) or a directory is not a readable run, 2 invalid usage. The statistics are in
+Owns the command's options (shared with ``ab``: tolerances, confidence, calibration) and exit codes:
+0 no regression, 4 a regression beyond tolerance, 5 the runs are not comparable (different scenario
+hash, model config or server version; ``--force`` compares anyway) or a directory is not a readable
+run or run set, 2 invalid usage, 1 an output file cannot be written. The statistics are in
 :mod:`loadtest.report.compare`; the Markdown table in :mod:`loadtest.report._compare_markdown`.
 """
 
@@ -10,12 +11,19 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from loadtest.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from loadtest.report.compare import CompareOptions, Comparison
+
+F = TypeVar("F", bound=Callable[..., object])
 
 
 def _percentiles(text: str | None) -> tuple[float, ...] | None:
@@ -40,50 +48,107 @@ def _write(path: str, text: str) -> None:
         sys.exit(ExitCode.RUNTIME_ERROR)
 
 
+def calibration_option(function: F) -> F:
+    """The ``--calibration FILE`` option: tolerances and noise floor measured by ``tritonload calibrate``."""
+    return click.option(
+        "--calibration",
+        "calibration_file",
+        type=click.Path(exists=True, dir_okay=False),
+        help="calibration.json from `tritonload calibrate`: its suggested tolerances and measured noise floor "
+        "(--tolerance still overrides).",
+    )(function)
+
+
+def build_options(
+    tolerances: Sequence[str],
+    min_change_us: float,
+    min_change_rps: float,
+    confidence: float,
+    percentiles: str | None,
+    calibration_file: str | None,
+) -> CompareOptions:
+    """Compare options from the command line; a bad value exits 2 with the option named."""
+    from loadtest.gate.calibration import CalibrationError, read_calibration
+    from loadtest.report.compare import CompareOptions, Tolerance, ToleranceError, parse_tolerances
+
+    base = Tolerance(floor_us=min_change_us, floor_rps=min_change_rps)
+    noise: dict[str, float] | None = None
+    if calibration_file:
+        try:
+            calibration = read_calibration(calibration_file)
+        except CalibrationError as exc:
+            raise click.BadParameter(str(exc), param_hint="--calibration") from None
+        base = Tolerance(base.relative, calibration.tolerances, min_change_us, min_change_rps)
+        noise = dict(calibration.noise_floor)
+    try:
+        tolerance = parse_tolerances(tolerances, base)
+    except ToleranceError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tolerance") from None
+    options = CompareOptions(tolerance=tolerance, confidence=confidence, percentiles=_percentiles(percentiles))
+    if noise is not None:
+        options = replace(options, noise_floor={**options.noise_floor, **noise}, noise_source="calibrated")
+    return options
+
+
+def tolerance_options(confidence: float) -> Callable[[F], F]:
+    """The options that shape a verdict (tolerances, change floors, confidence, percentiles, calibration)."""
+    return lambda function: _tolerance_options(function, confidence)
+
+
+def _tolerance_options(function: F, confidence: float) -> F:
+    for option in reversed(
+        [
+            click.option(
+                "--tolerance",
+                "tolerances",
+                multiple=True,
+                metavar="[STAT=]PCT",
+                help="Allowed change before a regression: 5% (default) for all, or per statistic: p99.9=15%, "
+                "throughput=3%, error_rate=0.5% (percentage points; default 0.1) (repeat).",
+            ),
+            click.option(
+                "--min-change-us",
+                type=click.FloatRange(min=0),
+                default=100.0,
+                show_default=True,
+                help="Time changes smaller than this (µs) are always within tolerance.",
+            ),
+            click.option(
+                "--min-change-rps",
+                type=click.FloatRange(min=0),
+                default=1.0,
+                show_default=True,
+                help="Throughput changes smaller than this (requests/s) are always within tolerance.",
+            ),
+            click.option(
+                "--confidence",
+                type=click.FloatRange(0.5, 0.999),
+                default=confidence,
+                show_default=True,
+                help="Confidence level of the intervals.",
+            ),
+            click.option(
+                "--percentiles",
+                metavar="LIST",
+                help="Percentiles to compare, e.g. 50,99 (default: those every run recorded).",
+            ),
+            calibration_option,
+        ]
+    ):
+        function = option(function)
+    return function
+
+
 @click.command()
-@click.argument("baseline_dir", metavar="BASELINE_DIR", type=click.Path(exists=True, file_okay=False))
-@click.argument("candidate_dir", metavar="CANDIDATE_DIR", type=click.Path(exists=True, file_okay=False))
-@click.option(
-    "--tolerance",
-    "tolerances",
-    multiple=True,
-    metavar="[STAT=]PCT",
-    help="Allowed change before a regression: 5% (default) for all, or per statistic: p99.9=15%, "
-    "throughput=3% (repeat).",
-)
-@click.option(
-    "--min-change-us",
-    type=click.FloatRange(min=0),
-    default=100.0,
-    show_default=True,
-    help="Time changes smaller than this (µs) are always within tolerance.",
-)
-@click.option(
-    "--min-change-rps",
-    type=click.FloatRange(min=0),
-    default=1.0,
-    show_default=True,
-    help="Throughput changes smaller than this (requests/s) are always within tolerance.",
-)
-@click.option(
-    "--confidence",
-    type=click.FloatRange(0.5, 0.999),
-    default=0.95,
-    show_default=True,
-    help="Confidence level of the intervals.",
-)
-@click.option(
-    "--resamples",
-    type=click.IntRange(100, 100_000),
-    default=1000,
-    show_default=True,
-    help="Bootstrap resamples per metric.",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap (results are repeatable).")
-@click.option(
-    "--percentiles", metavar="LIST", help="Percentiles to compare, e.g. 50,99 (default: those both runs recorded)."
-)
+@click.argument("baseline_dir", metavar="BASELINE", type=click.Path(exists=True, file_okay=False))
+@click.argument("candidate_dir", metavar="CANDIDATE", type=click.Path(exists=True, file_okay=False))
+@tolerance_options(confidence=0.95)
 @click.option("--force", is_flag=True, help="Compare even when the runs are not comparable.")
+@click.option(
+    "--paired",
+    is_flag=True,
+    help="Run i of each set was measured next to run i of the other (ab, calibrate): judge paired differences.",
+)
 @click.option(
     "--markdown", "markdown_file", type=click.Path(dir_okay=False), help="Also write the Markdown table here."
 )
@@ -95,51 +160,41 @@ def compare(
     min_change_us: float,
     min_change_rps: float,
     confidence: float,
-    resamples: int,
-    seed: int,
     percentiles: str | None,
+    calibration_file: str | None,
     force: bool,
+    paired: bool,
     markdown_file: str | None,
     json_file: str | None,
 ) -> None:
-    """Compare CANDIDATE_DIR against BASELINE_DIR; print a Markdown table of the changes.
+    """Compare CANDIDATE against BASELINE (run directories or run sets); print a Markdown table of the changes.
+
+    Each statistic is judged by the spread between runs: give run sets (`tritonload run --repeat 5`)
+    on both sides for a verdict a shared machine cannot fake; one run per side only flags changes
+    well beyond the noise floor.
 
     Exit codes: 0 no regression, 4 a regression beyond tolerance, 5 the runs are not comparable
-    (or a directory is not a readable run), 2 invalid usage.
+    (or a directory is not a readable run or run set), 2 invalid usage, 1 an output file cannot be written.
     """
-    from loadtest.recording.rundir import RunDirectoryError, load_run
-    from loadtest.report._compare_markdown import render_comparison
-    from loadtest.report.compare import (
-        CompareOptions,
-        Comparison,
-        Tolerance,
-        ToleranceError,
-        comparability_problems,
-        compare_runs,
-        parse_tolerances,
-    )
+    from loadtest.recording.rundir import RunDirectoryError
+    from loadtest.recording.runset import load_runset
+    from loadtest.report.compare import compare_sets
 
+    options = build_options(tolerances, min_change_us, min_change_rps, confidence, percentiles, calibration_file)
     try:
-        tolerance = parse_tolerances(tolerances, Tolerance(floor_us=min_change_us, floor_rps=min_change_rps))
-    except ToleranceError as exc:
-        raise click.BadParameter(str(exc), param_hint="--tolerance") from None
-    options = CompareOptions(
-        tolerance=tolerance,
-        confidence=confidence,
-        resamples=resamples,
-        seed=seed,
-        percentiles=_percentiles(percentiles),
-    )
-    try:
-        baseline, candidate = load_run(baseline_dir), load_run(candidate_dir)
-        problems = comparability_problems(baseline.summary, candidate.summary)
-        if problems and not force:
-            comparison = Comparison(baseline.summary, candidate.summary, options, [], problems, [])
-        else:
-            comparison = compare_runs(baseline, candidate, options)
+        comparison = compare_sets(load_runset(baseline_dir), load_runset(candidate_dir), options, paired=paired)
     except RunDirectoryError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(ExitCode.NOT_COMPARABLE)
+    sys.exit(finish_comparison(comparison, force, markdown_file, json_file))
+
+
+def finish_comparison(comparison: Comparison, force: bool, markdown_file: str | None, json_file: str | None) -> int:
+    """Print the comparison, write the requested files and return the exit code (shared with ``ab``)."""
+    from loadtest.report._compare_markdown import render_comparison
+
+    if comparison.problems and not force:
+        comparison.rows = []
     text = render_comparison(comparison)
     click.echo(text, nl=False)
     if markdown_file:
@@ -148,8 +203,8 @@ def compare(
         _write(json_file, json.dumps(comparison.to_dict(), indent=2) + "\n")
     if comparison.problems and not force:
         click.echo("error: the runs are not comparable (use --force to compare anyway)", err=True)
-        sys.exit(ExitCode.NOT_COMPARABLE)
+        return ExitCode.NOT_COMPARABLE
     if not comparison.rows:
         click.echo("error: the runs have no traffic entry and metric in common", err=True)
-        sys.exit(ExitCode.NOT_COMPARABLE)
-    sys.exit(ExitCode.REGRESSION if comparison.regressions else ExitCode.OK)
+        return ExitCode.NOT_COMPARABLE
+    return ExitCode.REGRESSION if comparison.regressions else ExitCode.OK

@@ -1,9 +1,12 @@
-"""``tritonload report``: render the reports of a run directory, offline, and judge its SLOs.
+"""``tritonload report``: render the reports of a run directory (or run set), offline, and judge its SLOs.
 
 Owns the command's options, which SLO results a report shows (``--slo`` given on the command line,
 else those stored in ``summary.json``, else the SLOs of the run's own ``scenario.yaml`` evaluated
 now) and the exit codes: 0 ok, 2 invalid usage, 3 an SLO is breached, 5 not a readable run
-directory, 1 anything else (e.g. the output directory is not writable). Never talks to a server.
+directory, 1 anything else (e.g. the output directory is not writable). On a run set
+(``runset.json``) every run is rendered into its own directory and the set's summary (each run, the
+median and the run-to-run spread) is printed and written as the set's ``report.txt``; exit 3 when any
+run breaches an SLO. Never talks to a server.
 """
 
 from __future__ import annotations
@@ -101,15 +104,37 @@ def report(
 ) -> None:
     """Render reports of RUN_DIR (written into it as report.txt, report.html, ..., junit.xml).
 
+    On a run set (tritonload run --repeat), every run is rendered and the set's summary is printed.
+
     Exit codes: 0 ok, 2 invalid usage, 3 an SLO is breached, 5 RUN_DIR is not a readable run
     directory, 1 another error (e.g. the output directory is not writable).
     """
-    from loadtest.recording.rundir import RunDirectoryError, load_run
-    from loadtest.report import FILE_NAMES, build_view, render_view
+    from loadtest.recording.runset import is_runset
 
     chosen = list(formats) or ["text"]
+    if is_runset(run_dir):
+        _report_set(Path(run_dir), chosen, out, to_stdout, slo_texts, reevaluate)
+        return
     if to_stdout and len(chosen) != 1:
         raise click.UsageError("--stdout prints one format; choose exactly one with --format")
+    rendered, breached = _render_run(Path(run_dir), chosen, slo_texts, reevaluate)
+    if to_stdout:
+        click.echo(rendered[chosen[0]], nl=False)
+    else:
+        _write_rendered(Path(out) if out else Path(run_dir), rendered)
+        if "text" in rendered:
+            click.echo(rendered["text"], nl=False)
+    if breached:
+        sys.exit(ExitCode.SLO_BREACHED)
+
+
+def _render_run(
+    run_dir: Path, chosen: Sequence[str], slo_texts: Sequence[str], reevaluate: bool
+) -> tuple[dict[str, str], bool]:
+    """Every chosen format of one run, and whether an SLO is breached; exit 5 when it is no run."""
+    from loadtest.recording.rundir import RunDirectoryError, load_run
+    from loadtest.report import build_view, render_view
+
     try:
         run = load_run(run_dir)
         results = choose_slo_results(run, slo_texts, reevaluate)
@@ -117,20 +142,50 @@ def report(
         rendered = {fmt: render_view(view, fmt) for fmt in chosen}
     except RunDirectoryError as exc:
         _fail(str(exc), ExitCode.NOT_COMPARABLE)
+        raise  # unreachable: _fail exits
+    return rendered, any(result.get("passed") is False for result in results)
+
+
+def _write_rendered(target: Path, rendered: dict[str, str]) -> None:
+    from loadtest.report import FILE_NAMES
+
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for fmt, text in rendered.items():
+            path = target / FILE_NAMES[fmt]
+            path.write_text(text, encoding="utf-8")
+            click.echo(f"report: {path}")
+    except OSError as exc:
+        _fail(f"cannot write reports to {target}: {exc.strerror or exc}", ExitCode.RUNTIME_ERROR)
+
+
+def _report_set(
+    set_dir: Path, chosen: Sequence[str], out: str | None, to_stdout: bool, slo_texts: Sequence[str], reevaluate: bool
+) -> None:
+    """A run set: each run's reports into its own directory, then the set's summary (printed, report.txt)."""
+    from loadtest.recording.rundir import RunDirectoryError
+    from loadtest.recording.runset import load_runset
+    from loadtest.report._runset_text import render_runset_text
+
+    try:
+        runset = load_runset(set_dir)
+    except RunDirectoryError as exc:
+        _fail(str(exc), ExitCode.NOT_COMPARABLE)
         return
-    if to_stdout:
-        click.echo(rendered[chosen[0]], nl=False)
-    else:
-        target = Path(out) if out else Path(run_dir)
+    breached = False
+    for run in runset.runs:
+        rendered, run_breached = _render_run(run.path, chosen, slo_texts, reevaluate)
+        breached = breached or run_breached
+        if not to_stdout:
+            _write_rendered(Path(out) / run.path.name if out else run.path, rendered)
+    summary = render_runset_text(runset)
+    if not to_stdout:
+        target = Path(out) if out else set_dir
         try:
-            target.mkdir(parents=True, exist_ok=True)
-            for fmt, text in rendered.items():
-                path = target / FILE_NAMES[fmt]
-                path.write_text(text, encoding="utf-8")
-                click.echo(f"report: {path}")
+            (target / "report.txt").write_text(summary, encoding="utf-8")
         except OSError as exc:
             _fail(f"cannot write reports to {target}: {exc.strerror or exc}", ExitCode.RUNTIME_ERROR)
-        if "text" in rendered:
-            click.echo(rendered["text"], nl=False)
-    if any(result.get("passed") is False for result in results):
+        click.echo(f"report: {target / 'report.txt'}")
+    click.echo(summary, nl=False)
+    if breached:
         sys.exit(ExitCode.SLO_BREACHED)

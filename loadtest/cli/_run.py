@@ -1,4 +1,8 @@
-"""``tritonload run``: run a scenario and leave a run directory (and its reports) behind."""
+"""``tritonload run``: run a scenario and leave a run directory (and its reports) behind.
+
+With ``--repeat N`` the scenario runs N times back to back into a run set (see
+:mod:`loadtest.gate.runs`); the set's exit code is the worst of its runs (130 > 2 > 1 > 3 > 0).
+"""
 
 from __future__ import annotations
 
@@ -31,6 +35,12 @@ DEFAULT_FORMATS = ("text", "json", "html")
     type=click.Path(file_okay=False),
     help="Where run directories go when --out is not given.",
 )
+@click.option(
+    "--repeat",
+    type=click.IntRange(1, 999),
+    help="Run N times back to back into a run set (reports/<run-id>/r01 ... rNN + runset.json), "
+    "for comparisons that see the noise between runs.",
+)
 @click.option("--web", is_flag=True, help="Also serve Locust's web UI during the run.")
 @click.option("--web-port", type=int, default=8089, show_default=True, help="Port of the web UI (with --web).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines; only the final summary.")
@@ -49,39 +59,54 @@ def run(
     overrides: Sequence[str],
     out: str | None,
     reports_dir: str,
+    repeat: int | None,
     web: bool,
     web_port: int,
     quiet: bool,
     formats: Sequence[str],
 ) -> None:
-    """Run SCENARIO and write its results to a run directory.
+    """Run SCENARIO and write its results to a run directory (or, with --repeat, a run set).
 
     Exit codes: 0 ok, 1 run failed (server unreachable or died), 2 invalid scenario, 3 an SLO was
-    breached, 130 interrupted (what was measured is kept).
+    breached, 130 interrupted (what was measured is kept). With --repeat: the worst of the runs.
     """
     scenario, pools = load_or_exit(scenario_file, overrides)
-    from loadtest.api import RunError, run_loaded
-    from loadtest.engine.progress import Progress
-    from loadtest.recording.rundir import load_run, make_run_id
+    from loadtest.gate.runs import run_one, run_repeats
+    from loadtest.recording.rundir import RunDirectoryError, make_run_id
+    from loadtest.recording.runset import RUNSET_FILE
     from loadtest.scenario import ScenarioError
 
     run_dir = Path(out) if out else Path(reports_dir) / make_run_id(scenario.name or "run")
-    console = Progress(sys.stderr, not quiet, sys.stdout)
-    try:
-        result = run_loaded(scenario, pools, run_dir, console=console, web=web, web_port=web_port)
-        exit_code, slos = result.exit_code, result.summary.get("slos", [])
-    except (ScenarioError, FileExistsError) as exc:
-        click.echo(f"error: {exc}" if isinstance(exc, FileExistsError) else str(exc), err=True)
+    if (run_dir / "summary.json").exists() or (run_dir / RUNSET_FILE).exists():
+        click.echo(f"error: {run_dir} already holds a run; choose another --out", err=True)
         sys.exit(ExitCode.USAGE)
-    except RunError as exc:  # the session printed why; the run directory says so too
-        exit_code, slos = exc.exit_code, load_run(run_dir).summary.get("slos", [])
+    try:
+        if repeat is not None:
+            if web:
+                raise click.UsageError("--web serves the UI of one run; leave it out with --repeat")
+            outcome = run_repeats(
+                scenario,
+                pools,
+                run_dir,
+                repeat,
+                progress=not quiet,
+                say=lambda text: click.echo(text, err=True),
+                after_run=lambda result: _write_reports(result.run_dir, formats),
+                info={"command": "run"},
+            )
+            _print_set(run_dir)
+            sys.exit(outcome.exit_code)
+        result = run_one(scenario, pools, run_dir, progress=not quiet, web=web, web_port=web_port)
+    except (ScenarioError, RunDirectoryError) as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(ExitCode.USAGE)
     _write_reports(run_dir, formats)
-    for slo in slos:
+    for slo in result.summary.get("slos", []):
         click.echo(_slo_line(slo))
     click.echo(f"run directory: {run_dir}")
-    if exit_code == ExitCode.INTERRUPTED:
+    if result.exit_code == ExitCode.INTERRUPTED:
         click.echo("run interrupted: the run directory holds what was measured until then; SLOs not judged", err=True)
-    sys.exit(exit_code)
+    sys.exit(result.exit_code)
 
 
 def _slo_line(slo: dict[str, object]) -> str:
@@ -91,6 +116,17 @@ def _slo_line(slo: dict[str, object]) -> str:
     verdict = {True: "pass", False: "FAIL", None: "n/a"}[slo.get("passed")]  # type: ignore[index]
     measured = slo.get("measured_text") if slo.get("measured") is not None else "not measured"
     return f"SLO {verdict}: {slo.get('slo')} (measured {measured})"
+
+
+def _print_set(set_dir: Path) -> None:
+    from loadtest.recording.runset import load_runset
+    from loadtest.report._runset_text import render_runset_text
+
+    text = render_runset_text(load_runset(set_dir))
+    (set_dir / "report.txt").write_text(text, encoding="utf-8")
+    click.echo("")
+    click.echo(text, nl=False)
+    click.echo(f"run set: {set_dir}")
 
 
 def _write_reports(run_dir: Path, formats: Sequence[str]) -> None:

@@ -1,135 +1,109 @@
-"""Baseline vs candidate: per traffic entry and metric, did a percentile or the throughput change?
+"""Baseline vs candidate across repeated runs: did a percentile, the throughput or the error rate change?
 
-Owns the statistics of ``tritonload compare`` and the comparability rules. Pure apart from
-:func:`samples_of` (which reads a loaded run's interval histograms): no printing, no exit codes.
-
-Method (documented in docs/reports.md):
-
-- **Point estimate**: each percentile of the whole-run histogram (the number every report shows),
-  and the run's throughput; the change is ``candidate - baseline``.
-- **Confidence interval** of the change: a seeded bootstrap. The unit of resampling is a block of
-  consecutive recording intervals (at most :attr:`CompareOptions.max_blocks` blocks per run), so
-  slow drift and bursts inside a run widen the interval as they should; each resample draws the
-  blocks of each run with replacement, merges their histograms and takes the percentile (or the
-  throughput: successful requests / measured seconds of the drawn blocks). With fewer than
-  :attr:`CompareOptions.min_blocks` blocks in a run, requests are resampled instead (a multinomial
-  draw from the whole-run histogram; Poisson counts for the throughput).
-- **Tolerance band**: a change is allowed up to ``max(relative x baseline, floor)``; the floor
-  (``floor_us`` for times, ``floor_rps`` for throughput) keeps noise in microsecond-scale metrics
-  from flagging.
-- **Verdict** from the interval against the band (oriented so that positive means worse: a longer
-  time, a lower throughput): ``regressed`` when the whole interval lies beyond the band,
-  ``improved`` when it lies below minus the band, ``unchanged`` when it lies inside the band,
-  ``inconclusive`` when it straddles an edge (or a percentile has too few samples behind it).
+Owns the comparison of two run sets (a run directory is a set of one; ``ab`` gives paired sets),
+the tolerances, the default noise floor and the comparability rules. Each statistic is judged by the
+spread *between* runs (see :mod:`loadtest.report._judge` for the rule and
+:mod:`loadtest.report._runvalues` for where each run's value comes from); the method is documented
+in docs/reports.md. Pure apart from reading loaded runs: no printing, no exit codes.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
-from hdrh.histogram import HdrHistogram
 
-from loadtest.recording.hdrstats import nonzero_buckets
-from loadtest.recording.recorder import TIME_METRICS
-from loadtest.recording.rundir import DEFAULT_PERCENTILES, Run, percentile_key
-from loadtest.report._bootstrap import (
-    block_matrix,
-    blocks_of,
-    central_interval,
-    percentiles_of,
-    resampled_percentiles,
-    resampled_rates,
-    seeded_rng,
+from loadtest.recording.rundir import DEFAULT_PERCENTILES, Run
+from loadtest.recording.runset import RunSet
+from loadtest.report._judge import (
+    DRIFT_FACTOR,
+    IMPROVED,
+    INCONCLUSIVE,
+    REGRESSED,
+    UNCHANGED,
+    VERDICTS,
+    Evidence,
+    Judgement,
+    TailCheck,
+    judge,
+)
+from loadtest.report._runvalues import (
+    COMPARED_METRICS,
+    ERROR_RATE,
+    THROUGHPUT,
+    Key,
+    RunValues,
+    recorded_percentiles,
+    run_values,
+)
+from loadtest.report._tolerance import (
+    DEFAULT_ERROR_RATE_TOLERANCE,
+    Tolerance,
+    ToleranceError,
+    is_percentile,
+    parse_fraction,
+    parse_tolerances,
 )
 
-REGRESSED = "regressed"
-IMPROVED = "improved"
-UNCHANGED = "unchanged"
-INCONCLUSIVE = "inconclusive"
-VERDICTS: tuple[str, ...] = (REGRESSED, IMPROVED, UNCHANGED, INCONCLUSIVE)
-THROUGHPUT = "throughput"
-COMPARED_METRICS: tuple[str, ...] = ("latency", "response_time", "ttfr", "gap")
-"""Time metrics compared (``responses`` is a count of the model's output, not a performance number)."""
+__all__ = [
+    "COMPARED_METRICS",
+    "DEFAULT_ERROR_RATE_TOLERANCE",
+    "DEFAULT_NOISE_FLOOR",
+    "ERROR_RATE",
+    "IMPROVED",
+    "INCONCLUSIVE",
+    "REGRESSED",
+    "THROUGHPUT",
+    "UNCHANGED",
+    "VERDICTS",
+    "CompareOptions",
+    "Comparison",
+    "Row",
+    "Tolerance",
+    "ToleranceError",
+    "comparability_problems",
+    "compare_paired",
+    "compare_runs",
+    "compare_sets",
+    "compare_values",
+    "is_percentile",
+    "noise_for",
+    "parse_fraction",
+    "parse_tolerances",
+]
+
+DEFAULT_NOISE_FLOOR: Mapping[str, float] = {
+    "p50": 0.30,
+    "p90": 0.30,
+    "p95": 0.35,
+    "p99": 0.50,
+    "p99.9": 0.75,
+    THROUGHPUT: 0.30,
+    ERROR_RATE: 0.005,
+}
+"""Assumed run-to-run standard deviation when too few runs show it (relative; error rate absolute).
+
+Conservative values from this project's shared 2-core machine (see docs/ci.md for the measurement);
+``tritonload calibrate`` measures your own.
+"""
 
 
-class ToleranceError(ValueError):
-    """A ``--tolerance`` value that cannot be parsed; the message says what to write."""
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """How much change is allowed before a row can be a regression (or an improvement)."""
-
-    relative: float = 0.05
-    """Allowed change as a fraction of the baseline value (0.05 = 5%)."""
-    per_statistic: Mapping[str, float] = field(default_factory=dict)
-    """Overrides of ``relative`` per statistic (``p99.9``, ``throughput``)."""
-    floor_us: float = 100.0
-    """Time metrics: a change below this many microseconds is always within tolerance."""
-    floor_rps: float = 1.0
-    """Throughput: a change below this many requests/s is always within tolerance."""
-
-    def allowed(self, statistic: str, baseline: float) -> float:
-        """Half-width of the tolerance band, in the statistic's unit."""
-        relative = self.per_statistic.get(statistic, self.relative)
-        floor = self.floor_rps if statistic == THROUGHPUT else self.floor_us
-        return max(relative * abs(baseline), floor)
-
-
-def parse_fraction(text: str) -> float:
-    """``"5%"`` -> 0.05, ``"0.05"`` -> 0.05 (a bare number must be a fraction below 1)."""
-    value = text.strip()
-    try:
-        if value.endswith("%"):
-            number = float(value[:-1]) / 100.0
-        else:
-            number = float(value)
-            if number >= 1:
-                raise ToleranceError(f"tolerance {text!r} is ambiguous; write a percentage such as 5%")
-    except ValueError as exc:
-        if isinstance(exc, ToleranceError):
-            raise
-        raise ToleranceError(f"tolerance {text!r} is not a percentage such as 5% (or a fraction such as 0.05)") from exc
-    if not 0 <= number < 10:
-        raise ToleranceError(f"tolerance {text!r} is out of range (0% to 1000%)")
-    return number
-
-
-def parse_tolerances(values: Sequence[str], base: Tolerance | None = None) -> Tolerance:
-    """Build a :class:`Tolerance` from ``--tolerance`` values: ``5%`` or ``p99.9=15%`` / ``throughput=3%``.
-
-    Raises:
-        ToleranceError: the message names the value to fix.
-    """
-    tolerance = base or Tolerance()
-    relative = tolerance.relative
-    per_statistic = dict(tolerance.per_statistic)
-    for value in values:
-        key, sep, amount = value.partition("=")
-        if not sep:
-            relative = parse_fraction(value)
-            continue
-        statistic = key.strip().lower()
-        if statistic != THROUGHPUT and not _is_percentile(statistic):
-            raise ToleranceError(
-                f"tolerance {value!r}: {key!r} is not a statistic; use pNN (e.g. p99) or throughput before '='"
-            )
-        per_statistic[statistic] = parse_fraction(amount)
-    return Tolerance(relative, per_statistic, tolerance.floor_us, tolerance.floor_rps)
-
-
-def _is_percentile(text: str) -> bool:
-    if not text.startswith("p"):
-        return False
-    try:
-        return 0 < float(text[1:]) <= 100
-    except ValueError:
-        return False
+def noise_for(statistic: str, noise: Mapping[str, float]) -> float:
+    """The noise floor of ``statistic``: its own entry, else the next listed percentile above it."""
+    if statistic in noise:
+        return noise[statistic]
+    if is_percentile(statistic):
+        listed = sorted((float(k[1:]), v) for k, v in noise.items() if is_percentile(k))
+        wanted = float(statistic[1:])
+        for percentile, value in listed:
+            if percentile >= wanted:
+                return value
+        if listed:
+            return listed[-1][1]
+    return max(noise.values(), default=0.10)
 
 
 @dataclass(frozen=True)
@@ -138,228 +112,155 @@ class CompareOptions:
 
     tolerance: Tolerance = field(default_factory=Tolerance)
     confidence: float = 0.95
-    resamples: int = 1000
-    seed: int = 0
-    min_blocks: int = 5
-    """Runs with fewer interval blocks than this are resampled by request instead."""
-    max_blocks: int = 50
-    """Consecutive intervals are grouped into at most this many blocks per run."""
     percentiles: Sequence[float] | None = None
-    """Percentiles to compare; default: those both runs recorded."""
-
-
-@dataclass
-class TrafficSamples:
-    """One traffic entry of one run, as the statistics need it."""
-
-    throughput_rps: float
-    interval_ok: list[int]
-    interval_s: list[float]
-    metrics: dict[str, list[HdrHistogram]]
-    """Per metric: the interval histograms in time order."""
-
-
-@dataclass
-class RunSamples:
-    """Everything :func:`compare_samples` needs from one run."""
-
-    run_id: str
-    percentiles: tuple[float, ...]
-    traffic: dict[str, TrafficSamples]
+    """Percentiles to compare; default: those every run recorded."""
+    noise_floor: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_NOISE_FLOOR))
+    """Assumed run-to-run standard deviation per statistic, used when there are too few runs."""
+    noise_source: str = "default"
+    """``default`` or ``calibrated`` (from a ``calibration.json``)."""
+    drift_factor: float = DRIFT_FACTOR
+    """Unpaired sets: the band is at least this many run-to-run standard deviations wide."""
+    min_tail_samples: int = 10
+    """A percentile p needs this many samples beyond it in every run (p99.9: 10,000 samples)."""
 
 
 @dataclass(frozen=True)
 class Row:
-    """One compared statistic: point values, the change with its confidence interval, the verdict."""
+    """One compared statistic: the medians per side, the change with its interval, the verdict and why."""
 
     traffic: str
     metric: str
     statistic: str
     unit: str
-    """``us`` for time metrics, ``/s`` for throughput."""
-    baseline: float
-    candidate: float
-    change: float
-    ci_low: float
-    ci_high: float
-    allowed: float
-    verdict: str
-    method: str
-    """``intervals`` (block bootstrap) or ``requests`` (request-level bootstrap)."""
-    note: str = ""
+    """``us`` for time metrics, ``/s`` for throughput, ``ratio`` for the error rate."""
+    judgement: Judgement
+    baseline_runs: int
+    candidate_runs: int
 
     @property
     def relative_change(self) -> float | None:
-        """``change / baseline`` (None when the baseline is 0)."""
-        return self.change / self.baseline if self.baseline else None
+        """``change / baseline`` (None when the baseline is 0 or the statistic is absolute)."""
+        if self.unit == "ratio" or not self.judgement.baseline:
+            return None
+        return self.judgement.change / self.judgement.baseline
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
+        j = self.judgement
         return {
             "traffic": self.traffic,
             "metric": self.metric,
             "statistic": self.statistic,
             "unit": self.unit,
-            "baseline": self.baseline,
-            "candidate": self.candidate,
-            "change": self.change,
+            "baseline": j.baseline,
+            "candidate": j.candidate,
+            "change": j.change,
             "relative_change": self.relative_change,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "allowed": self.allowed,
-            "verdict": self.verdict,
-            "method": self.method,
-            "note": self.note,
+            "ci_low": j.ci_low,
+            "ci_high": j.ci_high,
+            "confidence": j.confidence,
+            "allowed": j.allowed,
+            "band": j.band,
+            "verdict": j.verdict,
+            "reason": j.reason,
+            "method": j.method,
+            "p_value": j.p_value,
+            "spread": j.spread,
+            "repeats_needed": j.repeats_needed,
+            "baseline_runs": self.baseline_runs,
+            "candidate_runs": self.candidate_runs,
         }
 
 
-def samples_of(run: Run) -> RunSamples:
-    """Read a run's interval histograms and interval counters into :class:`RunSamples`."""
-    metrics: dict[str, dict[str, list[HdrHistogram]]] = {}
-    for interval in run.interval_histograms():
-        name, metric = interval.key
-        metrics.setdefault(name, {}).setdefault(metric, []).append(interval.histogram)
-    traffic: dict[str, TrafficSamples] = {}
-    for name in dict.fromkeys([*run.traffic_names, *metrics]):
-        ok = [int((r.get("traffic", {}).get(name) or {}).get("ok", 0)) for r in run.intervals]
-        lengths = [max(float(r["end_s"]) - float(r["start_s"]), 0.0) for r in run.intervals]
-        block = run.summary.get("traffic", {}).get(name, {})
-        traffic[name] = TrafficSamples(
-            throughput_rps=float(block.get("throughput_rps", 0.0)),
-            interval_ok=ok,
-            interval_s=lengths,
-            metrics=metrics.get(name, {}),
-        )
-    percentiles = tuple(float(p) for p in run.summary.get("percentiles", DEFAULT_PERCENTILES))
-    return RunSamples(str(run.summary.get("run_id", run.path.name)), percentiles, traffic)
+@dataclass
+class Comparison:
+    """The result of comparing candidate runs with baseline runs."""
+
+    baseline: str
+    """Name of the baseline (run set directory or run id)."""
+    candidate: str
+    options: CompareOptions
+    rows: list[Row]
+    problems: list[str]
+    """Why the runs are not comparable (empty when they are)."""
+    notes: list[str]
+    """Runs left out, traffic entries present on one side only, ..."""
+    baseline_runs: int = 1
+    candidate_runs: int = 1
+    paired: bool = False
+
+    @property
+    def regressions(self) -> list[Row]:
+        """Rows whose verdict is ``regressed``."""
+        return [row for row in self.rows if row.judgement.verdict == REGRESSED]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        tolerance = self.options.tolerance
+        return {
+            "baseline": self.baseline,
+            "candidate": self.candidate,
+            "baseline_runs": self.baseline_runs,
+            "candidate_runs": self.candidate_runs,
+            "paired": self.paired,
+            "comparable": not self.problems,
+            "problems": self.problems,
+            "notes": self.notes,
+            "regressed": bool(self.regressions),
+            "verdicts": {v: sum(1 for r in self.rows if r.judgement.verdict == v) for v in VERDICTS},
+            "options": {
+                "tolerance": tolerance.relative,
+                "tolerance_per_statistic": dict(tolerance.per_statistic),
+                "floor_us": tolerance.floor_us,
+                "floor_rps": tolerance.floor_rps,
+                "confidence": self.options.confidence,
+                "noise_floor": dict(self.options.noise_floor),
+                "noise_source": self.options.noise_source,
+                "drift_factor": self.options.drift_factor,
+                "min_tail_samples": self.options.min_tail_samples,
+            },
+            "rows": [row.to_dict() for row in self.rows],
+        }
 
 
-def _verdict(change_low: float, change_high: float, allowed: float, worse_sign: float) -> str:
-    low, high = sorted((change_low * worse_sign, change_high * worse_sign))
-    if low > allowed:
-        return REGRESSED
-    if high < -allowed:
-        return IMPROVED
-    if -allowed <= low and high <= allowed:
-        return UNCHANGED
-    return INCONCLUSIVE
+def _unit(metric: str) -> str:
+    return {THROUGHPUT: "/s", ERROR_RATE: "ratio"}.get(metric, "us")
 
 
-def _compare_metric(
-    name: str,
-    metric: str,
-    base: Sequence[HdrHistogram],
-    cand: Sequence[HdrHistogram],
-    percentiles: Sequence[float],
-    options: CompareOptions,
-) -> list[Row]:
-    values = [nonzero_buckets(h)[0] for h in (*base, *cand)]
-    support = np.unique(np.concatenate(values)) if values else np.empty(0)
-    if support.size == 0:
-        return []
-    base_matrix = block_matrix(base, options.max_blocks, support)
-    cand_matrix = block_matrix(cand, options.max_blocks, support)
-    base_n, cand_n = int(base_matrix.sum()), int(cand_matrix.sum())
-    if base_n == 0 or cand_n == 0:
-        return []
-    by_block = min(base_matrix.shape[0], cand_matrix.shape[0]) >= options.min_blocks
-    base_points = percentiles_of(base_matrix.sum(axis=0, keepdims=True), support, percentiles)[0]
-    cand_points = percentiles_of(cand_matrix.sum(axis=0, keepdims=True), support, percentiles)[0]
-    base_boot = resampled_percentiles(
-        base_matrix, support, percentiles, options.resamples, seeded_rng(options.seed, "b", name, metric), by_block
-    )
-    cand_boot = resampled_percentiles(
-        cand_matrix, support, percentiles, options.resamples, seeded_rng(options.seed, "c", name, metric), by_block
-    )
-    rows = []
-    for column, percentile in enumerate(percentiles):
-        statistic = percentile_key(percentile)
-        baseline, candidate = float(base_points[column]), float(cand_points[column])
-        low, high = central_interval(cand_boot[:, column] - base_boot[:, column], options.confidence)
-        allowed = options.tolerance.allowed(statistic, baseline)
-        verdict = _verdict(low, high, allowed, 1.0)
-        note = ""
-        needed = math.ceil(round(100.0 / (100.0 - percentile), 6)) if percentile < 100 else 0
-        if needed and min(base_n, cand_n) < needed:
-            verdict, note = INCONCLUSIVE, f"{statistic} needs at least {needed} samples per run"
-        rows.append(
-            Row(
-                name,
-                metric,
-                statistic,
-                "us",
-                baseline,
-                candidate,
-                candidate - baseline,
-                low,
-                high,
-                allowed,
-                verdict,
-                "intervals" if by_block else "requests",
-                note,
-            )
-        )
-    return rows
-
-
-def _resampled_rates(
-    samples: TrafficSamples, options: CompareOptions, rng: np.random.Generator, by_block: bool
-) -> np.ndarray:
-    blocks = blocks_of(len(samples.interval_ok), options.max_blocks)
-    ok = np.array([sum(samples.interval_ok[i] for i in b) for b in blocks], dtype=np.float64)
-    seconds = np.array([sum(samples.interval_s[i] for i in b) for b in blocks], dtype=np.float64)
-    return resampled_rates(ok, seconds, options.resamples, rng, by_block)
-
-
-def _compare_throughput(name: str, base: TrafficSamples, cand: TrafficSamples, options: CompareOptions) -> Row | None:
-    if not base.interval_ok or not cand.interval_ok or sum(base.interval_s) <= 0 or sum(cand.interval_s) <= 0:
+def _tail(key: Key, base: Sequence[RunValues], cand: Sequence[RunValues], options: CompareOptions) -> TailCheck | None:
+    traffic, metric, statistic = key
+    if metric in (THROUGHPUT, ERROR_RATE):
         return None
-    blocks = min(
-        len(blocks_of(len(base.interval_ok), options.max_blocks)),
-        len(blocks_of(len(cand.interval_ok), options.max_blocks)),
-    )
-    by_block = blocks >= options.min_blocks
-    base_boot = _resampled_rates(base, options, seeded_rng(options.seed, "b", name, THROUGHPUT), by_block)
-    cand_boot = _resampled_rates(cand, options, seeded_rng(options.seed, "c", name, THROUGHPUT), by_block)
-    low, high = central_interval(cand_boot - base_boot, options.confidence)
-    allowed = options.tolerance.allowed(THROUGHPUT, base.throughput_rps)
-    verdict = _verdict(low, high, allowed, -1.0)
-    return Row(
-        name,
-        THROUGHPUT,
-        THROUGHPUT,
-        "/s",
-        base.throughput_rps,
-        cand.throughput_rps,
-        cand.throughput_rps - base.throughput_rps,
-        low,
-        high,
-        allowed,
-        verdict,
-        "intervals" if by_block else "requests",
-    )
+    counts = [v.samples.get((traffic, metric), 0) for v in (*base, *cand)]
+    rates = [v.throughput_rps.get(traffic, 0.0) for v in (*base, *cand)]
+    return TailCheck(float(statistic[1:]), min(counts), options.min_tail_samples, float(np.median(rates)))
 
 
-def compare_samples(base: RunSamples, cand: RunSamples, options: CompareOptions | None = None) -> list[Row]:
-    """Every compared statistic of every traffic entry present in both runs, in baseline order."""
+def compare_values(
+    base: Sequence[RunValues], cand: Sequence[RunValues], options: CompareOptions | None = None, *, paired: bool = False
+) -> list[Row]:
+    """Every statistic present in every run of both sides, judged across runs, in baseline order."""
     options = options or CompareOptions()
-    if options.percentiles is not None:
-        percentiles = tuple(options.percentiles)
-    else:
-        percentiles = tuple(p for p in base.percentiles if p in set(cand.percentiles)) or DEFAULT_PERCENTILES
-    rows: list[Row] = []
-    for name, base_traffic in base.traffic.items():
-        cand_traffic = cand.traffic.get(name)
-        if cand_traffic is None:
-            continue
-        for metric in COMPARED_METRICS:
-            if metric in base_traffic.metrics and metric in cand_traffic.metrics and metric in TIME_METRICS:
-                rows += _compare_metric(
-                    name, metric, base_traffic.metrics[metric], cand_traffic.metrics[metric], percentiles, options
-                )
-        throughput = _compare_throughput(name, base_traffic, cand_traffic, options)
-        if throughput is not None:
-            rows.append(throughput)
+    if paired and len(base) != len(cand):
+        raise ValueError(f"paired comparison needs as many baseline as candidate runs ({len(base)} vs {len(cand)})")
+    keys = [k for k in base[0].values if all(k in v.values for v in (*base[1:], *cand))] if base and cand else []
+    rows = []
+    for key in keys:
+        traffic, metric, statistic = key
+        evidence = Evidence(
+            baseline=[v.values[key] for v in base],
+            candidate=[v.values[key] for v in cand],
+            paired=paired,
+            relative=metric != ERROR_RATE,
+            worse_sign=-1.0 if metric == THROUGHPUT else 1.0,
+            tolerance=options.tolerance.fraction(statistic),
+            floor=options.tolerance.floor(statistic),
+            noise_floor=noise_for(statistic, options.noise_floor),
+            noise_source=options.noise_source,
+            tail=_tail(key, base, cand, options),
+        )
+        judgement = judge(evidence, options.confidence, options.drift_factor)
+        rows.append(Row(traffic, metric, statistic, _unit(metric), judgement, len(base), len(cand)))
     return rows
 
 
@@ -403,67 +304,98 @@ def comparability_problems(base: Mapping[str, Any], cand: Mapping[str, Any]) -> 
     return problems
 
 
-@dataclass
-class Comparison:
-    """The result of comparing a candidate run with a baseline."""
+def _set_problems(role: str, runs: Sequence[Run]) -> list[str]:
+    """Runs of one set must be comparable among themselves."""
+    problems = []
+    for run in runs[1:]:
+        for problem in comparability_problems(runs[0].summary, run.summary):
+            problems.append(f"{role} runs differ ({run.path.name}): {problem.replace('baseline', 'first')}")
+    return problems
 
-    baseline: Mapping[str, Any]
-    """Baseline summary."""
-    candidate: Mapping[str, Any]
-    """Candidate summary."""
-    options: CompareOptions
-    rows: list[Row]
-    problems: list[str]
-    """Why the runs are not comparable (empty when they are)."""
-    notes: list[str]
-    """Traffic entries present in only one run, incomplete runs, ..."""
 
-    @property
-    def regressions(self) -> list[Row]:
-        """Rows whose verdict is ``regressed``."""
-        return [row for row in self.rows if row.verdict == REGRESSED]
+def _usable(role: str, runset: RunSet, notes: list[str]) -> list[Run]:
+    """The runs of one side that are compared: the complete ones, else (with a note) all of them."""
+    notes.extend(f"{role}: {note}" for note in runset.notes)
+    complete = runset.complete_runs()
+    for run in runset.runs:
+        if run not in complete:
+            status = run.summary.get("status")
+            what = f"the {role} run" if not runset.is_set else f"{role} run {run.path.name}"
+            notes.append(f"{what} is incomplete ({status}): " + ("left out" if complete else "compared anyway"))
+    return complete or runset.runs
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "baseline": self.baseline.get("run_id"),
-            "candidate": self.candidate.get("run_id"),
-            "comparable": not self.problems,
-            "problems": self.problems,
-            "notes": self.notes,
-            "regressed": bool(self.regressions),
-            "options": {
-                "tolerance": self.options.tolerance.relative,
-                "tolerance_per_statistic": dict(self.options.tolerance.per_statistic),
-                "floor_us": self.options.tolerance.floor_us,
-                "floor_rps": self.options.tolerance.floor_rps,
-                "confidence": self.options.confidence,
-                "resamples": self.options.resamples,
-                "seed": self.options.seed,
-            },
-            "rows": [row.to_dict() for row in self.rows],
-        }
+
+def _percentiles(runs: Sequence[Run], options: CompareOptions) -> tuple[float, ...]:
+    if options.percentiles is not None:
+        return tuple(options.percentiles)
+    common: set[float] | None = None
+    for run in runs:
+        recorded = set(recorded_percentiles(run))
+        common = recorded if common is None else common & recorded
+    ordered = recorded_percentiles(runs[0]) if runs else ()
+    return tuple(p for p in ordered if p in (common or set())) or DEFAULT_PERCENTILES
+
+
+def _only_one_side(base: Sequence[Run], cand: Sequence[Run]) -> list[str]:
+    base_names = {n for run in base for n in run.traffic_names}
+    cand_names = {n for run in cand for n in run.traffic_names}
+    notes = []
+    if only := sorted(base_names - cand_names):
+        notes.append(f"only in the baseline, not compared: {', '.join(only)}")
+    if only := sorted(cand_names - base_names):
+        notes.append(f"only in the candidate, not compared: {', '.join(only)}")
+    return notes
+
+
+def compare_sets(
+    baseline: RunSet, candidate: RunSet, options: CompareOptions | None = None, *, paired: bool = False
+) -> Comparison:
+    """Compare two run sets (rows are computed even when the sets are not comparable).
+
+    With ``paired`` (``ab``), run i of each side was measured next to run i of the other, and the
+    sides differ on purpose: comparability is not checked, and an incomplete run drops its pair.
+    """
+    options = options or CompareOptions()
+    notes: list[str] = []
+    base_runs, cand_runs = _usable("baseline", baseline, notes), _usable("candidate", candidate, notes)
+    if paired:
+        pairs = [
+            (b, c)
+            for b, c in zip(baseline.runs, candidate.runs, strict=False)
+            if b.summary.get("complete") and c.summary.get("complete")
+        ]
+        base_runs, cand_runs = [b for b, _ in pairs], [c for _, c in pairs]
+        problems = [] if pairs else ["no pair of complete runs"]
+    else:
+        problems = _set_problems("baseline", base_runs) + _set_problems("candidate", cand_runs)
+        if base_runs and cand_runs:
+            problems += comparability_problems(base_runs[0].summary, cand_runs[0].summary)
+    notes += _only_one_side(base_runs, cand_runs)
+    percentiles = _percentiles([*base_runs, *cand_runs], options)
+    rows = compare_values(
+        [run_values(r, percentiles) for r in base_runs],
+        [run_values(r, percentiles) for r in cand_runs],
+        options,
+        paired=paired,
+    )
+    return Comparison(
+        baseline.name,
+        candidate.name,
+        options,
+        rows,
+        problems,
+        notes,
+        len(base_runs),
+        len(cand_runs),
+        paired,
+    )
+
+
+def compare_paired(baseline: RunSet, candidate: RunSet, options: CompareOptions | None = None) -> Comparison:
+    """:func:`compare_sets` of interleaved chunks (``ab``): paired differences."""
+    return compare_sets(baseline, candidate, options, paired=True)
 
 
 def compare_runs(baseline: Run, candidate: Run, options: CompareOptions | None = None) -> Comparison:
-    """Compare two loaded runs (rows are computed even when the runs are not comparable)."""
-    options = options or CompareOptions()
-    notes = []
-    for role, run in (("baseline", baseline), ("candidate", candidate)):
-        if not run.summary.get("complete", False):
-            notes.append(f"the {role} run is incomplete (status {run.summary.get('status')})")
-    only_base = [n for n in baseline.traffic_names if n not in candidate.traffic_names]
-    only_cand = [n for n in candidate.traffic_names if n not in baseline.traffic_names]
-    if only_base:
-        notes.append(f"only in the baseline, not compared: {', '.join(only_base)}")
-    if only_cand:
-        notes.append(f"only in the candidate, not compared: {', '.join(only_cand)}")
-    rows = compare_samples(samples_of(baseline), samples_of(candidate), options)
-    return Comparison(
-        baseline.summary,
-        candidate.summary,
-        options,
-        rows,
-        comparability_problems(baseline.summary, candidate.summary),
-        notes,
-    )
+    """Compare two single runs (each a set of one: the verdicts say what a single run cannot tell)."""
+    return compare_sets(RunSet(baseline.path, [baseline]), RunSet(candidate.path, [candidate]), options)

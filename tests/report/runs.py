@@ -6,6 +6,7 @@ they are run directories exactly as ``tritonload run`` leaves them, with chosen 
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -77,3 +78,44 @@ def write_run(
     writer.write_summary(summary)
     writer.close()
     return summary
+
+
+def write_set(
+    set_dir: Path,
+    medians_us: Sequence[float],
+    *,
+    seed: int = 0,
+    samples: int = 900,
+    sigma: float = 0.1,
+    scenario_hash: str = "sha256:s",
+    incomplete: Sequence[int] = (),
+) -> Path:
+    """A run set of ``len(medians_us)`` synthetic runs of one traffic entry ``t``; run i has median ``medians_us[i]``.
+
+    Each run holds ``samples`` lognormal latencies (shape ``sigma``) over 3 one-second intervals; the
+    runs listed in ``incomplete`` (0-based) are marked interrupted.
+    """
+    import numpy as np
+
+    from loadtest.recording.runset import RunSetWriter
+
+    rng = np.random.default_rng(seed)
+    writer = RunSetWriter(set_dir, planned=len(medians_us), kind="repeat")
+    for index, median in enumerate(medians_us):
+        run_dir = writer.run_dir(index + 1)
+        values = rng.lognormal(np.log(median), sigma, samples).astype(int)
+        thirds = np.array_split(values, 3)
+        summary = write_run(
+            run_dir,
+            [{"t": list(part)} for part in thirds],
+            meta={"scenario": {"name": "synthetic", "hash": scenario_hash, "seed": 0}},
+            percentiles=(50.0, 90.0, 99.0),
+        )
+        status = "completed"
+        if index in incomplete:
+            status = "interrupted"
+            summary.update(status=status, complete=False)
+            (run_dir / "summary.json").write_text(json.dumps(summary))
+        writer.add(run_dir, 0 if status == "completed" else 130, status)
+    writer.finish("completed", 0)
+    return set_dir
