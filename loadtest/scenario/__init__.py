@@ -39,6 +39,7 @@ from loadtest.scenario._model import (
     is_sensitive_header,
 )
 from loadtest.scenario._overrides import OverrideError, parse_override, parse_path
+from loadtest.scenario._payload_rules import MAX_POOL_BYTES
 from loadtest.scenario._problems import Problem, ScenarioError, format_path
 
 
@@ -60,6 +61,7 @@ def json_schema_text() -> str:
 
 __all__ = [
     "GENERATORS",
+    "MAX_POOL_BYTES",
     "METHODS",
     "PATTERNS",
     "SCHEMA_VERSION",

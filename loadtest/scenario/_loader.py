@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path as FsPath
 from typing import Any
@@ -33,6 +34,7 @@ from loadtest.scenario._problems import Locator, Path, Problem, ScenarioError, f
 from loadtest.scenario._resolve import resolve
 from loadtest.scenario._translate import suggested_path, translate
 from loadtest.scenario._yaml import read_yaml
+from loadtest.scenario._yaml_limits import MAX_FILE_BYTES, YamlLimitError, decode_scenario_bytes
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 _REFERENCES = ("name", "target", "payload")
@@ -58,10 +60,16 @@ def load_scenario(
     source = os.fspath(path)
     file = FsPath(source)
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        with file.open("rb") as stream:  # bounded: a huge file or a pipe never fills memory
+            mode = os.fstat(stream.fileno()).st_mode
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+                raise YamlLimitError("not a regular file (a device)")
+            text = decode_scenario_bytes(stream.read(MAX_FILE_BYTES + 1))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
         raise ScenarioError([Problem(source, None, "", f"cannot read the scenario file: {reason}")]) from None
+    except YamlLimitError as exc:
+        raise ScenarioError([Problem(source, exc.line, "", exc.message)]) from None
     return parse_scenario(
         text, source=source, base_dir=file.resolve().parent, overrides=overrides, env=env, default_name=file.stem
     )

@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 
 from loadtest.scenario._problems import Path, PathPart, format_path
+from loadtest.scenario._yaml import read_value
+from loadtest.scenario._yaml_limits import YamlLimitError
 
 _SEGMENT = re.compile(r'\.?(?P<name>[^.\[\]="]+)|\[(?P<index>\d+)\]|\["(?P<quoted>(?:[^"\\]|\\.)*)"\]')
 
@@ -69,9 +71,12 @@ def parse_override(text: str) -> Override:
         raise OverrideError("expected path=value, e.g. load.users=4")
     path = parse_path(path_text.strip())
     try:
-        value = yaml.safe_load(value_text) if value_text.strip() else None
+        value = read_value(value_text) if value_text.strip() else None
     except yaml.YAMLError as exc:
-        raise OverrideError(f"the value {value_text!r} is not valid YAML ({exc.__class__.__name__})") from None
+        shown = value_text if len(value_text) <= 60 else value_text[:57] + "..."
+        raise OverrideError(f"the value {shown!r} is not valid YAML ({exc.__class__.__name__})") from None
+    except YamlLimitError as exc:
+        raise OverrideError(f"the value is refused: {exc.message}") from None
     return Override(path, value, text)
 
 

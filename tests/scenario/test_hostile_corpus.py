@@ -1,0 +1,179 @@
+"""A corpus of hostile scenario files: each ``hostile/NN-*.yaml`` is refused with the problems in its
+``.expected`` file, quickly, without a traceback and without writing a file anywhere.
+
+The cases cover what an attacker or a broken editor could hand the tool: YAML bombs (nested aliases,
+merge keys), recursive aliases, nesting 5,000 levels deep, too many values, several documents, wrong
+encodings (UTF-16/32, latin-1 bytes, NUL, binary), tags that would construct objects
+(``!!python/object``), numbers Python refuses to convert, path tricks in names and files, and payloads
+whose shapes or ``.npy`` headers would allocate gigabytes (``hostile/data/`` holds those files).
+
+Expectations are written like those of ``invalid/`` (paths relative to the corpus folder, empty
+environment). The time bounds are generous (the machine is shared): each file is refused in well under
+a second when the machine is idle.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from loadtest.cli import main
+from loadtest.exit_codes import ExitCode
+from loadtest.plan.payloads import build_pools
+from loadtest.scenario import ScenarioError, load_scenario
+from loadtest.scenario._yaml_limits import MAX_FILE_BYTES
+
+ROOT = Path(__file__).resolve().parents[2]
+HOSTILE_DIR = Path(__file__).resolve().parent / "hostile"
+CASES = sorted(HOSTILE_DIR.glob("*.yaml"))
+IN_PROCESS_BOUND_S = 2.0
+SUBPROCESS_BOUND_S = 5.0
+SUBPROCESS_PEAK_RSS_BOUND_KIB = 400_000
+"""A refused file costs no more memory than the imports (~60-100 MB); the unguarded alias bomb took
+more than 640 MB within 10 s."""
+ACCEPTANCE = ("01-deep-flow-sequence", "06-self-alias", "10-alias-bomb")
+"""The three files of issue 13's acceptance line: deep nesting, a self-referencing alias, an alias bomb."""
+
+
+def _problem_lines(path: Path) -> list[str]:
+    """Validate as ``tritonload validate`` does (load, then generate the payloads)."""
+    with pytest.raises(ScenarioError) as caught:
+        build_pools(load_scenario(path, env={}))
+    folder = str(HOSTILE_DIR)
+    return [str(problem).replace(folder + "/", "").replace(folder, "<dir>") for problem in caught.value.problems]
+
+
+def test_corpus_has_at_least_forty_cases_each_with_expectations() -> None:
+    assert len(CASES) >= 40
+    missing = [case.name for case in CASES if not case.with_suffix(".expected").is_file()]
+    assert missing == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.stem for case in CASES])
+def test_hostile_file_is_refused_with_the_expected_problems_in_time(case: Path) -> None:
+    expected = case.with_suffix(".expected").read_text(encoding="utf-8").splitlines()
+    started_s = time.perf_counter()
+    lines = _problem_lines(case)
+    elapsed_s = time.perf_counter() - started_s
+    assert lines == expected
+    assert elapsed_s < IN_PROCESS_BOUND_S
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.stem for case in CASES])
+def test_cli_refuses_hostile_file_with_exit_2_and_writes_nothing(
+    case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = tmp_path / "sandbox"
+    sandbox.mkdir()
+    out = sandbox / "out"
+    escaped = sandbox / "out" / ".." / ".." / "escaped"
+    runner = CliRunner()
+    monkeypatch.chdir(sandbox)
+    results = [
+        runner.invoke(main, ["validate", str(case)]),
+        runner.invoke(main, ["plan", str(case)]),
+        runner.invoke(main, ["run", str(case), "--out", str(out)]),
+        runner.invoke(main, ["run", str(case), "--out", str(escaped)]),
+        runner.invoke(main, ["run", str(case), "--reports-dir", "../elsewhere"]),
+    ]
+    expected_count = len(case.with_suffix(".expected").read_text(encoding="utf-8").splitlines())
+    for result in results:
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "Traceback" not in result.output
+        assert result.stdout == ""
+        problem_lines = result.stderr.splitlines()
+        assert len(problem_lines) == expected_count + 1
+        assert problem_lines[-1].endswith("found")
+        assert all(line.startswith(str(case)) for line in problem_lines[:-1])
+        assert len(result.stderr) < 400 * len(problem_lines)  # a problem never echoes a huge value
+    assert [path for path in tmp_path.rglob("*") if not path.is_dir()] == []
+    assert not out.exists()
+    assert not (tmp_path / "escaped").exists()
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    case = tmp_path / "oversize.yaml"
+    case.write_text("version: 1\n" + "#" * MAX_FILE_BYTES + "\n", encoding="utf-8")
+    started_s = time.perf_counter()
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(case, env={})
+    assert time.perf_counter() - started_s < IN_PROCESS_BOUND_S
+    assert [str(p) for p in caught.value.problems] == [
+        f"{case}: the file is larger than 1024 KiB; a scenario is a few KiB of YAML"
+    ]
+
+
+def test_a_device_or_a_directory_is_refused_as_a_scenario_file(tmp_path: Path) -> None:
+    for path, message in (
+        (Path("/dev/zero"), "not a regular file (a device)"),
+        (tmp_path, "cannot read the scenario file: Is a directory"),
+    ):
+        with pytest.raises(ScenarioError) as caught:
+            load_scenario(path, env={})
+        assert [str(p) for p in caught.value.problems] == [f"{path}: {message}"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("&a [*a]", "the value is refused: this alias refers to a value that contains it (a recursive alias)"),
+        ("[" * 5000, "the value is refused: nested more than 64 levels deep"),
+        ("1" + "0" * 5000, "the value is refused: a number with thousands of digits; write a smaller value"),
+        (
+            "!!python/object/apply:os.system [true]",
+            "the value is refused: the tag !!python/object/apply:os.system is not allowed; a scenario holds plain data",
+        ),
+    ],
+    ids=["self-alias", "deep", "huge-integer", "python-tag"],
+)
+def test_hostile_set_values_are_refused_like_file_values(value: str, message: str) -> None:
+    result = CliRunner().invoke(
+        main, ["validate", str(ROOT / "scenarios" / "quickstart.yaml"), "--set", f"seed={value}"]
+    )
+    assert result.exit_code == ExitCode.USAGE
+    assert "Traceback" not in result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith(f"): {message}")
+    assert len(lines[0]) < 300  # the --set text is shortened where the problem names it
+
+
+@pytest.mark.parametrize("name", ACCEPTANCE)
+def test_validate_refuses_the_acceptance_files_quickly_in_bounded_memory(name: str) -> None:
+    """As a new process, as a user runs it: exit 2, one problem line, little time and memory."""
+    case = HOSTILE_DIR / f"{name}.yaml"
+    # The child reports its own peak RSS (ru_maxrss of RUSAGE_CHILDREN would be the largest of
+    # every child this test session ever waited for).
+    script = (
+        "import resource, sys\n"
+        "from loadtest.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "finally:\n"
+        "    print('peak_rss_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    )
+    started_s = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", script, "validate", str(case)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    elapsed_s = time.perf_counter() - started_s
+    lines = result.stderr.splitlines()
+    expected = (HOSTILE_DIR / f"{name}.expected").read_text(encoding="utf-8").strip()
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    assert result.stdout == ""
+    assert lines[:-1] == [f"{HOSTILE_DIR}/{expected}", "1 problem found"]
+    assert elapsed_s < SUBPROCESS_BOUND_S
+    assert lines[-1].startswith("peak_rss_kib ")
+    assert int(lines[-1].split()[1]) < SUBPROCESS_PEAK_RSS_BOUND_KIB
