@@ -40,6 +40,7 @@ _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 _REFERENCES = ("name", "target", "payload")
 EXTENSION_PREFIX = "x-"
 """Top-level keys starting with this are ignored: a place for YAML anchors (``x-common: &common ...``)."""
+_NULL_PROBE = "<null override probe>"
 
 
 def load_scenario(
@@ -112,6 +113,7 @@ def parse_scenario(
         except OverrideError as exc:
             path = format_path(override.path)
             problems.append(Problem(source, None, path, str(exc), origin=f"--set {override.text}"))
+    problems += [locator.problem(where, message) for where, message in _unknown_null_paths(data, parsed)]
     data = {k: v for k, v in _drop_nulls(data).items() if not k.startswith(EXTENSION_PREFIX)}
     unreadable = [p for p, _, _ in doc.errors]
 
@@ -137,6 +139,32 @@ def _parse_overrides(source: str, overrides: Iterable[str]) -> tuple[list[Overri
         except OverrideError as exc:
             problems.append(Problem(source, None, "", str(exc), origin=f"--set {text}"))
     return parsed, problems
+
+
+def _unknown_null_paths(data: dict[str, Any], overrides: list[Override]) -> list[tuple[Path, str]]:
+    """``--set path=null`` resets a field to its default, so its path must name a field that exists.
+
+    A null value is dropped before validation (it means "the default"), which would let a misspelt
+    path pass silently; each one is checked by validating once more with a placeholder in its place.
+    """
+    nulls = [o for o in overrides if o.value is None]
+    if not nulls:
+        return []
+    try:
+        probe = apply_overrides(data, [Override(o.path, _NULL_PROBE, o.text) for o in nulls])
+    except OverrideError:
+        return []  # already reported where the override was applied
+    probe = {k: v for k, v in _drop_nulls(probe).items() if not k.startswith(EXTENSION_PREFIX)}
+    try:
+        Scenario.model_validate(probe)
+    except ValidationError as exc:
+        paths = {o.path for o in nulls}
+        return [
+            translate(error, Scenario)
+            for error in exc.errors()
+            if error["type"] == "extra_forbidden" and tuple(error["loc"]) in paths
+        ]
+    return []
 
 
 def _validate(data: dict[str, Any], base_dir: FsPath, interpolated: set[Path]) -> tuple[list[tuple[Path, str]], Parts]:
