@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from loadtest._yaml_limits import MAX_FILE_BYTES, YamlLimitError, decode_scenario_bytes
 from loadtest.scenario._checks import check
 from loadtest.scenario._model import (
     Embedded,
@@ -34,7 +35,6 @@ from loadtest.scenario._problems import Locator, Path, Problem, ScenarioError, f
 from loadtest.scenario._resolve import resolve
 from loadtest.scenario._translate import suggested_path, translate
 from loadtest.scenario._yaml import read_yaml
-from loadtest.scenario._yaml_limits import MAX_FILE_BYTES, YamlLimitError, decode_scenario_bytes
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 _REFERENCES = ("name", "target", "payload")

@@ -16,9 +16,8 @@ from typing import Any
 
 import yaml
 
+from loadtest._yaml_limits import YamlLimitError, load_plain_yaml
 from loadtest.scenario._problems import Path, PathPart, format_path
-from loadtest.scenario._yaml import read_value
-from loadtest.scenario._yaml_limits import YamlLimitError
 
 _SEGMENT = re.compile(r'\.?(?P<name>[^.\[\]="]+)|\[(?P<index>\d+)\]|\["(?P<quoted>(?:[^"\\]|\\.)*)"\]')
 
@@ -71,7 +70,7 @@ def parse_override(text: str) -> Override:
         raise OverrideError("expected path=value, e.g. load.users=4")
     path = parse_path(path_text.strip())
     try:
-        value = read_value(value_text) if value_text.strip() else None
+        value = load_plain_yaml(value_text) if value_text.strip() else None
     except yaml.YAMLError as exc:
         shown = value_text if len(value_text) <= 60 else value_text[:57] + "..."
         raise OverrideError(f"the value {shown!r} is not valid YAML ({exc.__class__.__name__})") from None

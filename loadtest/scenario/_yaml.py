@@ -2,7 +2,7 @@
 
 Owns the YAML reading rules: one document, safe tags only, string keys, no duplicate keys, merge keys
 (``<<``) honoured, ``${VAR}`` interpolation in string values, and the limits of
-:mod:`loadtest.scenario._yaml_limits` (depth, size, aliases) checked before any value is built. Never
+:mod:`loadtest._yaml_limits` (depth, size, aliases) checked before any value is built. Never
 validates meaning (that is the model's and the checks' job) and never touches the file system (the
 caller passes the text).
 
@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
+from loadtest._yaml_limits import LimitedLoader, YamlLimitError, check_graph, unreadable_value
 from loadtest.scenario._interpolate import interpolate
 from loadtest.scenario._problems import Path
-from loadtest.scenario._yaml_limits import LimitedLoader, YamlLimitError, check_graph
 
 MERGE_KEY = "<<"
 
@@ -142,32 +142,3 @@ def _reread_scalar(text: str) -> Any:
     finally:
         loader.dispose()
     return value if value is None or isinstance(value, (str, int, float, bool)) else text
-
-
-def read_value(text: str) -> Any:
-    """One YAML value given on the command line (``--set path=VALUE``), read with the file limits.
-
-    Raises:
-        yaml.YAMLError: not valid YAML.
-        YamlLimitError: too deep, too many values, a recursive alias, an alias bomb or a scalar
-            Python cannot hold.
-    """
-    loader = LimitedLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        check_graph(node)
-        try:
-            return loader.construct_document(node)
-        except ValueError as exc:
-            raise YamlLimitError(unreadable_value(node, exc)) from None
-    finally:
-        loader.dispose()
-
-
-def unreadable_value(node: yaml.Node, exc: ValueError) -> str:
-    """Why a scalar that parsed as YAML cannot become a Python value."""
-    if "digits" in str(exc):
-        return "a number with thousands of digits; write a smaller value"
-    return f"cannot read this {node.tag.rsplit(':', 1)[-1]} value: {exc}"

@@ -1,6 +1,7 @@
 """Limits on reading YAML: hostile or broken files fail fast with one problem, in bounded time and memory.
 
-Owns the limits of a scenario file and the checks that enforce them before any value is built:
+Owns the limits of every YAML text the tool reads (scenario files, ``--set`` values, a run
+directory's ``scenario.yaml``) and the checks that enforce them before any value is built:
 
 - the file's size and encoding (:func:`decode_scenario_bytes`: UTF-8, with a clear word for
   UTF-16/UTF-32 and for stray bytes, and no NUL characters);
@@ -12,7 +13,9 @@ Owns the limits of a scenario file and the checks that enforce them before any v
   deep through chains of aliases, and any tag that is not plain data (:data:`PLAIN_DATA_TAGS`).
 
 Every violation is a :class:`YamlLimitError` with a line and a path, turned into a normal problem
-line by the caller. Never builds Python values and never touches the file system.
+line by the caller. :func:`load_plain_yaml` is the one place that builds values, and only after the
+checks passed. Never touches the file system. A module of its own (not in ``loadtest.scenario``), so
+reports read a run's ``scenario.yaml`` without importing the scenario model.
 """
 
 from __future__ import annotations
@@ -22,8 +25,7 @@ from typing import Any
 
 import yaml
 
-from loadtest.scenario._problems import Path
-
+Path = tuple[str | int, ...]
 MAX_FILE_BYTES = 1 << 20
 """Largest scenario file read (1 MiB; real scenarios are a few KiB)."""
 MAX_DEPTH = 64
@@ -184,3 +186,32 @@ def _children(node: yaml.Node, path: Path) -> list[tuple[Path, yaml.Node]]:
             out += [(path, key), ((*path, name), value)]
         return out
     return []
+
+
+def load_plain_yaml(text: str) -> Any:
+    """One YAML document as plain Python data, read with every limit of this module.
+
+    Raises:
+        yaml.YAMLError: not valid YAML.
+        YamlLimitError: too deep, too many values, a recursive alias, an alias bomb, a tag that is
+            not plain data or a scalar Python cannot hold.
+    """
+    loader = LimitedLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        check_graph(node)
+        try:
+            return loader.construct_document(node)
+        except ValueError as exc:
+            raise YamlLimitError(unreadable_value(node, exc)) from None
+    finally:
+        loader.dispose()
+
+
+def unreadable_value(node: yaml.Node, exc: ValueError) -> str:
+    """Why a scalar that parsed as YAML cannot become a Python value."""
+    if "digits" in str(exc):
+        return "a number with thousands of digits; write a smaller value"
+    return f"cannot read this {node.tag.rsplit(':', 1)[-1]} value: {exc}"
