@@ -29,6 +29,18 @@ from typing import IO, Any, TypeVar
 from hdrh.histogram import HdrHistogram
 
 from loadtest.recording import hlog
+from loadtest.recording._readcheck import (
+    MAX_SCENARIO_BYTES,
+    MAX_SUMMARY_BYTES,
+    RunDirectoryError,
+    check_summary,
+    check_summary_version,
+    interval_record_problem,
+    parse_json,
+    read_bounded_text,
+    read_jsonl,
+    server_stats_record_problem,
+)
 from loadtest.recording.hdrstats import summary_stats
 from loadtest.recording.recorder import TIME_METRICS, Interval, Recorder, TagKey, TrafficCounters, new_histogram
 
@@ -43,10 +55,6 @@ LOG_FILE = "run.log"
 OVERALL = "*"
 """Name of the pseudo traffic entry that merges every entry (global SLOs are evaluated on it)."""
 DEFAULT_PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0, 99.9)
-
-
-class RunDirectoryError(Exception):
-    """A run directory is missing, unreadable or of an unknown format."""
 
 
 def percentile_key(percentile: float) -> str:
@@ -263,50 +271,43 @@ class Run:
         """
         return self._read_hlog(lambda path: list(hlog.read_intervals(path, self.highest_us)))
 
+    @property
+    def has_hlog(self) -> bool:
+        """Whether the run wrote ``latency.hlog`` (a run that failed at once may not have)."""
+        return (self.path / HLOG_FILE).is_file()
+
     def _read_hlog(self, read: Callable[[Path], T]) -> T:
         path = self.path / HLOG_FILE
         try:
             return read(path)
-        except Exception as exc:  # the hdrhistogram reader raises whatever its decoders raise
-            raise RunDirectoryError(f"{path} is unreadable: {type(exc).__name__}: {exc}") from exc
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                break  # a run killed mid-write leaves a torn last line
-    return records
+        except FileNotFoundError:
+            raise RunDirectoryError(f"{path} is missing") from None
+        except hlog.IntervalLogError as exc:
+            raise RunDirectoryError(f"{path}:{exc.line}: {exc.reason}") from None
+        except OSError as exc:
+            raise RunDirectoryError(f"{path} is unreadable: {exc.strerror or exc}") from None
 
 
 def load_run(path: str | Path) -> Run:
-    """Read a run directory.
+    """Read a run directory, checking every file it reads (see ``loadtest.recording._readcheck``).
 
     Raises:
-        RunDirectoryError: not a run directory, or a summary of an unknown version.
+        RunDirectoryError: not a run directory, a summary of an unknown or newer version, or a file
+            that is truncated, corrupt or of the wrong shape (one line naming the file and the field).
     """
     run_dir = Path(path)
     summary_path = run_dir / SUMMARY_FILE
     if not summary_path.is_file():
         raise RunDirectoryError(f"{run_dir} is not a run directory (no {SUMMARY_FILE})")
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RunDirectoryError(f"{summary_path} is unreadable: {exc}") from exc
-    version = summary.get("summary_version")
-    if version != SUMMARY_VERSION:
-        raise RunDirectoryError(f"{summary_path} has summary_version {version!r}; this tritonload reads 1")
+    summary = parse_json(read_bounded_text(summary_path, MAX_SUMMARY_BYTES), str(summary_path))
+    check_summary_version(summary, str(summary_path), SUMMARY_VERSION)
+    check_summary(summary, str(summary_path))
     scenario_path = run_dir / SCENARIO_FILE
-    scenario_yaml = scenario_path.read_text(encoding="utf-8") if scenario_path.exists() else ""
+    scenario_yaml = read_bounded_text(scenario_path, MAX_SCENARIO_BYTES) if scenario_path.is_file() else ""
     return Run(
         path=run_dir,
         summary=summary,
         scenario_yaml=scenario_yaml,
-        intervals=_read_jsonl(run_dir / INTERVALS_FILE),
-        server_stats=_read_jsonl(run_dir / SERVER_STATS_FILE),
+        intervals=read_jsonl(run_dir / INTERVALS_FILE, interval_record_problem),
+        server_stats=read_jsonl(run_dir / SERVER_STATS_FILE, server_stats_record_problem),
     )
