@@ -63,6 +63,7 @@ def run(
     from loadtest.engine.config import build_run_config
     from loadtest.engine.session import execute
     from loadtest.recording.rundir import make_run_id
+    from loadtest.report import slo_console_line
     from loadtest.scenario import ScenarioError
 
     try:
@@ -77,8 +78,7 @@ def run(
     result = execute(config, run_dir, progress=not quiet, web=web, web_port=web_port)
     _write_reports(run_dir, formats)
     for slo in result.summary.get("slos", []):
-        verdict = {True: "pass", False: "FAIL", None: "n/a"}[slo.get("passed")]
-        click.echo(f"SLO {verdict}: {slo.get('slo')} (measured {slo.get('measured_text', slo.get('measured'))})")
+        click.echo(slo_console_line(slo))
     click.echo(f"run directory: {run_dir}")
     sys.exit(result.exit_code)
 

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,7 @@ from loadtest.recording._readcheck import (
     server_stats_record_problem,
 )
 from loadtest.recording.hdrstats import summary_stats
-from loadtest.recording.recorder import TIME_METRICS, Interval, Recorder, TagKey, TrafficCounters, new_histogram
+from loadtest.recording.recorder import TIME_METRICS, TTFR, Interval, Recorder, TagKey, TrafficCounters, new_histogram
 
 T = TypeVar("T")
 SUMMARY_VERSION = 1
@@ -54,6 +55,10 @@ SERVER_STATS_FILE = "server-stats.jsonl"
 LOG_FILE = "run.log"
 OVERALL = "*"
 """Name of the pseudo traffic entry that merges every entry (global SLOs are evaluated on it)."""
+UNARY = "unary"
+STREAM = "stream"
+KINDS: tuple[str, ...] = (UNARY, STREAM)
+"""Kinds of traffic whose latencies are never merged in a report (see :func:`kind_summaries`)."""
 DEFAULT_PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0, 99.9)
 
 
@@ -114,6 +119,52 @@ def traffic_summary(
     return entry
 
 
+def entry_kind(block: Mapping[str, Any]) -> str:
+    """``"stream"`` for a decoupled traffic entry (its latency runs to the final response), else ``"unary"``."""
+    streaming = block.get("pattern") == "decoupled" or TTFR in (block.get("metrics") or {})
+    return STREAM if streaming else UNARY
+
+
+def kind_summaries(
+    traffic: Mapping[str, Mapping[str, Any]],
+    histograms: Mapping[TagKey, HdrHistogram],
+    *,
+    highest_us: int,
+    duration_s: float,
+    percentiles: Sequence[float],
+) -> dict[str, dict[str, Any]]:
+    """Unary entries and streams totalled apart (``summary.json["overall_by_kind"]``).
+
+    A stream's latency runs to its final response, so a percentile over both kinds describes
+    neither. Each kind present gets a block like a traffic entry's, plus ``entries`` (its names).
+
+    Args:
+        traffic: the summary's traffic blocks (their counters are added up).
+        histograms: whole-run histograms per (traffic, metric) (merged per kind).
+    """
+    result: dict[str, dict[str, Any]] = {}
+    for kind in KINDS:
+        names = [name for name, block in traffic.items() if entry_kind(block) == kind]
+        if not names:
+            continue
+        counters = TrafficCounters()
+        for name in names:
+            block = traffic[name]
+            errors: Counter[str] = Counter(block.get("errors_by_kind") or {})
+            counters.add(
+                TrafficCounters(
+                    int(block.get("ok", 0)),
+                    errors,
+                    int(block.get("late_sends", 0)),
+                    int(block.get("clamped_values", 0)),
+                )
+            )
+        chosen = {key: histogram for key, histogram in histograms.items() if key[0] in names}
+        summary = traffic_summary(counters, merge_traffic(chosen, highest_us), duration_s, percentiles)
+        result[kind] = {"entries": names, **summary}
+    return result
+
+
 def build_summary(
     recorder: Recorder,
     *,
@@ -150,6 +201,9 @@ def build_summary(
     overall = traffic_summary(
         overall_counters, merge_traffic(recorder.totals, recorder.highest_us), duration_s, percentiles
     )
+    by_kind = kind_summaries(
+        traffic, recorder.totals, highest_us=recorder.highest_us, duration_s=duration_s, percentiles=percentiles
+    )
     return {
         "summary_version": SUMMARY_VERSION,
         "run_id": run_id,
@@ -165,6 +219,7 @@ def build_summary(
         **dict(meta),
         "traffic": traffic,
         "overall": overall,
+        "overall_by_kind": by_kind,
         "slos": list(slos),
     }
 

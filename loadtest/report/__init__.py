@@ -27,6 +27,7 @@ from loadtest.report._junit import render_junit as _junit
 from loadtest.report._markdown import md_escape
 from loadtest.report._markdown import render_markdown as _markdown
 from loadtest.report._text import render_text as _text
+from loadtest.report._text import slo_console_line
 from loadtest.report._view import ReportView, build_view
 
 FILE_NAMES: dict[str, str] = {
@@ -132,6 +133,7 @@ __all__ = [
     "md_escape",
     "render",
     "render_view",
+    "slo_console_line",
     "slo_results",
     "write_reports",
 ]

@@ -158,7 +158,6 @@ SUMMARY_CASES: dict[str, tuple[Mutation, str]] = {
 """Problems that make the run unreadable for every command: (break it, what the error line says)."""
 
 HLOG_CASES: dict[str, tuple[Mutation, str]] = {
-    "hlog-missing": (lambda d: (d / "latency.hlog").unlink(), "latency.hlog is missing"),
     "hlog-binary": (_write("latency.hlog", bytes(range(256)) * 4), "latency.hlog:1: not a valid interval line"),
     "hlog-corrupt-payload": (
         lambda d: _replace_line(
@@ -222,6 +221,19 @@ def test_a_broken_interval_log_fails_what_reads_histograms_only(name: str, tmp_p
     text, _ = _invoke("report", run_dir, "--stdout")
     assert text.exit_code == ExitCode.OK, text.output
     assert text.stdout.startswith("tritonload run mixed: completed")
+
+
+def test_a_run_without_interval_log_still_renders_and_says_why_it_has_no_plots(tmp_path: Path) -> None:
+    run_dir = fixture_copy("mixed", tmp_path)
+    (run_dir / "latency.hlog").unlink()
+    compared, _ = _invoke("compare", run_dir, run_dir)
+    _one_clear_line(compared, "latency.hlog is missing")
+    result, _ = _invoke("report", run_dir, "-f", "html")
+    assert result.exit_code == ExitCode.OK, result.output
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert page.count("The run wrote no latency.hlog, so there is no latency to plot.") == 2
+    assert '<a href="latency.hlog">' not in page
+    assert '<a href="summary.json">' in page
 
 
 def test_a_hostile_scenario_yaml_in_a_run_is_refused_not_expanded(tmp_path: Path) -> None:
