@@ -104,7 +104,7 @@ def report(
     Exit codes: 0 ok, 2 invalid usage, 3 an SLO is breached, 5 RUN_DIR is not a readable run
     directory, 1 another error (e.g. the output directory is not writable).
     """
-    from loadtest.recording.rundir import RunDirectoryError, load_run
+    from loadtest.recording.rundir import RunDirectoryError, load_run, make_output_dir, write_output_text
     from loadtest.report import FILE_NAMES, build_view, render_view
 
     chosen = list(formats) or ["text"]
@@ -123,10 +123,10 @@ def report(
     else:
         target = Path(out) if out else Path(run_dir)
         try:
-            target.mkdir(parents=True, exist_ok=True)
+            make_output_dir(target)
             for fmt, text in rendered.items():
                 path = target / FILE_NAMES[fmt]
-                path.write_text(text, encoding="utf-8")
+                write_output_text(path, text)
                 click.echo(f"report: {path}")
         except OSError as exc:
             _fail(f"cannot write reports to {target}: {exc.strerror or exc}", ExitCode.RUNTIME_ERROR)

@@ -228,9 +228,39 @@ def _iso(epoch_s: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_s)) + f".{int(epoch_s % 1 * 1000):03d}Z"
 
 
+NOT_SHARED_WRITABLE = 0o022
+"""Permission bits a run directory and the files tritonload writes into it never have (group and
+world write), whatever the umask: no other account can change or replace what was measured."""
+
+
+def without_shared_write(path: Path) -> None:
+    """Remove group and world write permission from ``path`` (a file or directory)."""
+    mode = path.stat().st_mode
+    if mode & NOT_SHARED_WRITABLE:
+        path.chmod(mode & 0o7777 & ~NOT_SHARED_WRITABLE)
+
+
+def make_output_dir(path: Path) -> None:
+    """Create ``path`` (and its parents) for a run or its reports, never group- or world-writable."""
+    path.mkdir(parents=True, exist_ok=True)
+    without_shared_write(path)
+
+
+def write_output_text(path: Path, text: str) -> None:
+    """Write a file of a run directory or a report, never group- or world-writable."""
+    path.write_text(text, encoding="utf-8")
+    without_shared_write(path)
+
+
+def _open_output(path: Path) -> IO[str]:
+    stream = path.open("w", encoding="utf-8")
+    without_shared_write(path)
+    return stream
+
+
 def _write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+    write_output_text(tmp, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
     os.replace(tmp, path)
 
 
@@ -246,12 +276,12 @@ class RunWriter:
     def __init__(self, run_dir: Path, *, scenario_yaml: str, start_epoch_s: float, comment: str = "") -> None:
         if (run_dir / SUMMARY_FILE).exists():
             raise RunDirectoryError(f"{run_dir} already holds a run; choose another --out")
-        run_dir.mkdir(parents=True, exist_ok=True)
+        make_output_dir(run_dir)
         self.run_dir = run_dir
-        (run_dir / SCENARIO_FILE).write_text(scenario_yaml, encoding="utf-8")
-        self._hlog_stream: IO[str] = (run_dir / HLOG_FILE).open("w", encoding="utf-8")
+        write_output_text(run_dir / SCENARIO_FILE, scenario_yaml)
+        self._hlog_stream: IO[str] = _open_output(run_dir / HLOG_FILE)
         self._hlog = hlog.IntervalLogWriter(self._hlog_stream, start_epoch_s=start_epoch_s, comment=comment)
-        self._intervals: IO[str] = (run_dir / INTERVALS_FILE).open("w", encoding="utf-8")
+        self._intervals: IO[str] = _open_output(run_dir / INTERVALS_FILE)
         self._server_stats: IO[str] | None = None
         self._base_ns: int | None = None
 
@@ -275,7 +305,7 @@ class RunWriter:
     def write_server_stats(self, snapshot: Mapping[str, Any]) -> None:
         """Append one server statistics snapshot to ``server-stats.jsonl``."""
         if self._server_stats is None:
-            self._server_stats = (self.run_dir / SERVER_STATS_FILE).open("w", encoding="utf-8")
+            self._server_stats = _open_output(self.run_dir / SERVER_STATS_FILE)
         self._server_stats.write(json.dumps(snapshot, default=str) + "\n")
         self._server_stats.flush()
 

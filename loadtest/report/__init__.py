@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from loadtest.recording.rundir import Run, load_run
+from loadtest.recording.rundir import Run, load_run, make_output_dir, write_output_text
 from loadtest.report._csv import render_csv as _csv
 from loadtest.report._html import render_html as _html
 from loadtest.report._json import REPORT_VERSION
@@ -114,11 +114,11 @@ def write_reports(
     run = load_run(run_dir)
     view = build_view(run, slo_results(run) if slos is None else slos)
     target = Path(out_dir) if out_dir is not None else run.path
-    target.mkdir(parents=True, exist_ok=True)
+    make_output_dir(target)
     written = []
     for fmt in dict.fromkeys(formats):
         path = target / FILE_NAMES[fmt]
-        path.write_text(_RENDERERS[fmt](view), encoding="utf-8")
+        write_output_text(path, _RENDERERS[fmt](view))
         written.append(path)
     return written
 
