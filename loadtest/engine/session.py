@@ -46,6 +46,7 @@ from loadtest.recording.rundir import (
     LOG_FILE,
     RunWriter,
     build_summary,
+    console_totals,
     merge_traffic,
     percentile_key,
 )
@@ -221,7 +222,7 @@ class _Progress:
         )
         self._print("")
         self._print(header)
-        rows = [*summary.get("traffic", {}).items(), ("(all)", summary.get("overall", {}))]
+        rows = [*summary.get("traffic", {}).items(), *console_totals(summary)]
         for name, entry in rows:
             stats = entry.get("metrics", {}).get(LATENCY, {})
             cells = []

@@ -165,6 +165,15 @@ def kind_summaries(
     return result
 
 
+def console_totals(summary: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The total rows of a console table: ``(all unary)`` and ``(all streams)`` when the run has both
+    kinds (their latencies are never merged), else ``(all)``."""
+    kinds = summary.get("overall_by_kind") or {}
+    if UNARY in kinds and STREAM in kinds:
+        return [("(all unary)", kinds[UNARY]), ("(all streams)", kinds[STREAM])]
+    return [("(all)", summary.get("overall", {}))]
+
+
 def build_summary(
     recorder: Recorder,
     *,

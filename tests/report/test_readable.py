@@ -13,7 +13,7 @@ from hdrh.histogram import HdrHistogram
 from matplotlib.figure import Figure
 
 from loadtest.recording.recorder import LATENCY, Recorder, RequestOutcome
-from loadtest.recording.rundir import RunWriter, build_summary, load_run
+from loadtest.recording.rundir import RunWriter, build_summary, console_totals, load_run
 from loadtest.report import build_view, render, render_view, slo_console_line
 from loadtest.report._html import render_html
 from loadtest.report._plots import latency_axis, spectrum_svg
@@ -200,6 +200,15 @@ def test_a_run_of_one_kind_keeps_its_overall_row(tmp_path: Path) -> None:
     view = build_view(load_run(FIXTURES / "open-100rps"))
     assert not view.mixed_kinds
     assert view.headline == [("", view.overall)]
+    summary = load_run(FIXTURES / "open-100rps").summary
+    assert console_totals(summary) == [("(all)", summary["overall"])]
+
+
+def test_the_run_console_table_totals_unary_and_streams_apart(tmp_path: Path) -> None:
+    summary = _mixed_run(tmp_path / "run")
+    totals = console_totals(summary)
+    assert [name for name, _ in totals] == ["(all unary)", "(all streams)"]
+    assert [block["requests"] for _, block in totals] == [401, 40]
 
 
 @pytest.mark.parametrize(
