@@ -113,7 +113,7 @@ def report(
     try:
         run = load_run(run_dir)
         results = choose_slo_results(run, slo_texts, reevaluate)
-        view = build_view(run, results)
+        view = build_view(run, results, report_dir=Path.cwd() if to_stdout else Path(out or run_dir))
         rendered = {fmt: render_view(view, fmt) for fmt in chosen}
     except RunDirectoryError as exc:
         _fail(str(exc), ExitCode.NOT_COMPARABLE)

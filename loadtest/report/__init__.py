@@ -112,8 +112,8 @@ def write_reports(
     if unknown:
         raise ValueError(f"unknown report format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
     run = load_run(run_dir)
-    view = build_view(run, slo_results(run) if slos is None else slos)
     target = Path(out_dir) if out_dir is not None else run.path
+    view = build_view(run, slo_results(run) if slos is None else slos, report_dir=target)
     make_output_dir(target)
     written = []
     for fmt in dict.fromkeys(formats):

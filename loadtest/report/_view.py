@@ -14,8 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -130,6 +133,8 @@ class ReportView:
     servers: list[ServerTimes] = field(default_factory=list)
     kinds: dict[str, EntryView] = field(default_factory=dict)
     """Totals of unary entries and of streams (``"unary"``, ``"stream"``), for the kinds present."""
+    files_href: str = ""
+    """URL path from where the report is written to the run directory ("" when it is written there)."""
 
     @property
     def percentile_keys(self) -> list[str]:
@@ -202,8 +207,14 @@ class ReportView:
         return "passed" if self.slos else "no slos"
 
 
-def build_view(run: Run, slos: Sequence[Mapping[str, Any]] = ()) -> ReportView:
-    """Read the summary of ``run`` into a :class:`ReportView` (``slos``: evaluated SLO dicts)."""
+def build_view(
+    run: Run, slos: Sequence[Mapping[str, Any]] = (), *, report_dir: str | os.PathLike[str] | None = None
+) -> ReportView:
+    """Read the summary of ``run`` into a :class:`ReportView` (``slos``: evaluated SLO dicts).
+
+    ``report_dir`` is where the reports will be written (default: the run directory), so links to
+    the run's files resolve from there.
+    """
     summary = run.summary
     servers = server_times(run.server_stats)
     models = summary.get("provenance", {}).get("models", {})
@@ -237,7 +248,15 @@ def build_view(run: Run, slos: Sequence[Mapping[str, Any]] = ()) -> ReportView:
         slos=[dict(slo) for slo in slos],
         servers=distinct(servers),
         kinds=kinds,
+        files_href=_files_href(run, report_dir),
     )
+
+
+def _files_href(run: Run, report_dir: str | os.PathLike[str] | None) -> str:
+    if report_dir is None:
+        return ""
+    relative = os.path.relpath(os.path.abspath(run.path), os.path.abspath(report_dir))
+    return "" if relative == "." else urllib.parse.quote(Path(relative).as_posix()) + "/"
 
 
 def _kind_blocks(run: Run) -> dict[str, dict[str, Any]]:

@@ -5,13 +5,18 @@ range spans decades, and failed runs that say what they know and why a section i
 from __future__ import annotations
 
 import json
+import re
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from hdrh.histogram import HdrHistogram
 from matplotlib.figure import Figure
 
+from loadtest.cli import main
+from loadtest.exit_codes import ExitCode
 from loadtest.recording.recorder import LATENCY, Recorder, RequestOutcome
 from loadtest.recording.rundir import RunWriter, build_summary, console_totals, load_run
 from loadtest.report import build_view, render, render_view, slo_console_line
@@ -315,3 +320,16 @@ def test_a_run_that_stopped_before_writing_its_scenario_says_so(tmp_path: Path) 
 )
 def test_the_run_console_never_prints_none_for_an_slo(slo: dict[str, Any], line: str) -> None:
     assert slo_console_line(slo) == line
+
+
+@pytest.mark.parametrize("out", [None, "elsewhere/deeper", "with space"])
+def test_every_link_of_the_html_report_resolves_where_it_is_written(tmp_path: Path, out: str | None) -> None:
+    run_dir = fixture_copy("open-100rps", tmp_path)
+    args = ["report", str(run_dir), "-f", "html"] + ([] if out is None else ["--out", str(tmp_path / out)])
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == ExitCode.OK, result.output
+    page_dir = run_dir if out is None else tmp_path / out
+    links = re.findall(r'<a href="([^"]+)">', (page_dir / "report.html").read_text(encoding="utf-8"))
+    assert len(links) == 6
+    for link in links:
+        assert (page_dir / urllib.parse.unquote(link)).resolve().is_file(), link
