@@ -63,10 +63,10 @@ def check_summary_version(summary: Any, where: str, supported: int) -> None:
     """Refuse a summary that is not an object, has no version, or was written by a newer tritonload."""
     if not isinstance(summary, dict):
         raise RunDirectoryError(f"{where} is not a tritonload summary (a JSON object)")
-    version = summary.get("summary_version")
     if "summary_version" not in summary:
         raise RunDirectoryError(f"{where} is not a tritonload summary (no summary_version)")
-    if _is_int(version) and version > supported:
+    version = summary["summary_version"]
+    if isinstance(version, int) and not isinstance(version, bool) and version > supported:
         raise RunDirectoryError(
             f"{where} was written by a newer tritonload (summary_version {version}); this one reads "
             f"summary_version {supported}: upgrade tritonload to read it"

@@ -63,7 +63,7 @@ def _traffic(view: ReportView) -> list[str]:
     headers = ["traffic", "metric", "req/s", "errors", *(f"{k} ms" for k in keys), "max ms"]
     rows = []
     for entry in (*view.entries, *view.total_rows):
-        recorded = [m for m in metrics if m in entry.metrics] or [None]  # a row even when nothing succeeded
+        recorded: list[str | None] = [m for m in metrics if m in entry.metrics] or [None]  # a row even when none
         for index, metric in enumerate(recorded):
             first = index == 0
             rows.append(

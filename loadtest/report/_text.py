@@ -118,7 +118,8 @@ def _slos(view: ReportView) -> list[str]:
 
 def slo_console_line(slo: Mapping[str, Any]) -> str:
     """One SLO result as ``tritonload run`` prints it: ``SLO FAIL: p99 latency < 10ms (measured 14.2 ms)``."""
-    verdict = {True: "pass", False: "FAIL"}.get(slo.get("passed"), "n/a")
+    passed = slo.get("passed")
+    verdict = "n/a" if passed is None else "pass" if passed else "FAIL"
     if slo.get("measured") is None:
         reason = slo.get("reason")
         return f"SLO {verdict}: {slo.get('slo')} (not measured{': ' + str(reason) if reason else ''})"
