@@ -42,14 +42,31 @@ def set_option(function: F) -> F:
     )(function)
 
 
+def _checked(path: str, overrides: Sequence[str]) -> tuple[Scenario, dict[str, PayloadPool]]:
+    """Load, validate and resolve a scenario and generate its payloads.
+
+    A file that cannot be read as a scenario mapping (hostile, broken, not YAML) is refused by the
+    light first stage, before the scenario model, pydantic and numpy are imported.
+
+    Raises:
+        ScenarioError: every problem found.
+    """
+    from loadtest.scenario._source import precheck_file
+
+    precheck_file(path, overrides)
+    from loadtest.plan.payloads import build_pools
+    from loadtest.scenario import load_scenario
+
+    scenario = load_scenario(path, overrides)
+    return scenario, build_pools(scenario)
+
+
 def load_or_exit(path: str, overrides: Sequence[str]) -> tuple[Scenario, dict[str, PayloadPool]]:
     """Load, validate and resolve a scenario and generate its payloads; on problems print them and exit 2."""
-    from loadtest.plan.payloads import build_pools
-    from loadtest.scenario import ScenarioError, load_scenario
+    from loadtest.scenario._problems import ScenarioError
 
     try:
-        scenario = load_scenario(path, overrides)
-        return scenario, build_pools(scenario)
+        return _checked(path, overrides)
     except ScenarioError as exc:
         click.echo(str(exc), err=True)
         sys.exit(ExitCode.USAGE)
@@ -81,14 +98,12 @@ def summary(scenario: Scenario) -> str:
 @set_option
 def validate(files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
     """Check scenario files: print "ok" or every problem (exit code 2 on problems). Sends no traffic."""
-    from loadtest.plan.payloads import build_pools
-    from loadtest.scenario import ScenarioError, load_scenario
+    from loadtest.scenario._problems import ScenarioError
 
     failed = False
     for file in files:
         try:
-            scenario = load_scenario(file, overrides)
-            build_pools(scenario)
+            scenario, _ = _checked(file, overrides)
         except ScenarioError as exc:
             failed = True
             click.echo(str(exc), err=True)

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from loadtest._yaml_limits import MAX_FILE_BYTES, YamlLimitError, decode_scenario_bytes
 from loadtest.scenario._checks import check
 from loadtest.scenario._model import (
     Embedded,
@@ -29,12 +27,12 @@ from loadtest.scenario._model import (
     Target,
     Traffic,
 )
-from loadtest.scenario._overrides import Override, OverrideError, apply_overrides, parse_override
+from loadtest.scenario._overrides import Override, OverrideError, apply_overrides
 from loadtest.scenario._parts import Parts
 from loadtest.scenario._problems import Locator, Path, Problem, ScenarioError, format_path
 from loadtest.scenario._resolve import resolve
+from loadtest.scenario._source import read_scenario_file, read_stage
 from loadtest.scenario._translate import suggested_path, translate
-from loadtest.scenario._yaml import read_yaml
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 _REFERENCES = ("name", "target", "payload")
@@ -60,17 +58,7 @@ def load_scenario(
     """
     source = os.fspath(path)
     file = FsPath(source)
-    try:
-        with file.open("rb") as stream:  # bounded: a huge file or a pipe never fills memory
-            mode = os.fstat(stream.fileno()).st_mode
-            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-                raise YamlLimitError("not a regular file (a device)")
-            text = decode_scenario_bytes(stream.read(MAX_FILE_BYTES + 1))
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise ScenarioError([Problem(source, None, "", f"cannot read the scenario file: {reason}")]) from None
-    except YamlLimitError as exc:
-        raise ScenarioError([Problem(source, exc.line, "", exc.message)]) from None
+    text = read_scenario_file(source)
     return parse_scenario(
         text, source=source, base_dir=file.resolve().parent, overrides=overrides, env=env, default_name=file.stem
     )
@@ -94,16 +82,10 @@ def parse_scenario(
         ScenarioError: every problem found.
     """
     root_dir = FsPath(base_dir) if base_dir is not None else FsPath.cwd()
-    doc = read_yaml(text, os.environ if env is None else env)
-    parsed, override_problems = _parse_overrides(source, overrides)
+    stage = read_stage(text, source, overrides, os.environ if env is None else env)
+    doc, parsed, problems = stage.doc, stage.overrides, stage.problems
     locator = Locator(source, doc.lines, [(o.path, o.text) for o in parsed])
-    problems = [Problem(source, line, format_path(p), message) for p, line, message in doc.errors]
-    problems += override_problems
     data = doc.data
-    if data is None and not doc.errors:
-        problems.append(Problem(source, None, "", "the file is empty; start from `tritonload init`"))
-    elif data is not None and not isinstance(data, dict):
-        problems.append(Problem(source, 1, "", "a scenario is a mapping (key: value lines) at the top level"))
     if not isinstance(data, dict):
         raise ScenarioError(problems)
     data = apply_overrides(data, ())
@@ -128,17 +110,6 @@ def parse_scenario(
     scenario._base_dir = root_dir
     scenario._locator = locator
     return scenario
-
-
-def _parse_overrides(source: str, overrides: Iterable[str]) -> tuple[list[Override], list[Problem]]:
-    parsed: list[Override] = []
-    problems: list[Problem] = []
-    for text in overrides:
-        try:
-            parsed.append(parse_override(text))
-        except OverrideError as exc:
-            problems.append(Problem(source, None, "", str(exc), origin=f"--set {text}"))
-    return parsed, problems
 
 
 def _unknown_null_paths(data: dict[str, Any], overrides: list[Override]) -> list[tuple[Path, str]]:
