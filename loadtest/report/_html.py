@@ -4,7 +4,8 @@ Owns which plots the page shows, the note that says why a section has none (a fa
 links to the run's files that exist, and the data handed to the Jinja2 template
 (``templates/report.html.j2``, autoescaping on: every string from the scenario or the server is
 escaped; the only markup passed through unescaped is the SVG matplotlib wrote, whose text it
-escapes itself). Reads the run's histograms through :class:`~loadtest.recording.rundir.Run`; never writes files.
+escapes itself). Reads the run's histograms through :class:`~loadtest.recording.rundir.Run` and
+checks which of its files exist; never writes files.
 """
 
 from __future__ import annotations
@@ -214,11 +215,8 @@ def empty_section_notes(view: ReportView, plots: Sequence[Plot]) -> dict[str, st
     if "spectrum" not in sections:
         notes["spectrum"] = reason
     if "time" not in sections:
-        notes["time"] = (
-            reason
-            if view.overall.ok == 0 or not view.run.has_hlog
-            else ("The run measured less than one full recording interval, so there is nothing to show over time.")
-        )
+        short = "The run measured less than one full recording interval, so there is nothing to show over time."
+        notes["time"] = reason if view.overall.ok == 0 or not view.run.has_hlog else short
     return notes
 
 
