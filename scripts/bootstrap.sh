@@ -18,9 +18,12 @@ if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
 if [ "$(cat "$venv/.tritonload-stamp" 2>/dev/null || true)" != "$stamp" ]; then
-    echo "installing tritonload[$extras] into $venv (first run takes a minute)" >&2
+    echo "installing tritonload[$extras] into $venv (the first run downloads its packages: minutes)" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[$extras]"
+    # setuptools announces every editable install with a warning banner that pip shows even with
+    # --quiet; filter that one warning (by its text) in the build backend, nothing else.
+    PYTHONWARNINGS="ignore:Editable installation:UserWarning${PYTHONWARNINGS:+,$PYTHONWARNINGS}" \
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[$extras]"
     echo "$stamp" > "$venv/.tritonload-stamp"
 fi
 export PATH="$venv/bin:$PATH"

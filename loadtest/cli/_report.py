@@ -117,7 +117,8 @@ def report(
         return
     if to_stdout and len(chosen) != 1:
         raise click.UsageError("--stdout prints one format; choose exactly one with --format")
-    rendered, breached = _render_run(Path(run_dir), chosen, slo_texts, reevaluate)
+    report_dir = Path.cwd() if to_stdout else Path(out or run_dir)
+    rendered, breached = _render_run(Path(run_dir), chosen, slo_texts, reevaluate, report_dir)
     if to_stdout:
         click.echo(rendered[chosen[0]], nl=False)
     else:
@@ -129,7 +130,7 @@ def report(
 
 
 def _render_run(
-    run_dir: Path, chosen: Sequence[str], slo_texts: Sequence[str], reevaluate: bool
+    run_dir: Path, chosen: Sequence[str], slo_texts: Sequence[str], reevaluate: bool, report_dir: Path
 ) -> tuple[dict[str, str], bool]:
     """Every chosen format of one run, and whether an SLO is breached; exit 5 when it is no run."""
     from loadtest.recording.rundir import RunDirectoryError, load_run
@@ -138,7 +139,7 @@ def _render_run(
     try:
         run = load_run(run_dir)
         results = choose_slo_results(run, slo_texts, reevaluate)
-        view = build_view(run, results)
+        view = build_view(run, results, report_dir=report_dir)
         rendered = {fmt: render_view(view, fmt) for fmt in chosen}
     except RunDirectoryError as exc:
         _fail(str(exc), ExitCode.NOT_COMPARABLE)
@@ -147,13 +148,14 @@ def _render_run(
 
 
 def _write_rendered(target: Path, rendered: dict[str, str]) -> None:
+    from loadtest.recording.rundir import make_output_dir, write_output_text
     from loadtest.report import FILE_NAMES
 
     try:
-        target.mkdir(parents=True, exist_ok=True)
+        make_output_dir(target)
         for fmt, text in rendered.items():
             path = target / FILE_NAMES[fmt]
-            path.write_text(text, encoding="utf-8")
+            write_output_text(path, text)
             click.echo(f"report: {path}")
     except OSError as exc:
         _fail(f"cannot write reports to {target}: {exc.strerror or exc}", ExitCode.RUNTIME_ERROR)
@@ -163,7 +165,7 @@ def _report_set(
     set_dir: Path, chosen: Sequence[str], out: str | None, to_stdout: bool, slo_texts: Sequence[str], reevaluate: bool
 ) -> None:
     """A run set: each run's reports into its own directory, then the set's summary (printed, report.txt)."""
-    from loadtest.recording.rundir import RunDirectoryError
+    from loadtest.recording.rundir import RunDirectoryError, make_output_dir, write_output_text
     from loadtest.recording.runset import load_runset
     from loadtest.report._runset_text import render_runset_text
 
@@ -174,15 +176,19 @@ def _report_set(
         return
     breached = False
     for run in runset.runs:
-        rendered, run_breached = _render_run(run.path, chosen, slo_texts, reevaluate)
+        run_out = Path(out) / run.path.name if out else run.path
+        rendered, run_breached = _render_run(
+            run.path, chosen, slo_texts, reevaluate, Path.cwd() if to_stdout else run_out
+        )
         breached = breached or run_breached
         if not to_stdout:
-            _write_rendered(Path(out) / run.path.name if out else run.path, rendered)
+            _write_rendered(run_out, rendered)
     summary = render_runset_text(runset)
     if not to_stdout:
         target = Path(out) if out else set_dir
         try:
-            (target / "report.txt").write_text(summary, encoding="utf-8")
+            make_output_dir(target)
+            write_output_text(target / "report.txt", summary)
         except OSError as exc:
             _fail(f"cannot write reports to {target}: {exc.strerror or exc}", ExitCode.RUNTIME_ERROR)
         click.echo(f"report: {target / 'report.txt'}")

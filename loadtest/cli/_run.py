@@ -74,6 +74,7 @@ def run(
     from loadtest.gate.runs import run_one, run_repeats
     from loadtest.recording.rundir import RunDirectoryError, make_run_id
     from loadtest.recording.runset import RUNSET_FILE
+    from loadtest.report import slo_console_line
     from loadtest.scenario import ScenarioError
 
     run_dir = Path(out) if out else Path(reports_dir) / make_run_id(scenario.name or "run")
@@ -102,20 +103,11 @@ def run(
         sys.exit(ExitCode.USAGE)
     _write_reports(run_dir, formats)
     for slo in result.summary.get("slos", []):
-        click.echo(_slo_line(slo))
+        click.echo(slo_console_line(slo))
     click.echo(f"run directory: {run_dir}")
     if result.exit_code == ExitCode.INTERRUPTED:
         click.echo("run interrupted: the run directory holds what was measured until then; SLOs not judged", err=True)
     sys.exit(result.exit_code)
-
-
-def _slo_line(slo: dict[str, object]) -> str:
-    reason = str(slo.get("reason") or "")
-    if slo.get("passed") is None and reason.startswith("not judged"):
-        return f"SLO not judged: {slo.get('slo')} ({reason.removeprefix('not judged: ')})"
-    verdict = {True: "pass", False: "FAIL", None: "n/a"}[slo.get("passed")]  # type: ignore[index]
-    measured = slo.get("measured_text") if slo.get("measured") is not None else "not measured"
-    return f"SLO {verdict}: {slo.get('slo')} (measured {measured})"
 
 
 def _print_set(set_dir: Path) -> None:

@@ -9,6 +9,7 @@ prints every problem and exits with code 2, never a traceback. ``set_option`` an
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., object])
 STARTER = "starter.yaml"
+DEFAULT_INIT_PATH = "scenario.yaml"
+STARTER_COMMAND_PREFIX = "#   tritonload "
+"""The starter's example command lines, which name the file ``init`` writes."""
 
 
 def set_option(function: F) -> F:
@@ -38,14 +42,31 @@ def set_option(function: F) -> F:
     )(function)
 
 
+def _checked(path: str, overrides: Sequence[str]) -> tuple[Scenario, dict[str, PayloadPool]]:
+    """Load, validate and resolve a scenario and generate its payloads.
+
+    A file that cannot be read as a scenario mapping (hostile, broken, not YAML) is refused by the
+    light first stage, before the scenario model, pydantic and numpy are imported.
+
+    Raises:
+        ScenarioError: every problem found.
+    """
+    from loadtest.scenario._source import precheck_file
+
+    precheck_file(path, overrides)
+    from loadtest.plan.payloads import build_pools
+    from loadtest.scenario import load_scenario
+
+    scenario = load_scenario(path, overrides)
+    return scenario, build_pools(scenario)
+
+
 def load_or_exit(path: str, overrides: Sequence[str]) -> tuple[Scenario, dict[str, PayloadPool]]:
     """Load, validate and resolve a scenario and generate its payloads; on problems print them and exit 2."""
-    from loadtest.plan.payloads import build_pools
-    from loadtest.scenario import ScenarioError, load_scenario
+    from loadtest.scenario._problems import ScenarioError
 
     try:
-        scenario = load_scenario(path, overrides)
-        return scenario, build_pools(scenario)
+        return _checked(path, overrides)
     except ScenarioError as exc:
         click.echo(str(exc), err=True)
         sys.exit(ExitCode.USAGE)
@@ -77,14 +98,12 @@ def summary(scenario: Scenario) -> str:
 @set_option
 def validate(files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
     """Check scenario files: print "ok" or every problem (exit code 2 on problems). Sends no traffic."""
-    from loadtest.plan.payloads import build_pools
-    from loadtest.scenario import ScenarioError, load_scenario
+    from loadtest.scenario._problems import ScenarioError
 
     failed = False
     for file in files:
         try:
-            scenario = load_scenario(file, overrides)
-            build_pools(scenario)
+            scenario, _ = _checked(file, overrides)
         except ScenarioError as exc:
             failed = True
             click.echo(str(exc), err=True)
@@ -97,20 +116,25 @@ def validate(files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
 @click.command()
 @click.argument("file", metavar="FILE")
 @set_option
-@click.option("--scenario/--no-scenario", "show_scenario", default=True, help="Print the resolved scenario first.")
+@click.option(
+    "--show-scenario/--no-scenario",
+    "show_scenario",
+    default=False,
+    help="Also print the resolved scenario (YAML, every default filled in) after the plan.",
+)
 def plan(file: str, overrides: tuple[str, ...], show_scenario: bool) -> None:
-    """Print the resolved scenario and its plan: users, schedule, expected requests. Sends no traffic."""
+    """Print the plan of a scenario: users, schedule, expected requests. Sends no traffic."""
     from loadtest.plan import make_plan
 
     scenario, _ = load_or_exit(file, overrides)
-    if show_scenario:
-        click.echo(f"# resolved scenario (sha256 {scenario.scenario_hash})")
-        click.echo(scenario.to_yaml())
     click.echo(make_plan(scenario).render(os.environ), nl=False)
+    if show_scenario:
+        click.echo(f"\n# resolved scenario (sha256 {scenario.scenario_hash})")
+        click.echo(scenario.to_yaml(), nl=False)
 
 
 @click.command()
-@click.argument("path", default="scenario.yaml", metavar="[PATH]")
+@click.argument("path", default=DEFAULT_INIT_PATH, metavar="[PATH]")
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 def init(path: str, force: bool) -> None:
     """Write a commented starter scenario to PATH (default scenario.yaml)."""
@@ -118,14 +142,24 @@ def init(path: str, force: bool) -> None:
     if target.exists() and not force:
         click.echo(f"error: {path} exists; choose another path or pass --force to overwrite it", err=True)
         sys.exit(ExitCode.USAGE)
-    text = resources.files("loadtest.scenario").joinpath(STARTER).read_text(encoding="utf-8")
+    text = starter_text(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
     except OSError as exc:
         click.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
         sys.exit(ExitCode.USAGE)
-    click.echo(f"wrote {path}; check it with: tritonload validate {path}")
+    click.echo(f"wrote {path}; check it with: tritonload validate {shlex.quote(path)}")
+
+
+def starter_text(path: str) -> str:
+    """The starter scenario, its example commands naming ``path`` (as a shell would need it)."""
+    text = resources.files("loadtest.scenario").joinpath(STARTER).read_text(encoding="utf-8")
+    shown = shlex.quote(path)
+    lines = text.splitlines(keepends=True)
+    return "".join(
+        line.replace(DEFAULT_INIT_PATH, shown) if line.startswith(STARTER_COMMAND_PREFIX) else line for line in lines
+    )
 
 
 @click.command()

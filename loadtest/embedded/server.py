@@ -1,8 +1,10 @@
 """Run a real Triton Inference Server on this machine, with the demo models.
 
 Owns: the server's work directory (server tree, model repository, log), its process group, its
-ports and its shared-memory segments, from start to a clean stop. Never imports the ``pytriton``
-package or any client code; readiness is checked over plain HTTP.
+ports and its shared-memory segments, from start to a clean stop. A temporary work directory is
+removed on stop, after a failed start, at interpreter exit, and (for a process killed with SIGKILL,
+which runs no cleanup) by the next server that starts on this machine. Never imports the
+``pytriton`` package or any client code; readiness is checked over plain HTTP.
 
 Usage::
 
@@ -25,7 +27,6 @@ import socket
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -37,6 +38,7 @@ from types import TracebackType
 
 from loadtest.embedded import _dist
 from loadtest.embedded._dist import EmbeddedUnavailableError
+from loadtest.embedded._workdir import make_work_dir, sweep_stale_work_dirs
 
 LOGGER = logging.getLogger(__name__)
 
@@ -216,24 +218,29 @@ class EmbeddedTriton:
             raise RuntimeError("EmbeddedTriton is already started")
         dist = _dist.locate()
         began = time.perf_counter()
-        self._prepare_work_dir(dist)
-        attempts = 3 if 0 in self._requested_ports else 1
-        for attempt in range(1, attempts + 1):
-            self._pick_ports()
-            self._spawn(dist)
-            try:
-                self._wait_ready(time.perf_counter() + self.startup_timeout_s)
-            except EmbeddedServerError:
-                clash = _PORT_CLASH.search(_tail(self._log(), 400, self._log_offset))
-                self._terminate()
-                if clash and int(clash.group(1)) not in self._requested_ports and attempt < attempts:
-                    LOGGER.info("port %s was taken meanwhile; retrying with new ports", clash.group(1))
-                    continue
-                self._cleanup_files(keep_log=True)
-                raise
-            break
+        try:
+            self._prepare_work_dir(dist)
+            attempts = 3 if 0 in self._requested_ports else 1
+            for attempt in range(1, attempts + 1):
+                self._pick_ports()
+                self._spawn(dist)
+                try:
+                    self._wait_ready(time.perf_counter() + self.startup_timeout_s)
+                except EmbeddedServerError:
+                    clash = _PORT_CLASH.search(_tail(self._log(), 400, self._log_offset))
+                    self._terminate()
+                    if clash and int(clash.group(1)) not in self._requested_ports and attempt < attempts:
+                        LOGGER.info("port %s was taken meanwhile; retrying with new ports", clash.group(1))
+                        continue
+                    raise
+                break
+        except BaseException:  # a failed start (or Ctrl-C during it) leaves no process and no directory
+            self._terminate()
+            self._cleanup_files()
+            raise
         self.startup_s = time.perf_counter() - began
-        self._finalizer = weakref.finalize(self, EmbeddedTriton._stop_process, self._process, self._shm_prefix)
+        owned = self._work_dir if self._owns_work_dir else None
+        self._finalizer = weakref.finalize(self, EmbeddedTriton._release, self._process, self._shm_prefix, owned)
         atexit.register(self._finalizer)
         LOGGER.info("Triton ready in %.1f s: %s %s", self.startup_s, self.http_url, self.grpc_url)
         return self
@@ -256,7 +263,8 @@ class EmbeddedTriton:
             self._work_dir = self._work_dir_arg
             self._work_dir.mkdir(parents=True, exist_ok=True)
         else:
-            self._work_dir = Path(tempfile.mkdtemp(prefix="tritonload-server-"))
+            sweep_stale_work_dirs()
+            self._work_dir = make_work_dir()
             self._owns_work_dir = True
         backend = self._work_dir / "backends" / "python"
         if backend.exists():
@@ -341,9 +349,10 @@ class EmbeddedTriton:
             )
 
     def _fail(self, reason: str) -> EmbeddedServerError:
-        return EmbeddedServerError(
-            f"{reason}; last lines of {self.log_path}:\n{_tail(self._log(), offset=self._log_offset)}"
-        )
+        # A log inside a temporary work directory goes with it: the message carries its last lines.
+        temporary = self._owns_work_dir and self._work_dir is not None and self._work_dir in self._log().parents
+        where = "the server log" if temporary else str(self.log_path)
+        return EmbeddedServerError(f"{reason}; last lines of {where}:\n{_tail(self._log(), offset=self._log_offset)}")
 
     def _get_json(self, path: str, *, method: str = "GET", timeout_s: float = 1.0) -> object:
         request = urllib.request.Request(f"http://{self._url_host}:{self.http_port}{path}", method=method)
@@ -379,6 +388,13 @@ class EmbeddedTriton:
             EmbeddedTriton._stop_process(process, self._shm_prefix)
 
     @staticmethod
+    def _release(process: subprocess.Popen[bytes] | None, shm_prefix: str, owned_dir: Path | None) -> None:
+        """What a server left running at interpreter exit (or garbage collection) needs: stop, clean up."""
+        EmbeddedTriton._stop_process(process, shm_prefix)
+        if owned_dir is not None:
+            shutil.rmtree(owned_dir, ignore_errors=True)
+
+    @staticmethod
     def _stop_process(process: subprocess.Popen[bytes] | None, shm_prefix: str) -> None:
         if process is not None:
             if process.poll() is None:
@@ -397,15 +413,11 @@ class EmbeddedTriton:
             with contextlib.suppress(OSError):
                 segment.unlink()
 
-    def _cleanup_files(self, *, keep_log: bool = False) -> None:
+    def _cleanup_files(self) -> None:
         if self._owns_work_dir and self._work_dir is not None:
-            if keep_log:  # a failed start: the error message points at this log
-                for name in ("backends", "models"):
-                    shutil.rmtree(self._work_dir / name, ignore_errors=True)
-            else:
-                shutil.rmtree(self._work_dir, ignore_errors=True)
-            self._work_dir = None
-            self._owns_work_dir = False
+            shutil.rmtree(self._work_dir, ignore_errors=True)
+        self._work_dir = None
+        self._owns_work_dir = False
 
 
 __all__ = [

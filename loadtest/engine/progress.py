@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from loadtest.recording.hdrstats import value_at_percentiles
 from loadtest.recording.recorder import LATENCY, Interval
-from loadtest.recording.rundir import merge_traffic, percentile_key
+from loadtest.recording.rundir import console_totals, merge_traffic, percentile_key
 
 
 class Progress:
@@ -78,7 +78,7 @@ class Progress:
         )
         self._print("")
         self._print(header)
-        rows = [*summary.get("traffic", {}).items(), ("(all)", summary.get("overall", {}))]
+        rows = [*summary.get("traffic", {}).items(), *console_totals(summary)]
         for name, entry in rows:
             stats = entry.get("metrics", {}).get(LATENCY, {})
             cells = []

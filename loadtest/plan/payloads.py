@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import itertools
 import math
+import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
 import numpy as np
 
 from loadtest._dtypes import canonical_dtype, is_integer, numpy_dtype
-from loadtest.scenario import InputSpec, Payload, Problem, Scenario, ScenarioError
+from loadtest.scenario import MAX_POOL_BYTES, InputSpec, Payload, Problem, Scenario, ScenarioError
 
 Inputs = dict[str, np.ndarray]
 
@@ -218,9 +219,14 @@ def _from_file(input_name: str, spec: InputSpec, count: int, base_dir: Path) -> 
 
 def _load_array(path: Path, key: str | None, input_name: str) -> np.ndarray:
     try:
+        _check_array_file(path)
         loaded = np.load(path, allow_pickle=False)
+    except PayloadError:
+        raise
     except FileNotFoundError:
         raise PayloadError(f"file not found: {path}", "path") from None
+    except zipfile.BadZipFile as exc:
+        raise PayloadError(f"cannot read {path.name}: not a valid .npz archive ({exc})", "path") from None
     except (OSError, ValueError) as exc:
         hint = " (object arrays are refused: save text as fixed-width strings)" if "pickle" in str(exc) else ""
         raise PayloadError(f"cannot read {path.name}: {exc}{hint}", "path") from None
@@ -228,6 +234,45 @@ def _load_array(path: Path, key: str | None, input_name: str) -> np.ndarray:
         return loaded
     with loaded as archive:
         return _pick(archive, key, input_name, path)
+
+
+def _check_array_file(path: Path) -> None:
+    """Read only the headers of a .npy (or of each array in a .npz) and refuse what must not be loaded.
+
+    numpy allocates an array's full size before reading its data, so a small file whose header
+    claims billions of elements would take gigabytes: the size is checked against the data the file
+    really holds and against the pool limit first.
+
+    Raises:
+        PayloadError: an array too large, or a header that promises more data than the file holds.
+        OSError, ValueError, zipfile.BadZipFile: the file is not readable as .npy / .npz.
+    """
+    if path.suffix == ".npz":
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as stream:
+                    _check_npy_header(stream, info.file_size, f"{path.name}[{info.filename.removesuffix('.npy')}]")
+    else:
+        with path.open("rb") as stream:
+            _check_npy_header(stream, path.stat().st_size, path.name)
+
+
+def _check_npy_header(stream: IO[bytes], size_bytes: int, name: str) -> None:
+    version = np.lib.format.read_magic(stream)
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    reader = readers.get(version)
+    if reader is None:
+        raise PayloadError(f"{name}: .npy format version {version[0]}.{version[1]} is not supported (1.0, 2.0)", "path")
+    shape, _, dtype = reader(stream)
+    data_bytes = math.prod(shape) * dtype.itemsize
+    if data_bytes > MAX_POOL_BYTES:
+        raise PayloadError(f"{name}: the array would take more than 1024 MiB (shape {list(shape)})", "path")
+    available_bytes = size_bytes - stream.tell()
+    if not dtype.hasobject and data_bytes > available_bytes:
+        raise PayloadError(
+            f"{name} is truncated: its header promises {data_bytes} bytes of data, the file holds {available_bytes}",
+            "path",
+        )
 
 
 def _pick(archive: Mapping[str, np.ndarray], key: str | None, input_name: str, path: Path) -> np.ndarray:

@@ -63,13 +63,54 @@ class LoggedInterval:
     histogram: HdrHistogram
 
 
+class IntervalLogError(ValueError):
+    """A line of an interval log cannot be read; ``line`` is its 1-based number."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+
+
+class _CompleteLines:
+    """Hands the log reader complete lines only: a last line without its newline was cut off
+    mid-write (a killed run, a full disk) and is left out, so what was written before stays readable."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.number = 0
+
+    def readline(self) -> str:
+        self.number += 1  # counted first, so a line that fails to decode is named
+        line = self.stream.readline()
+        if not line.endswith("\n"):
+            self.number -= 1
+            return ""
+        return line
+
+    def close(self) -> None:
+        self.stream.close()
+
+
 def read_intervals(path: str | Path, highest_us: int) -> Iterator[LoggedInterval]:
-    """Read every interval histogram of ``path`` with the hdrhistogram package's own log reader."""
+    """Read every interval histogram of ``path`` with the hdrhistogram package's own log reader.
+
+    Raises:
+        OSError: the file cannot be opened.
+        IntervalLogError: a line (other than a torn last one) is not a valid interval line.
+    """
     reader = HistogramLogReader(str(path), new_histogram("latency", highest_us))
+    lines = _CompleteLines(reader.input_file)
+    reader.input_file = lines
     try:
         base_s: float | None = None
         while True:
-            histogram = reader.get_next_interval_histogram()
+            try:
+                histogram = reader.get_next_interval_histogram()
+            except Exception as exc:  # the decoders raise whatever base64/zlib/struct raise
+                message = str(exc) if len(str(exc)) <= 80 else str(exc)[:77] + "..."
+                reason = f"not a valid interval line ({type(exc).__name__}: {message})"
+                raise IntervalLogError(lines.number, reason) from exc
             if histogram is None:
                 return
             start_s = histogram.get_start_time_stamp() / 1000.0

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +30,20 @@ from typing import IO, Any, TypeVar
 from hdrh.histogram import HdrHistogram
 
 from loadtest.recording import hlog
+from loadtest.recording._readcheck import (
+    MAX_SCENARIO_BYTES,
+    MAX_SUMMARY_BYTES,
+    RunDirectoryError,
+    check_summary,
+    check_summary_version,
+    interval_record_problem,
+    parse_json,
+    read_bounded_text,
+    read_jsonl,
+    server_stats_record_problem,
+)
 from loadtest.recording.hdrstats import summary_stats
-from loadtest.recording.recorder import TIME_METRICS, Interval, Recorder, TagKey, TrafficCounters, new_histogram
+from loadtest.recording.recorder import TIME_METRICS, TTFR, Interval, Recorder, TagKey, TrafficCounters, new_histogram
 
 T = TypeVar("T")
 SUMMARY_VERSION = 1
@@ -42,11 +55,11 @@ SERVER_STATS_FILE = "server-stats.jsonl"
 LOG_FILE = "run.log"
 OVERALL = "*"
 """Name of the pseudo traffic entry that merges every entry (global SLOs are evaluated on it)."""
+UNARY = "unary"
+STREAM = "stream"
+KINDS: tuple[str, ...] = (UNARY, STREAM)
+"""Kinds of traffic whose latencies are never merged in a report (see :func:`kind_summaries`)."""
 DEFAULT_PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0, 99.9)
-
-
-class RunDirectoryError(Exception):
-    """A run directory is missing, unreadable or of an unknown format."""
 
 
 def percentile_key(percentile: float) -> str:
@@ -106,6 +119,61 @@ def traffic_summary(
     return entry
 
 
+def entry_kind(block: Mapping[str, Any]) -> str:
+    """``"stream"`` for a decoupled traffic entry (its latency runs to the final response), else ``"unary"``."""
+    streaming = block.get("pattern") == "decoupled" or TTFR in (block.get("metrics") or {})
+    return STREAM if streaming else UNARY
+
+
+def kind_summaries(
+    traffic: Mapping[str, Mapping[str, Any]],
+    histograms: Mapping[TagKey, HdrHistogram],
+    *,
+    highest_us: int,
+    duration_s: float,
+    percentiles: Sequence[float],
+) -> dict[str, dict[str, Any]]:
+    """Unary entries and streams totalled apart (``summary.json["overall_by_kind"]``).
+
+    A stream's latency runs to its final response, so a percentile over both kinds describes
+    neither. Each kind present gets a block like a traffic entry's, plus ``entries`` (its names).
+
+    Args:
+        traffic: the summary's traffic blocks (their counters are added up).
+        histograms: whole-run histograms per (traffic, metric) (merged per kind).
+    """
+    result: dict[str, dict[str, Any]] = {}
+    for kind in KINDS:
+        names = [name for name, block in traffic.items() if entry_kind(block) == kind]
+        if not names:
+            continue
+        counters = TrafficCounters()
+        for name in names:
+            block = traffic[name]
+            errors: Counter[str] = Counter(block.get("errors_by_kind") or {})
+            counters.add(
+                TrafficCounters(
+                    int(block.get("ok", 0)),
+                    errors,
+                    int(block.get("late_sends", 0)),
+                    int(block.get("clamped_values", 0)),
+                )
+            )
+        chosen = {key: histogram for key, histogram in histograms.items() if key[0] in names}
+        summary = traffic_summary(counters, merge_traffic(chosen, highest_us), duration_s, percentiles)
+        result[kind] = {"entries": names, **summary}
+    return result
+
+
+def console_totals(summary: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The total rows of a console table: ``(all unary)`` and ``(all streams)`` when the run has both
+    kinds (their latencies are never merged), else ``(all)``."""
+    kinds = summary.get("overall_by_kind") or {}
+    if UNARY in kinds and STREAM in kinds:
+        return [("(all unary)", kinds[UNARY]), ("(all streams)", kinds[STREAM])]
+    return [("(all)", summary.get("overall", {}))]
+
+
 def build_summary(
     recorder: Recorder,
     *,
@@ -142,6 +210,9 @@ def build_summary(
     overall = traffic_summary(
         overall_counters, merge_traffic(recorder.totals, recorder.highest_us), duration_s, percentiles
     )
+    by_kind = kind_summaries(
+        traffic, recorder.totals, highest_us=recorder.highest_us, duration_s=duration_s, percentiles=percentiles
+    )
     return {
         "summary_version": SUMMARY_VERSION,
         "run_id": run_id,
@@ -157,6 +228,7 @@ def build_summary(
         **dict(meta),
         "traffic": traffic,
         "overall": overall,
+        "overall_by_kind": by_kind,
         "slos": list(slos),
     }
 
@@ -165,9 +237,39 @@ def _iso(epoch_s: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_s)) + f".{int(epoch_s % 1 * 1000):03d}Z"
 
 
+NOT_SHARED_WRITABLE = 0o022
+"""Permission bits a run directory and the files tritonload writes into it never have (group and
+world write), whatever the umask: no other account can change or replace what was measured."""
+
+
+def without_shared_write(path: Path) -> None:
+    """Remove group and world write permission from ``path`` (a file or directory)."""
+    mode = path.stat().st_mode
+    if mode & NOT_SHARED_WRITABLE:
+        path.chmod(mode & 0o7777 & ~NOT_SHARED_WRITABLE)
+
+
+def make_output_dir(path: Path) -> None:
+    """Create ``path`` (and its parents) for a run or its reports, never group- or world-writable."""
+    path.mkdir(parents=True, exist_ok=True)
+    without_shared_write(path)
+
+
+def write_output_text(path: Path, text: str) -> None:
+    """Write a file of a run directory or a report, never group- or world-writable."""
+    path.write_text(text, encoding="utf-8")
+    without_shared_write(path)
+
+
+def _open_output(path: Path) -> IO[str]:
+    stream = path.open("w", encoding="utf-8")
+    without_shared_write(path)
+    return stream
+
+
 def _write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+    write_output_text(tmp, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
     os.replace(tmp, path)
 
 
@@ -183,12 +285,12 @@ class RunWriter:
     def __init__(self, run_dir: Path, *, scenario_yaml: str, start_epoch_s: float, comment: str = "") -> None:
         if (run_dir / SUMMARY_FILE).exists():
             raise RunDirectoryError(f"{run_dir} already holds a run; choose another --out")
-        run_dir.mkdir(parents=True, exist_ok=True)
+        make_output_dir(run_dir)
         self.run_dir = run_dir
-        (run_dir / SCENARIO_FILE).write_text(scenario_yaml, encoding="utf-8")
-        self._hlog_stream: IO[str] = (run_dir / HLOG_FILE).open("w", encoding="utf-8")
+        write_output_text(run_dir / SCENARIO_FILE, scenario_yaml)
+        self._hlog_stream: IO[str] = _open_output(run_dir / HLOG_FILE)
         self._hlog = hlog.IntervalLogWriter(self._hlog_stream, start_epoch_s=start_epoch_s, comment=comment)
-        self._intervals: IO[str] = (run_dir / INTERVALS_FILE).open("w", encoding="utf-8")
+        self._intervals: IO[str] = _open_output(run_dir / INTERVALS_FILE)
         self._server_stats: IO[str] | None = None
         self._base_ns: int | None = None
 
@@ -212,7 +314,7 @@ class RunWriter:
     def write_server_stats(self, snapshot: Mapping[str, Any]) -> None:
         """Append one server statistics snapshot to ``server-stats.jsonl``."""
         if self._server_stats is None:
-            self._server_stats = (self.run_dir / SERVER_STATS_FILE).open("w", encoding="utf-8")
+            self._server_stats = _open_output(self.run_dir / SERVER_STATS_FILE)
         self._server_stats.write(json.dumps(snapshot, default=str) + "\n")
         self._server_stats.flush()
 
@@ -263,50 +365,43 @@ class Run:
         """
         return self._read_hlog(lambda path: list(hlog.read_intervals(path, self.highest_us)))
 
+    @property
+    def has_hlog(self) -> bool:
+        """Whether the run wrote ``latency.hlog`` (a run that failed at once may not have)."""
+        return (self.path / HLOG_FILE).is_file()
+
     def _read_hlog(self, read: Callable[[Path], T]) -> T:
         path = self.path / HLOG_FILE
         try:
             return read(path)
-        except Exception as exc:  # the hdrhistogram reader raises whatever its decoders raise
-            raise RunDirectoryError(f"{path} is unreadable: {type(exc).__name__}: {exc}") from exc
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                break  # a run killed mid-write leaves a torn last line
-    return records
+        except FileNotFoundError:
+            raise RunDirectoryError(f"{path} is missing") from None
+        except hlog.IntervalLogError as exc:
+            raise RunDirectoryError(f"{path}:{exc.line}: {exc.reason}") from None
+        except OSError as exc:
+            raise RunDirectoryError(f"{path} is unreadable: {exc.strerror or exc}") from None
 
 
 def load_run(path: str | Path) -> Run:
-    """Read a run directory.
+    """Read a run directory, checking every file it reads (see ``loadtest.recording._readcheck``).
 
     Raises:
-        RunDirectoryError: not a run directory, or a summary of an unknown version.
+        RunDirectoryError: not a run directory, a summary of an unknown or newer version, or a file
+            that is truncated, corrupt or of the wrong shape (one line naming the file and the field).
     """
     run_dir = Path(path)
     summary_path = run_dir / SUMMARY_FILE
     if not summary_path.is_file():
         raise RunDirectoryError(f"{run_dir} is not a run directory (no {SUMMARY_FILE})")
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RunDirectoryError(f"{summary_path} is unreadable: {exc}") from exc
-    version = summary.get("summary_version")
-    if version != SUMMARY_VERSION:
-        raise RunDirectoryError(f"{summary_path} has summary_version {version!r}; this tritonload reads 1")
+    summary = parse_json(read_bounded_text(summary_path, MAX_SUMMARY_BYTES), str(summary_path))
+    check_summary_version(summary, str(summary_path), SUMMARY_VERSION)
+    check_summary(summary, str(summary_path))
     scenario_path = run_dir / SCENARIO_FILE
-    scenario_yaml = scenario_path.read_text(encoding="utf-8") if scenario_path.exists() else ""
+    scenario_yaml = read_bounded_text(scenario_path, MAX_SCENARIO_BYTES) if scenario_path.is_file() else ""
     return Run(
         path=run_dir,
         summary=summary,
         scenario_yaml=scenario_yaml,
-        intervals=_read_jsonl(run_dir / INTERVALS_FILE),
-        server_stats=_read_jsonl(run_dir / SERVER_STATS_FILE),
+        intervals=read_jsonl(run_dir / INTERVALS_FILE, interval_record_problem),
+        server_stats=read_jsonl(run_dir / SERVER_STATS_FILE, server_stats_record_problem),
     )

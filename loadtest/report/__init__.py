@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from loadtest.recording.rundir import Run, load_run
+from loadtest.recording.rundir import Run, load_run, make_output_dir, write_output_text
 from loadtest.report._csv import render_csv as _csv
 from loadtest.report._html import render_html as _html
 from loadtest.report._json import REPORT_VERSION
@@ -27,6 +27,7 @@ from loadtest.report._junit import render_junit as _junit
 from loadtest.report._markdown import md_escape
 from loadtest.report._markdown import render_markdown as _markdown
 from loadtest.report._text import render_text as _text
+from loadtest.report._text import slo_console_line
 from loadtest.report._view import ReportView, build_view
 
 FILE_NAMES: dict[str, str] = {
@@ -111,13 +112,13 @@ def write_reports(
     if unknown:
         raise ValueError(f"unknown report format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
     run = load_run(run_dir)
-    view = build_view(run, slo_results(run) if slos is None else slos)
     target = Path(out_dir) if out_dir is not None else run.path
-    target.mkdir(parents=True, exist_ok=True)
+    view = build_view(run, slo_results(run) if slos is None else slos, report_dir=target)
+    make_output_dir(target)
     written = []
     for fmt in dict.fromkeys(formats):
         path = target / FILE_NAMES[fmt]
-        path.write_text(_RENDERERS[fmt](view), encoding="utf-8")
+        write_output_text(path, _RENDERERS[fmt](view))
         written.append(path)
     return written
 
@@ -132,6 +133,7 @@ __all__ = [
     "md_escape",
     "render",
     "render_view",
+    "slo_console_line",
     "slo_results",
     "write_reports",
 ]

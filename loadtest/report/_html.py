@@ -1,9 +1,11 @@
 """The HTML report: one self-contained page (inline CSS and SVG plots, no script, no external asset).
 
-Owns which plots the page shows and the data handed to the Jinja2 template
+Owns which plots the page shows, the note that says why a section has none (a failed run), the
+links to the run's files that exist, and the data handed to the Jinja2 template
 (``templates/report.html.j2``, autoescaping on: every string from the scenario or the server is
 escaped; the only markup passed through unescaped is the SVG matplotlib wrote, whose text it
-escapes itself). Reads the run's histograms through :class:`~loadtest.recording.rundir.Run`; never writes files.
+escapes itself). Reads the run's histograms through :class:`~loadtest.recording.rundir.Run` and
+checks which of its files exist; never writes files.
 """
 
 from __future__ import annotations
@@ -27,12 +29,12 @@ from loadtest.recording.rundir import (
     SUMMARY_FILE,
 )
 from loadtest.report import _plots
+from loadtest.report._server import SERVER_PHASES
 from loadtest.report._view import (
     GAP,
     LATENCY,
     METRIC_LABELS,
     RESPONSE_TIME,
-    SERVER_PHASES,
     TTFR,
     ReportView,
     fmt_measured,
@@ -55,6 +57,8 @@ class Plot:
     title: str
     caption: str
     svg: Markup
+    latency: bool = True
+    """True for a figure of latency histograms (False: throughput, server-side times)."""
 
 
 def _environment() -> Environment:
@@ -150,7 +154,7 @@ def _throughput_plot(view: ReportView) -> list[Plot]:
         "Successful and failed requests per second in each recording interval, per traffic entry; a final "
         "partial interval is left out."
     )
-    return [Plot("time", "Throughput and errors over time", caption, _svg(svg))]
+    return [Plot("time", "Throughput and errors over time", caption, _svg(svg), latency=False)]
 
 
 def _server_plots(view: ReportView) -> list[Plot]:
@@ -181,22 +185,49 @@ def _server_plots(view: ReportView) -> list[Plot]:
             title = f"Server side: {server.model}"
             svg = _plots.server_time_svg(title, times, phases, f"m-{server.label}")
             caption = f"Triton's statistics for {server.label}: average time per request in each interval."
-            plots.append(Plot("server", title, caption, _svg(svg)))
+            plots.append(Plot("server", title, caption, _svg(svg), latency=False))
     return plots
 
 
 def build_plots(view: ReportView) -> list[Plot]:
-    """Every figure of the page, in display order."""
-    totals = view.run.histograms()
-    return [*_spectrum_plots(view, totals), *_over_time_plots(view), *_throughput_plot(view), *_server_plots(view)]
+    """Every figure of the page, in display order (no latency figures when the run wrote no histogram log)."""
+    latency: list[Plot] = []
+    if view.run.has_hlog:
+        latency = [*_spectrum_plots(view, view.run.histograms()), *_over_time_plots(view)]
+    spectra = [plot for plot in latency if plot.section == "spectrum"]
+    over_time = [plot for plot in latency if plot.section == "time"]
+    return [*spectra, *over_time, *_throughput_plot(view), *_server_plots(view)]
+
+
+def empty_section_notes(view: ReportView, plots: Sequence[Plot]) -> dict[str, str]:
+    """Why a section has no latency figure (``"spectrum"``, ``"time"``), so an empty heading never just sits there."""
+    sections = {plot.section for plot in plots if plot.latency}
+    if view.overall.ok == 0:
+        if view.complete:
+            reason = "No request succeeded, so no latency was recorded (the errors are counted above)."
+        else:
+            reason = f"The run {view.status} before any request succeeded, so no latency was recorded."
+    elif not view.run.has_hlog:
+        reason = f"The run wrote no {HLOG_FILE}, so there is no latency to plot."
+    else:
+        reason = "No successful request recorded a latency."
+    notes = {}
+    if "spectrum" not in sections:
+        notes["spectrum"] = reason
+    if "time" not in sections:
+        short = "The run measured less than one full recording interval, so there is nothing to show over time."
+        notes["time"] = reason if view.overall.ok == 0 or not view.run.has_hlog else short
+    return notes
 
 
 def render_html(view: ReportView, plots: Sequence[Plot] | None = None) -> str:
     """The HTML report of one run (``plots``: defaults to :func:`build_plots`)."""
     template = _environment().get_template("report.html.j2")
+    figures = list(build_plots(view) if plots is None else plots)
     context: dict[str, Any] = {
         "view": view,
-        "plots": list(build_plots(view) if plots is None else plots),
+        "plots": figures,
+        "notes": empty_section_notes(view, figures),
         "metric_labels": METRIC_LABELS,
         "time_metrics": [m for m in view.metrics if m != "responses"],
         "slo_rows": [
@@ -210,7 +241,11 @@ def render_html(view: ReportView, plots: Sequence[Plot] | None = None) -> str:
             }
             for slo in view.slos
         ],
-        "files": [SCENARIO_FILE, SUMMARY_FILE, HLOG_FILE, INTERVALS_FILE, SERVER_STATS_FILE, LOG_FILE],
+        "files": [
+            name
+            for name in (SCENARIO_FILE, SUMMARY_FILE, HLOG_FILE, INTERVALS_FILE, SERVER_STATS_FILE, LOG_FILE)
+            if (view.run.path / name).is_file()
+        ],
         "version": __version__,
     }
     return template.render(**context)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from loadtest.report._view import EntryView, ReportView, ServerTimes
+from loadtest.report._server import ServerTimes
+from loadtest.report._view import EntryView, ReportView
 
 REPORT_VERSION = 1
 
@@ -19,8 +20,12 @@ def _server(server: ServerTimes | None) -> dict[str, Any] | None:
         return None
     return {
         "label": server.label,
+        "labels": list(server.labels),
         "model": server.model,
+        "version": server.version,
         "requests": server.requests,
+        "failed_requests": server.failed,
+        "inferences": server.inferences,
         "executions": server.executions,
         "average_batch": None if server.average_batch is None else round(server.average_batch, 3),
         "phase_us": {k: None if v is None else round(v, 3) for k, v in server.phase_us.items()},
@@ -46,6 +51,10 @@ def _entry(entry: EntryView) -> dict[str, Any]:
     }
 
 
+def _total(row: EntryView) -> dict[str, Any]:
+    return {k: v for k, v in _entry(row).items() if k not in ("pattern", "server")}
+
+
 def report_document(view: ReportView) -> dict[str, Any]:
     """The JSON report as a dict."""
     return {
@@ -64,7 +73,8 @@ def report_document(view: ReportView) -> dict[str, Any]:
         "load": dict(view.load),
         "slos": view.slos,
         "traffic": {entry.name: _entry(entry) for entry in view.entries},
-        "overall": {k: v for k, v in _entry(view.overall).items() if k not in ("pattern", "server")},
+        "overall": _total(view.overall),
+        "overall_by_kind": {kind: {**_total(row), "entries": list(row.members)} for kind, row in view.kinds.items()},
         "servers": [_server(server) for server in view.servers],
         "provenance": dict(view.provenance),
     }

@@ -56,21 +56,24 @@ def _verdict(view: ReportView) -> str:
 
 
 def _traffic(view: ReportView) -> list[str]:
+    if view.no_traffic_note:
+        return [view.no_traffic_note]
     keys = view.percentile_keys
     metrics = [m for m in (LATENCY, RESPONSE_TIME, TTFR, GAP) if m in view.metrics]
     headers = ["traffic", "metric", "req/s", "errors", *(f"{k} ms" for k in keys), "max ms"]
     rows = []
-    for entry in view.rows:
-        for index, metric in enumerate(m for m in metrics if m in entry.metrics):
+    for entry in (*view.entries, *view.total_rows):
+        recorded: list[str | None] = [m for m in metrics if m in entry.metrics] or [None]  # a row even when none
+        for index, metric in enumerate(recorded):
             first = index == 0
             rows.append(
                 [
                     f"**{md_escape(entry.name)}**" if first else "",
-                    _SHORT[metric],
+                    "-" if metric is None else _SHORT[metric],
                     fmt_rate(entry.throughput_rps) if first else "",
                     (f"{entry.errors} ({fmt_percent(entry.error_rate)})" if entry.errors else "0") if first else "",
-                    *(fmt_ms(entry.stat(metric, k)) for k in keys),
-                    fmt_ms(entry.stat(metric, "max")),
+                    *(fmt_ms(None if metric is None else entry.stat(metric, k)) for k in keys),
+                    fmt_ms(None if metric is None else entry.stat(metric, "max")),
                 ]
             )
     return md_table(headers, rows, "ll" + "r" * (len(headers) - 2))
@@ -98,7 +101,8 @@ def render_markdown(view: ReportView) -> str:
         f"### tritonload: {md_escape(scenario.get('name', view.run_id))} — {_verdict(view)}",
         "",
         f"Run {md_code(view.run_id)}: {md_escape(view.status)}, {view.duration_s:.1f} s measured, "
-        f"{view.overall.requests} requests, scenario hash {md_code(scenario.get('hash', '-'))}.",
+        f"{view.overall.requests} requests, "
+        + (f"scenario hash {md_code(scenario['hash'])}." if scenario.get("hash") else "scenario not recorded."),
         "",
         *_traffic(view),
         *_slos(view),

@@ -1,10 +1,11 @@
 """Plots for the HTML report, drawn with matplotlib and returned as inline SVG text.
 
 Owns the figures: HDR percentile spectra (tail on a log axis), percentiles over time, throughput
-and errors over time, server-side times over time. Uses matplotlib's object API (no pyplot, no
-global figure state) with text kept as SVG ``<text>`` (matplotlib escapes it) and math parsing off,
-so a name with ``$`` or ``<`` is drawn as written. Deterministic: fixed hash salt, no date. Never
-reads files and never decides what a report contains.
+and errors over time, server-side times over time. A latency axis is logarithmic when its values span
+more than :data:`LOG_AXIS_RATIO` (1-7 ms percentiles stay readable under 500 ms outliers). Uses
+matplotlib's object API (no pyplot, no global figure state) with text kept as SVG ``<text>``
+(matplotlib escapes it) and math parsing off, so a name with ``$`` or ``<`` is drawn as written.
+Deterministic: fixed hash salt, no date. Never reads files and never decides what a report contains.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from loadtest.recording.hdrstats import value_at_percentiles
 FIG_WIDTH_IN = 9.0
 FIG_HEIGHT_IN = 3.4
 SPECTRUM_POINTS = 160
+LOG_AXIS_RATIO = 100.0
+"""Largest / smallest plotted latency above which the latency axis is logarithmic (two decades)."""
 _RC: dict[str, Any] = {
     "svg.fonttype": "none",
     "svg.hashsalt": "tritonload",
@@ -97,20 +100,33 @@ def _nines_axis(axes: Any, top: float) -> None:
     axes.set_xlabel("percentile")
 
 
+def latency_axis(axes: Any, values: Sequence[float], unit_label: str) -> None:
+    """A logarithmic latency axis when ``values`` span more than :data:`LOG_AXIS_RATIO`, else linear from 0."""
+    positive = [v for v in values if v > 0 and not math.isnan(v)]
+    if positive and max(positive) / min(positive) > LOG_AXIS_RATIO:
+        axes.set_yscale("log")
+        axes.set_ylabel(f"{unit_label} (log scale)")
+    else:
+        axes.set_ylim(bottom=0)
+        axes.set_ylabel(unit_label)
+
+
 @_styled
 def spectrum_svg(title: str, series: Series, salt: str, unit_label: str = "ms", scale: float = 1e-3) -> str:
     """One HDR percentile spectrum with a line per (label, histogram)."""
     figure = _figure()
     axes = figure.add_subplot()
     top = 10.0
+    plotted: list[float] = []
     for label, histogram in series:
         xs, values = spectrum_points(histogram)
         if xs:
-            axes.plot(xs, [v * scale for v in values], label=label, linewidth=1.4)
+            scaled = [v * scale for v in values]
+            axes.plot(xs, scaled, label=label, linewidth=1.4)
+            plotted += scaled
             top = max(top, xs[-1])
     _nines_axis(axes, top)
-    axes.set_ylabel(unit_label)
-    axes.set_ylim(bottom=0)
+    latency_axis(axes, plotted, unit_label)
     axes.set_title(title, loc="left")
     if len(series) > 1:
         _legend(axes)
@@ -144,8 +160,7 @@ def over_time_svg(
             linestyle=":" if label == "max" else "-",
         )
     axes.set_xlabel("time (s)")
-    axes.set_ylabel("ms")
-    axes.set_ylim(bottom=0)
+    latency_axis(axes, [v for column in columns for v in column if v is not None], "ms")
     axes.set_title(title, loc="left")
     _legend(axes)
     return _svg(figure, salt)

@@ -6,7 +6,8 @@ Owns the text layout (aligned columns, times in milliseconds with three decimals
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from loadtest.report._view import (
     METRIC_LABELS,
@@ -38,14 +39,21 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) 
     return [line(headers), *(line(row) for row in rows)]
 
 
+def scenario_line(scenario: Mapping[str, Any]) -> str:
+    """``scenario NAME (hash H, seed S)``, or a word on why a failed run does not know it."""
+    if not scenario:
+        return "scenario: not recorded (the run stopped before writing it)"
+    name, seed = scenario.get("name", "unknown"), scenario.get("seed", "unknown")
+    return f"scenario {name} (hash {scenario.get('hash', 'unknown')}, seed {seed})"
+
+
 def _header(view: ReportView) -> list[str]:
-    scenario = view.scenario
     state = "complete" if view.complete else "INCOMPLETE"
     lines = [
         f"tritonload run {view.run_id}: {view.status} ({state})",
         f"started {view.started_at}, measured {view.duration_s:.1f} s"
         f" (warm-up excluded: {view.warmup_requests} requests)",
-        f"scenario {scenario.get('name', '-')} (hash {scenario.get('hash', '-')}, seed {scenario.get('seed', '-')})",
+        scenario_line(view.scenario),
     ]
     if view.error:
         lines.append(f"error: {view.error}")
@@ -53,6 +61,8 @@ def _header(view: ReportView) -> list[str]:
 
 
 def _traffic(view: ReportView) -> list[str]:
+    if view.no_traffic_note:
+        return [view.no_traffic_note]
     rows = [
         [
             row.name,
@@ -69,7 +79,7 @@ def _traffic(view: ReportView) -> list[str]:
 
 
 def _metric(view: ReportView, metric: str) -> list[str]:
-    rows = [row for row in view.rows if metric in row.metrics]
+    rows = view.metric_rows(metric)
     if not rows:
         return []
     count_metric = metric == RESPONSES
@@ -104,6 +114,19 @@ def _slos(view: ReportView) -> list[str]:
     ]
     lines += ["  " + line for line in table(["", "scope", "objective", "measured", ""], rows, left=3)]
     return lines
+
+
+def slo_console_line(slo: Mapping[str, Any]) -> str:
+    """One SLO result as ``tritonload run`` prints it: ``SLO FAIL: p99 latency < 10ms (measured 14.2 ms)``."""
+    passed = slo.get("passed")
+    why = str(slo.get("reason") or "")
+    if passed is None and why.startswith("not judged"):
+        return f"SLO not judged: {slo.get('slo')} ({why.removeprefix('not judged: ')})"
+    verdict = "n/a" if passed is None else "pass" if passed else "FAIL"
+    if slo.get("measured") is None:
+        reason = slo.get("reason")
+        return f"SLO {verdict}: {slo.get('slo')} (not measured{': ' + str(reason) if reason else ''})"
+    return f"SLO {verdict}: {slo.get('slo')} (measured {fmt_measured(str(slo.get('unit', '')), slo['measured'])})"
 
 
 def _errors(view: ReportView) -> list[str]:

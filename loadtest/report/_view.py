@@ -1,23 +1,47 @@
 """What every report shows, read once from a run's summary: the view the renderers share.
 
-Owns the choice of rows (one per traffic entry, then ``overall``), of columns (the run's own
-percentiles, the metrics an entry recorded), the mapping of a traffic entry to its model's
-server-side statistics, and number formatting. Pure: takes a loaded :class:`~loadtest.recording.rundir.Run`
-and SLO results, never reads files itself and never renders a format.
+Owns the choice of rows (one per traffic entry, then the totals: ``overall``, or unary entries and
+streams apart when a run has both, since a stream's latency runs to its final response and a
+percentile over both kinds describes neither), of columns (the run's own percentiles, the metrics an
+entry recorded), the mapping of a traffic entry to its model's server-side statistics, what is known
+of a scenario whose run failed early, and number formatting. Pure: takes a loaded
+:class:`~loadtest.recording.rundir.Run` and SLO results; reads only through it (the histogram log,
+for the kind totals of a run written before ``overall_by_kind`` existed) and never renders a format.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from loadtest._yaml_limits import YamlLimitError, load_plain_yaml
 from loadtest.recording.recorder import GAP, LATENCY, RESPONSE_TIME, RESPONSES, TTFR
-from loadtest.recording.rundir import DEFAULT_PERCENTILES, Run, percentile_key
+from loadtest.recording.rundir import (
+    DEFAULT_PERCENTILES,
+    KINDS,
+    STREAM,
+    UNARY,
+    Run,
+    RunDirectoryError,
+    entry_kind,
+    kind_summaries,
+    percentile_key,
+)
+from loadtest.report._server import ServerTimes, distinct, server_for, server_times
 
 OVERALL_NAME = "overall"
 """Row name of all traffic entries merged (where global SLOs are evaluated)."""
+KIND_ROW_NAMES: dict[str, str] = {UNARY: "all unary", STREAM: "all streams"}
+"""Row names of the per-kind totals (a traffic entry's name cannot hold a space, so they never clash)."""
 METRIC_ORDER: tuple[str, ...] = (LATENCY, RESPONSE_TIME, TTFR, GAP, RESPONSES)
 METRIC_LABELS: dict[str, str] = {
     LATENCY: "latency",
@@ -26,26 +50,6 @@ METRIC_LABELS: dict[str, str] = {
     GAP: "gap between responses",
     RESPONSES: "responses per request",
 }
-SERVER_PHASES: tuple[str, ...] = ("queue", "compute_input", "compute_infer", "compute_output")
-"""Triton statistics phases averaged per request (in µs) for the server-side columns."""
-
-
-@dataclass(frozen=True)
-class ServerTimes:
-    """One model's average server-side time per request over the run (µs), from its statistics."""
-
-    label: str
-    model: str
-    requests: int
-    executions: int
-    phase_us: dict[str, float | None]
-    identity: tuple[Any, ...] = ()
-    """Tells two labels of one model on one server apart from two servers (see :func:`server_times`)."""
-
-    @property
-    def average_batch(self) -> float | None:
-        """Requests per model execution (dynamic batching shows as > 1)."""
-        return self.requests / self.executions if self.executions else None
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,13 @@ class EntryView:
     server: ServerTimes | None = None
     request_rate: float | None = None
     """Open loop: the entry's intended arrival rate (requests/s), when the run recorded it."""
+    members: tuple[str, ...] = ()
+    """For a total row: the traffic entries it adds up."""
+
+    @property
+    def kind(self) -> str:
+        """``"stream"`` (decoupled) or ``"unary"``."""
+        return entry_kind({"pattern": self.pattern, "metrics": self.metrics})
 
     @property
     def open_loop(self) -> bool:
@@ -120,6 +131,10 @@ class ReportView:
     overall: EntryView
     slos: list[dict[str, Any]] = field(default_factory=list)
     servers: list[ServerTimes] = field(default_factory=list)
+    kinds: dict[str, EntryView] = field(default_factory=dict)
+    """Totals of unary entries and of streams (``"unary"``, ``"stream"``), for the kinds present."""
+    files_href: str = ""
+    """URL path from where the report is written to the run directory ("" when it is written there)."""
 
     @property
     def percentile_keys(self) -> list[str]:
@@ -127,9 +142,44 @@ class ReportView:
         return [percentile_key(p) for p in self.percentiles]
 
     @property
+    def mixed_kinds(self) -> bool:
+        """True when the run has unary entries and streams (their latencies are never merged)."""
+        return len({entry.kind for entry in self.entries}) > 1
+
+    @property
+    def total_rows(self) -> list[EntryView]:
+        """Rows that add up several entries' latencies: each kind apart when the kinds are mixed
+        (a kind with one entry would repeat it), else ``overall`` when there is more than one entry."""
+        if self.mixed_kinds:
+            return [self.kinds[kind] for kind in KINDS if kind in self.kinds and len(self.kinds[kind].members) > 1]
+        return [self.overall] if len(self.entries) > 1 else []
+
+    @property
     def rows(self) -> list[EntryView]:
-        """Every traffic entry, then ``overall`` when there is more than one entry."""
-        return [*self.entries, self.overall] if len(self.entries) > 1 else list(self.entries)
+        """Rows of the counts table: every entry, the totals, and ``overall`` (all requests) after them."""
+        totals = self.total_rows
+        if self.mixed_kinds:
+            return [*self.entries, *totals, self.overall]
+        return [*self.entries, *totals]
+
+    def metric_rows(self, metric: str) -> list[EntryView]:
+        """Rows of one metric's table: the entries that recorded it, then the totals that did."""
+        return [row for row in (*self.entries, *self.total_rows) if metric in row.metrics]
+
+    @property
+    def no_traffic_note(self) -> str | None:
+        """Why the run has no traffic to show (it stopped before any started), or None."""
+        if self.entries:
+            return None
+        return f"No traffic was measured: the run {self.status} before any started."
+
+    @property
+    def headline(self) -> list[tuple[str, EntryView]]:
+        """The rows the page headline quotes latency from, with a label: one per kind when mixed."""
+        if self.mixed_kinds:
+            labels = {UNARY: "unary", STREAM: "streams"}
+            return [(labels[kind], self.kinds[kind]) for kind in KINDS if kind in self.kinds]
+        return [("", self.overall)]
 
     @property
     def metrics(self) -> list[str]:
@@ -157,17 +207,28 @@ class ReportView:
         return "passed" if self.slos else "no slos"
 
 
-def build_view(run: Run, slos: Sequence[Mapping[str, Any]] = ()) -> ReportView:
-    """Read the summary of ``run`` into a :class:`ReportView` (``slos``: evaluated SLO dicts)."""
+def build_view(
+    run: Run, slos: Sequence[Mapping[str, Any]] = (), *, report_dir: str | os.PathLike[str] | None = None
+) -> ReportView:
+    """Read the summary of ``run`` into a :class:`ReportView` (``slos``: evaluated SLO dicts).
+
+    ``report_dir`` is where the reports will be written (default: the run directory), so links to
+    the run's files resolve from there.
+    """
     summary = run.summary
     servers = server_times(run.server_stats)
     models = summary.get("provenance", {}).get("models", {})
     load = summary.get("load") or {}
     entries = [
-        _entry(name, block, _server_for(block, servers, models), load)
+        _entry(name, block, server_for(block, servers, models), load)
         for name, block in summary.get("traffic", {}).items()
     ]
     overall = _entry(OVERALL_NAME, summary.get("overall", {}), None, load)
+    kinds = {
+        kind: _entry(KIND_ROW_NAMES[kind], block, None, load, members=tuple(block.get("entries") or ()))
+        for kind, block in _kind_blocks(run).items()
+        if kind in KIND_ROW_NAMES
+    }
     return ReportView(
         run=run,
         run_id=str(summary.get("run_id", run.path.name)),
@@ -178,15 +239,60 @@ def build_view(run: Run, slos: Sequence[Mapping[str, Any]] = ()) -> ReportView:
         ended_at=str(summary.get("ended_at", "")),
         duration_s=float(summary.get("duration_s", 0.0)),
         warmup_requests=int(summary.get("warmup_requests", 0)),
-        scenario=summary.get("scenario", {}),
+        scenario=summary.get("scenario") or scenario_meta(run.scenario_yaml),
         load=load,
         provenance=summary.get("provenance", {}),
         percentiles=tuple(summary.get("percentiles", DEFAULT_PERCENTILES)),
         entries=entries,
         overall=overall,
         slos=[dict(slo) for slo in slos],
-        servers=_distinct(servers),
+        servers=distinct(servers),
+        kinds=kinds,
+        files_href=_files_href(run, report_dir),
     )
+
+
+def _files_href(run: Run, report_dir: str | os.PathLike[str] | None) -> str:
+    if report_dir is None:
+        return ""
+    relative = os.path.relpath(os.path.abspath(run.path), os.path.abspath(report_dir))
+    return "" if relative == "." else urllib.parse.quote(Path(relative).as_posix()) + "/"
+
+
+def _kind_blocks(run: Run) -> dict[str, dict[str, Any]]:
+    """``overall_by_kind`` of the summary; for a run written before it existed, computed from the
+    histogram log (counts only, when the log cannot be read)."""
+    summary = run.summary
+    stored = summary.get("overall_by_kind")
+    if isinstance(stored, dict):
+        return stored
+    traffic = summary.get("traffic") or {}
+    try:
+        histograms = run.histograms() if len({entry_kind(b) for b in traffic.values()}) > 1 else {}
+    except RunDirectoryError:
+        histograms = {}
+    return kind_summaries(
+        traffic,
+        histograms,
+        highest_us=run.highest_us,
+        duration_s=float(summary.get("duration_s", 0.0)),
+        percentiles=tuple(summary.get("percentiles", DEFAULT_PERCENTILES)),
+    )
+
+
+def scenario_meta(scenario_yaml: str) -> dict[str, Any]:
+    """Name, hash and seed of a run's resolved ``scenario.yaml``, for a run that failed before it
+    recorded them in its summary (the hash is computed as ``Scenario.scenario_hash`` computes it)."""
+    try:
+        data = load_plain_yaml(scenario_yaml) if scenario_yaml.strip() else None
+    except (yaml.YAMLError, YamlLimitError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    meta = {"hash": hashlib.sha256(canonical.encode("utf-8")).hexdigest()}
+    meta.update({key: data[key] for key in ("name", "seed") if key in data})
+    return meta
 
 
 def _request_rate(block: Mapping[str, Any], load: Mapping[str, Any]) -> float | None:
@@ -196,8 +302,15 @@ def _request_rate(block: Mapping[str, Any], load: Mapping[str, Any]) -> float | 
     return None
 
 
-def _entry(name: str, block: Mapping[str, Any], server: ServerTimes | None, load: Mapping[str, Any]) -> EntryView:
+def _entry(
+    name: str,
+    block: Mapping[str, Any],
+    server: ServerTimes | None,
+    load: Mapping[str, Any],
+    members: tuple[str, ...] = (),
+) -> EntryView:
     known = {
+        "entries",
         "requests",
         "ok",
         "errors",
@@ -224,95 +337,8 @@ def _entry(name: str, block: Mapping[str, Any], server: ServerTimes | None, load
         metrics={m: metrics[m] for m in METRIC_ORDER if m in metrics},
         server=server,
         request_rate=_request_rate(block, load),
+        members=members,
     )
-
-
-def _number(value: Any) -> int:
-    """Triton's gRPC statistics carry 64-bit counters as strings; HTTP as numbers."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _model_totals(model: Mapping[str, Any]) -> dict[str, Any] | None:
-    stats = (model.get("model_stats") or [None])[0]
-    if not isinstance(stats, Mapping):
-        return None
-    inference = stats.get("inference_stats", {})
-    return {
-        "name": str(stats.get("name", "")),
-        "phases": {
-            phase: (_number(inference.get(phase, {}).get("count")), _number(inference.get(phase, {}).get("ns")))
-            for phase in SERVER_PHASES
-        },
-        "inferences": _number(stats.get("inference_count")),
-        "executions": _number(stats.get("execution_count")),
-        "identity": (
-            str(stats.get("name", "")),
-            str(stats.get("version", "")),
-            _number(stats.get("last_inference")),
-            _number(stats.get("inference_count")),
-        ),
-    }
-
-
-def server_times(snapshots: Sequence[Mapping[str, Any]]) -> dict[str, ServerTimes]:
-    """Per model label: average queue and compute times per request between the first and last snapshot."""
-    firsts: dict[str, dict[str, Any]] = {}
-    lasts: dict[str, dict[str, Any]] = {}
-    for snapshot in snapshots:
-        for label, model in (snapshot.get("models") or {}).items():
-            totals = _model_totals(model) if isinstance(model, Mapping) else None
-            if totals is not None:
-                firsts.setdefault(label, totals)
-                lasts[label] = totals
-    result = {}
-    for label, last in lasts.items():
-        first = firsts[label]
-        phase_us: dict[str, float | None] = {}
-        for phase in SERVER_PHASES:
-            count = last["phases"][phase][0] - first["phases"][phase][0]
-            spent_ns = last["phases"][phase][1] - first["phases"][phase][1]
-            phase_us[phase] = spent_ns / count / 1000.0 if count > 0 else None
-        result[label] = ServerTimes(
-            label=label,
-            model=last["name"],
-            requests=last["inferences"] - first["inferences"],
-            executions=last["executions"] - first["executions"],
-            phase_us=phase_us,
-            identity=first["identity"],
-        )
-    return result
-
-
-def _server_for(
-    block: Mapping[str, Any], servers: Mapping[str, ServerTimes], models: Mapping[str, Any]
-) -> ServerTimes | None:
-    """The statistics of the model an entry sent to, when the run says which one it is."""
-    label = block.get("model_label")
-    if isinstance(label, str):
-        return servers.get(label)
-    model = block.get("model")
-    url = block.get("server", block.get("url"))
-    if isinstance(model, str) and isinstance(url, str):
-        return servers.get(f"{model}@{url}")
-    if isinstance(model, str):
-        matches = [servers[k] for k, m in models.items() if m.get("model") == model and k in servers]
-        return matches[0] if matches else None
-    return next(iter(servers.values())) if len(servers) == 1 else None
-
-
-def _distinct(servers: Mapping[str, ServerTimes]) -> list[ServerTimes]:
-    """One row per model: a model reached over HTTP and gRPC of one server is listed once.
-
-    Two labels are the same model when their first snapshots agree on name, version, time of the
-    last inference and inference count (snapshots of both are taken at the same moment).
-    """
-    seen: dict[tuple[Any, ...], ServerTimes] = {}
-    for times in servers.values():
-        seen.setdefault(times.identity, times)
-    return list(seen.values())
 
 
 def fmt_ms(value_us: float | None, digits: int = 3) -> str:

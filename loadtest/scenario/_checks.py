@@ -21,7 +21,7 @@ from loadtest.embedded.server import DEMO_MODELS
 from loadtest.engine.patterns import REGISTRY, pattern_of
 from loadtest.scenario._demo_models import demo_model, shape_matches
 from loadtest.scenario._model import TLS_SCHEMES, URL_SCHEMES, Embedded, Load, Payload, Target, Traffic
-from loadtest.scenario._parts import Finding, Parts, resolve_file
+from loadtest.scenario._parts import Finding, Parts, missing_file_problem, resolve_file
 from loadtest.scenario._payload_rules import check_payloads
 from loadtest.scenario._problems import Path
 from loadtest.slo import Slo
@@ -120,8 +120,9 @@ def _check_targets(parts: Parts) -> Iterator[Finding]:
                 yield (*path, "tls", missing), "cert_file and key_file go together (mutual TLS); give both"
             for key in ("ca_file", "cert_file", "key_file"):
                 value = getattr(tls, key)
-                if value is not None and not resolve_file(parts.base_dir, value).is_file():
-                    yield (*path, "tls", key), f"file not found: {resolve_file(parts.base_dir, value)}"
+                problem = None if value is None else missing_file_problem(resolve_file(parts.base_dir, value))
+                if problem is not None:
+                    yield (*path, "tls", key), problem
         if target.access_token_env is not None and target.embedded:
             yield (*path, "access_token_env"), "the embedded server takes no access token; remove it"
 

@@ -27,17 +27,18 @@ from loadtest.scenario._model import (
     Target,
     Traffic,
 )
-from loadtest.scenario._overrides import Override, OverrideError, apply_overrides, parse_override
+from loadtest.scenario._overrides import Override, OverrideError, apply_overrides
 from loadtest.scenario._parts import Parts
 from loadtest.scenario._problems import Locator, Path, Problem, ScenarioError, format_path
 from loadtest.scenario._resolve import resolve
+from loadtest.scenario._source import read_scenario_file, read_stage
 from loadtest.scenario._translate import suggested_path, translate
-from loadtest.scenario._yaml import read_yaml
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 _REFERENCES = ("name", "target", "payload")
 EXTENSION_PREFIX = "x-"
 """Top-level keys starting with this are ignored: a place for YAML anchors (``x-common: &common ...``)."""
+_NULL_PROBE = "<null override probe>"
 
 
 def load_scenario(
@@ -57,11 +58,7 @@ def load_scenario(
     """
     source = os.fspath(path)
     file = FsPath(source)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ScenarioError([Problem(source, None, "", f"cannot read the scenario file: {reason}")]) from None
+    text = read_scenario_file(source)
     return parse_scenario(
         text, source=source, base_dir=file.resolve().parent, overrides=overrides, env=env, default_name=file.stem
     )
@@ -85,16 +82,10 @@ def parse_scenario(
         ScenarioError: every problem found.
     """
     root_dir = FsPath(base_dir) if base_dir is not None else FsPath.cwd()
-    doc = read_yaml(text, os.environ if env is None else env)
-    parsed, override_problems = _parse_overrides(source, overrides)
+    stage = read_stage(text, source, overrides, os.environ if env is None else env)
+    doc, parsed, problems = stage.doc, stage.overrides, stage.problems
     locator = Locator(source, doc.lines, [(o.path, o.text) for o in parsed])
-    problems = [Problem(source, line, format_path(p), message) for p, line, message in doc.errors]
-    problems += override_problems
     data = doc.data
-    if data is None and not doc.errors:
-        problems.append(Problem(source, None, "", "the file is empty; start from `tritonload init`"))
-    elif data is not None and not isinstance(data, dict):
-        problems.append(Problem(source, 1, "", "a scenario is a mapping (key: value lines) at the top level"))
     if not isinstance(data, dict):
         raise ScenarioError(problems)
     data = apply_overrides(data, ())
@@ -104,6 +95,7 @@ def parse_scenario(
         except OverrideError as exc:
             path = format_path(override.path)
             problems.append(Problem(source, None, path, str(exc), origin=f"--set {override.text}"))
+    problems += [locator.problem(where, message) for where, message in _unknown_null_paths(data, parsed)]
     data = {k: v for k, v in _drop_nulls(data).items() if not k.startswith(EXTENSION_PREFIX)}
     unreadable = [p for p, _, _ in doc.errors]
 
@@ -120,15 +112,30 @@ def parse_scenario(
     return scenario
 
 
-def _parse_overrides(source: str, overrides: Iterable[str]) -> tuple[list[Override], list[Problem]]:
-    parsed: list[Override] = []
-    problems: list[Problem] = []
-    for text in overrides:
-        try:
-            parsed.append(parse_override(text))
-        except OverrideError as exc:
-            problems.append(Problem(source, None, "", str(exc), origin=f"--set {text}"))
-    return parsed, problems
+def _unknown_null_paths(data: dict[str, Any], overrides: list[Override]) -> list[tuple[Path, str]]:
+    """``--set path=null`` resets a field to its default, so its path must name a field that exists.
+
+    A null value is dropped before validation (it means "the default"), which would let a misspelt
+    path pass silently; each one is checked by validating once more with a placeholder in its place.
+    """
+    nulls = [o for o in overrides if o.value is None]
+    if not nulls:
+        return []
+    try:
+        probe = apply_overrides(data, [Override(o.path, _NULL_PROBE, o.text) for o in nulls])
+    except OverrideError:
+        return []  # already reported where the override was applied
+    probe = {k: v for k, v in _drop_nulls(probe).items() if not k.startswith(EXTENSION_PREFIX)}
+    try:
+        Scenario.model_validate(probe)
+    except ValidationError as exc:
+        paths = {o.path for o in nulls}
+        return [
+            translate(error, Scenario)
+            for error in exc.errors()
+            if error["type"] == "extra_forbidden" and tuple(error["loc"]) in paths
+        ]
+    return []
 
 
 def _validate(data: dict[str, Any], base_dir: FsPath, interpolated: set[Path]) -> tuple[list[tuple[Path, str]], Parts]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from loadtest._yaml_limits import YamlLimitError, load_plain_yaml
 from loadtest.scenario._problems import Path, PathPart, format_path
 
 _SEGMENT = re.compile(r'\.?(?P<name>[^.\[\]="]+)|\[(?P<index>\d+)\]|\["(?P<quoted>(?:[^"\\]|\\.)*)"\]')
@@ -69,9 +70,12 @@ def parse_override(text: str) -> Override:
         raise OverrideError("expected path=value, e.g. load.users=4")
     path = parse_path(path_text.strip())
     try:
-        value = yaml.safe_load(value_text) if value_text.strip() else None
+        value = load_plain_yaml(value_text) if value_text.strip() else None
     except yaml.YAMLError as exc:
-        raise OverrideError(f"the value {value_text!r} is not valid YAML ({exc.__class__.__name__})") from None
+        shown = value_text if len(value_text) <= 60 else value_text[:57] + "..."
+        raise OverrideError(f"the value {shown!r} is not valid YAML ({exc.__class__.__name__})") from None
+    except YamlLimitError as exc:
+        raise OverrideError(f"the value is refused: {exc.message}") from None
     return Override(path, value, text)
 
 

@@ -66,3 +66,12 @@ def resolve_file(base_dir: Path, value: str) -> Path:
     """A path written in the scenario, made absolute against the scenario file's folder."""
     path = Path(value).expanduser()
     return path if path.is_absolute() else base_dir / path
+
+
+def missing_file_problem(file: Path) -> str | None:
+    """Why ``file`` cannot be read as a data file (missing, a directory, a device), or None."""
+    if file.is_file():
+        return None
+    if file.exists():
+        return f"not a regular file: {file}"
+    return f"file not found: {file}"

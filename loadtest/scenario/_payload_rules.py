@@ -15,7 +15,7 @@ import numpy as np
 
 from loadtest._dtypes import is_float, is_integer, is_numeric
 from loadtest.scenario._model import InputSpec
-from loadtest.scenario._parts import Finding, Parts, resolve_file
+from loadtest.scenario._parts import Finding, Parts, missing_file_problem, resolve_file
 from loadtest.scenario._problems import Path
 
 GENERATOR_PARAMETERS: dict[str, tuple[str, ...]] = {
@@ -31,6 +31,11 @@ GENERATOR_PARAMETERS: dict[str, tuple[str, ...]] = {
 REQUIRED_PARAMETERS = {"constant": "value", "prompts": "prompts", "file": "path"}
 ALL_PARAMETERS = tuple(sorted({p for params in GENERATOR_PARAMETERS.values() for p in params}))
 MAX_POOL_BYTES = 1 << 30
+"""Largest pool of generated arrays (1 GiB), checked before anything is allocated."""
+MAX_RANK = 32
+"""Most dimensions of one input (numpy's limit)."""
+BYTES_ELEMENT_SIZE = 8
+"""Memory of one element of a bytes tensor (an object array holds one pointer per element)."""
 
 
 def check_payloads(parts: Parts) -> Iterator[Finding]:
@@ -41,12 +46,24 @@ def check_payloads(parts: Parts) -> Iterator[Finding]:
         if not payload.inputs:
             yield (*path, "inputs"), "no inputs; add one per model input"
         total_bytes = 0
-        for spec in payload.inputs.values():
-            if spec.shape is not None and spec.dtype is not None and spec.dtype != "bytes":
-                total_bytes += math.prod(spec.shape) * np.dtype(spec.dtype).itemsize
+        for input_name, spec in payload.inputs.items():
+            if spec.shape is not None and len(spec.shape) > MAX_RANK:
+                where = (*path, "inputs", input_name, "shape")
+                yield where, f"{len(spec.shape)} dimensions; a tensor has at most {MAX_RANK}"
+            elif spec.shape is not None and spec.dtype is not None:
+                total_bytes += math.prod(spec.shape) * _element_bytes(spec.dtype)
         if total_bytes * payload.pool_size > MAX_POOL_BYTES:
-            size_mib = total_bytes * payload.pool_size / (1 << 20)
-            yield (*path, "pool_size"), f"the pool would take {size_mib:.0f} MiB (limit 1024); lower it or the shapes"
+            size = _size_text(total_bytes * payload.pool_size)
+            yield (*path, "pool_size"), f"the pool would take {size} (limit 1024 MiB); lower it or the shapes"
+
+
+def _size_text(n_bytes: int) -> str:
+    return "more than 1 PiB" if n_bytes >= 1 << 50 else f"{n_bytes / (1 << 20):.0f} MiB"
+
+
+def _element_bytes(dtype: str) -> int:
+    """Memory per element of a generated array; a bytes element is a reference to a shared object."""
+    return BYTES_ELEMENT_SIZE if dtype == "bytes" else int(np.dtype(dtype).itemsize)
 
 
 def _check_input(path: Path, spec: InputSpec, base_dir: FsPath) -> Iterator[Finding]:
@@ -69,8 +86,8 @@ def _check_input(path: Path, spec: InputSpec, base_dir: FsPath) -> Iterator[Find
         file = resolve_file(base_dir, spec.path)
         if file.suffix not in (".npy", ".npz"):
             yield (*path, "path"), f"expected a .npy or .npz file, got {spec.path!r}"
-        elif not file.is_file():
-            yield (*path, "path"), f"file not found: {file}"
+        elif (problem := missing_file_problem(file)) is not None:
+            yield (*path, "path"), problem
         elif spec.key is not None and file.suffix == ".npy":
             yield (*path, "key"), "key selects an array inside a .npz file; a .npy holds one array"
 

@@ -14,6 +14,8 @@ PathPart = str | int
 Path = tuple[PathPart, ...]
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_MAX_ORIGIN = 80
+"""A ``--set`` longer than this is shortened where a problem names it."""
 
 
 def format_path(path: Sequence[PathPart]) -> str:
@@ -47,7 +49,8 @@ class Problem:
     def __str__(self) -> str:
         where = self.source if self.line is None else f"{self.source}:{self.line}"
         if self.origin:
-            where = f"{where} ({self.origin})"
+            origin = self.origin if len(self.origin) <= _MAX_ORIGIN else self.origin[: _MAX_ORIGIN - 3] + "..."
+            where = f"{where} ({origin})"
         return f"{where} {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 

@@ -1,8 +1,10 @@
 """Read scenario YAML into plain data, remembering the line of every value and interpolating ``${VAR}``.
 
 Owns the YAML reading rules: one document, safe tags only, string keys, no duplicate keys, merge keys
-(``<<``) honoured, ``${VAR}`` interpolation in string values. Never validates meaning (that is the
-model's and the checks' job) and never touches the file system (the caller passes the text).
+(``<<``) honoured, ``${VAR}`` interpolation in string values, and the limits of
+:mod:`loadtest._yaml_limits` (depth, size, aliases) checked before any value is built. Never
+validates meaning (that is the model's and the checks' job) and never touches the file system (the
+caller passes the text).
 
 A plain (unquoted) scalar that held ``${...}`` is read again as YAML after interpolation, so
 ``users: ${USERS:-4}`` is the integer 4; a quoted one stays a string.
@@ -16,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from loadtest._yaml_limits import LimitedLoader, YamlLimitError, check_graph, unreadable_value
 from loadtest.scenario._interpolate import interpolate
 from loadtest.scenario._problems import Path
 
@@ -37,14 +40,10 @@ class YamlDocument:
 
 def read_yaml(text: str, env: Mapping[str, str]) -> YamlDocument:
     """Parse one YAML document; YAML errors are collected in the result, never raised."""
-    loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return YamlDocument(data=None)
-        doc = YamlDocument(data=None)
-        doc.data = _Walker(loader, env, doc).value(node, ())
-        return doc
+        return _read(text, env)
+    except YamlLimitError as exc:
+        return YamlDocument(data=None, errors=[(exc.path, exc.line, exc.message)])
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -52,6 +51,18 @@ def read_yaml(text: str, env: Mapping[str, str]) -> YamlDocument:
         return YamlDocument(data=None, errors=[((), line, f"invalid YAML: {message}")])
     except yaml.YAMLError as exc:
         return YamlDocument(data=None, errors=[((), None, f"invalid YAML: {exc}")])
+
+
+def _read(text: str, env: Mapping[str, str]) -> YamlDocument:
+    loader = LimitedLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return YamlDocument(data=None)
+        check_graph(node)
+        doc = YamlDocument(data=None)
+        doc.data = _Walker(loader, env, doc).value(node, ())
+        return doc
     finally:
         loader.dispose()
 
@@ -96,7 +107,11 @@ class _Walker:
         return out
 
     def scalar(self, node: yaml.Node, path: Path) -> Any:
-        value = self.loader.construct_object(node, deep=True)
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except ValueError as exc:  # e.g. an integer of thousands of digits, a date like 2020-13-45
+            self.doc.errors.append((path, node.start_mark.line + 1, unreadable_value(node, exc)))
+            return None
         if not isinstance(value, str) or "$" not in value:
             return value
         result = interpolate(value, self.env)
@@ -114,7 +129,16 @@ class _Walker:
 def _reread_scalar(text: str) -> Any:
     """Type an interpolated plain scalar as YAML would (``4`` -> int); non-scalars stay text."""
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        loader = LimitedLoader(text)
+    except YamlLimitError:
         return text
+    try:
+        node = loader.get_single_node()
+        if not isinstance(node, yaml.ScalarNode):
+            return None if node is None else text
+        value = loader.construct_object(node, deep=True)
+    except (yaml.YAMLError, YamlLimitError, ValueError):
+        return text
+    finally:
+        loader.dispose()
     return value if value is None or isinstance(value, (str, int, float, bool)) else text

@@ -4,7 +4,8 @@ Owns where a metric's value comes from: a per-entry SLO reads that traffic entry
 ``overall`` (all entries merged); ``pNN``/``mean``/``max``/``min`` read the metric's statistics
 (a percentile the summary lacks is computed from the histograms when they are given); ``error_rate``
 and ``throughput`` read the entry's counters. The pass/fail rule itself is :func:`loadtest.slo.evaluate`.
-Pure: never reads files except through :func:`slos_of_scenario_yaml`, which parses text it is given.
+Pure: never reads files except through :func:`slos_of_scenario_yaml`, which parses text it is given
+(with the YAML limits of scenario files: a run directory is untrusted input too).
 
 Result dicts (stored in ``summary.json["slos"]``, shown by every report)::
 
@@ -22,6 +23,7 @@ from typing import Any
 import yaml
 from hdrh.histogram import HdrHistogram
 
+from loadtest._yaml_limits import YamlLimitError, load_plain_yaml
 from loadtest.recording.hdrstats import value_at_percentiles
 from loadtest.recording.recorder import TagKey
 from loadtest.recording.rundir import merge_traffic, percentile_key
@@ -149,9 +151,11 @@ def slos_of_scenario_yaml(text: str) -> list[Slo]:
         SloError: the text is not YAML, or an SLO cannot be parsed (the message names it).
     """
     try:
-        data = yaml.safe_load(text) if text.strip() else None
+        data = load_plain_yaml(text) if text.strip() else None
     except yaml.YAMLError as exc:
         raise SloError(f"scenario.yaml is not valid YAML: {exc}") from None
+    except YamlLimitError as exc:
+        raise SloError(f"scenario.yaml is refused: {exc.message}") from None
     if not isinstance(data, Mapping):
         return []
     slos = [parse_slo(spec) for spec in _list(data.get("slos"))]

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 
 from loadtest.cli import main
 from loadtest.embedded import EmbeddedServerError, EmbeddedTriton, _dist
+from loadtest.embedded._workdir import OWNER_FILE, make_work_dir, sweep_stale_work_dirs
 from loadtest.exit_codes import ExitCode
 
 
@@ -63,10 +65,11 @@ def test_stop_leaves_no_process_and_no_shared_memory(tmp_path: Path) -> None:
     server.stop()  # idempotent
 
 
-def test_server_dies_with_its_parent(tmp_path: Path) -> None:
+def test_server_dies_with_its_parent_and_the_next_start_removes_its_directory(tmp_path: Path) -> None:
     script = (
-        "import sys, time\n"
+        "import sys, tempfile, time\n"
         "from loadtest.embedded import EmbeddedTriton\n"
+        f"tempfile.tempdir = {str(tmp_path)!r}\n"
         "s = EmbeddedTriton(models=['Linear']).start()\n"
         "print(s.pid, flush=True)\n"
         "time.sleep(600)\n"
@@ -80,6 +83,10 @@ def test_server_dies_with_its_parent(tmp_path: Path) -> None:
         parent.wait(timeout=10)
         assert _wait_gone(pid, timeout_s=30) == []
         assert list(Path("/dev/shm").glob(f"{prefix}*")) == []
+        left = list(tmp_path.glob("tritonload-server-*"))
+        assert len(left) == 1  # nothing could remove it: the parent was killed
+        assert sweep_stale_work_dirs(tmp_path) == left
+        assert not left[0].exists()
     finally:
         if parent.poll() is None:
             parent.kill()
@@ -146,9 +153,54 @@ def test_a_model_that_fails_to_load_gives_an_error_quoting_the_log(tmp_path: Pat
     )
     (broken / "1" / "model.py").write_text("raise ImportError('deliberately broken demo model')\n")
     server = EmbeddedTriton(models=["Linear"], extra_model_dirs=[broken], startup_timeout_s=60)
-    with pytest.raises(EmbeddedServerError, match="deliberately broken demo model"):
+    with pytest.raises(EmbeddedServerError, match="deliberately broken demo model") as caught:
         server.start()
     assert server.pid is None
+    assert "last lines of the server log:" in str(caught.value)  # its directory is gone, the lines are here
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Temporary work directories go to ``tmp_path`` (not the shared /tmp, where others' servers live)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
+def test_a_temporary_work_directory_is_removed_on_stop(private_tmp: Path) -> None:
+    with EmbeddedTriton(models=["Linear"]) as server:
+        (work_dir,) = private_tmp.glob("tritonload-server-*")
+        assert (work_dir / "owner.pid").read_text() == str(os.getpid())
+        assert server.log_path is not None and work_dir in server.log_path.parents
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_a_failed_start_removes_its_temporary_work_directory(private_tmp: Path) -> None:
+    broken = private_tmp / "models" / "Broken"
+    (broken / "1").mkdir(parents=True)
+    (broken / "config.pbtxt").write_text('name: "Broken"\nbackend: "python"\n')
+    (broken / "1" / "model.py").write_text("raise ImportError('deliberately broken')\n")
+    with pytest.raises(EmbeddedServerError, match="deliberately broken"):
+        EmbeddedTriton(models=["Linear"], extra_model_dirs=[broken]).start()
+    assert list(private_tmp.glob("tritonload-server-*")) == []
+    with pytest.raises(ValueError, match="not served"):  # fails while the directory is being assembled
+        EmbeddedTriton(models=["Linear"], model_parameters={"Sleep": {"latency_ms": 1}}).start()
+    assert list(private_tmp.glob("tritonload-server-*")) == []
+
+
+def test_sweeping_removes_only_directories_whose_owner_is_gone(tmp_path: Path) -> None:
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True, text=True
+    )
+    dead_pid = int(finished.stdout)
+    stale = make_work_dir(tmp_path)
+    (stale / OWNER_FILE).write_text(str(dead_pid))
+    mine = make_work_dir(tmp_path)
+    unowned = tmp_path / "tritonload-server-unowned"
+    unowned.mkdir()
+    other = tmp_path / "something-else"
+    other.mkdir()
+    assert sweep_stale_work_dirs(tmp_path) == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, unowned.name, other.name])
 
 
 def test_unknown_demo_model_is_rejected_before_starting() -> None:

@@ -142,7 +142,7 @@ def test_report_on_a_corrupt_interval_log_exits_5(tmp_path: Path) -> None:
     (run_dir / "latency.hlog").write_text("\n".join(lines) + "\n")
     result = invoke("report", run_dir, "-f", "html")
     assert result.exit_code == ExitCode.NOT_COMPARABLE
-    assert "latency.hlog is unreadable" in result.output
+    assert "latency.hlog:7: not a valid interval line" in result.output
     _no_traceback(result)
 
 

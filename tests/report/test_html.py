@@ -51,6 +51,22 @@ def _hostile_run(tmp_path: Path) -> Path:
         error=HOSTILE,
         slos=[slo],
     )
+    # The server names its own models, versions and errors: all of it is foreign text too.
+    stats = {
+        "name": HOSTILE_NAME,
+        "version": HOSTILE,
+        "inference_count": 1,
+        "execution_count": 1,
+        "inference_stats": {"success": {"count": 1, "ns": 1}, "queue": {"count": 1, "ns": 1000}},
+    }
+    snapshots = [
+        {
+            "t_s": t_s,
+            "models": {f"{HOSTILE_NAME}@http://{HOSTILE}:1": {"model_stats": [stats]}, "x@y": {"error": HOSTILE}},
+        }
+        for t_s in (0.0, 1.0, 2.0)
+    ]
+    (run_dir / "server-stats.jsonl").write_text("".join(json.dumps(s) + "\n" for s in snapshots), encoding="utf-8")
     return run_dir
 
 
@@ -62,6 +78,7 @@ def test_every_foreign_string_is_escaped(tmp_path: Path) -> None:
     # The traffic name reaches the plots (legend, titles) as escaped SVG text, drawn as written.
     assert "&lt;/svg&gt;&lt;script&gt;alert(1)&lt;/script&gt;$x$" in html
     assert html.count("<svg") == html.count("</svg>")
+    assert "Server side: &lt;/svg&gt;&lt;script&gt;" in html  # the server's model name, in the table and plot
 
 
 def test_the_page_is_self_contained_with_inline_svg_plots() -> None:

@@ -98,15 +98,20 @@ def test_payload_file_problems_fail_validation(runner: CliRunner, tmp_path: Path
     assert f"{scenario}:3 payloads.p.inputs.x.dtype: x.npy holds float64, not float32" in result.stderr
 
 
-def test_plan_prints_resolved_scenario_and_plan(runner: CliRunner) -> None:
+def test_plan_prints_the_plan_first_and_the_resolved_scenario_only_when_asked(runner: CliRunner) -> None:
     result = runner.invoke(main, ["plan", str(QUICKSTART), "--set", "load.users=7"])
     assert result.exit_code == ExitCode.OK, result.output
-    scenario = load_scenario(QUICKSTART, ["load.users=7"])
-    assert result.stdout.startswith(f"# resolved scenario (sha256 {scenario.scenario_hash})\n{scenario.to_yaml()}")
+    assert result.stdout.startswith("Scenario  quickstart")
     assert "Load      closed loop: 7 users, spawn 6/s, no pacing" in result.stdout
     assert "linear-sync 3, textgen-futures 1, linear-asyncio 1, bot-stream 1, bot-async-streams 1" in result.stdout
-    quiet = runner.invoke(main, ["plan", "--no-scenario", str(QUICKSTART)])
-    assert quiet.stdout.startswith("Scenario  quickstart")
+    assert "# resolved scenario" not in result.stdout
+    assert "version: 1" not in result.stdout
+    shown = runner.invoke(main, ["plan", str(QUICKSTART), "--set", "load.users=7", "--show-scenario"])
+    assert shown.exit_code == ExitCode.OK, shown.output
+    scenario = load_scenario(QUICKSTART, ["load.users=7"])
+    plan_text, _, scenario_text = shown.stdout.partition("\n# resolved scenario")
+    assert plan_text == result.stdout  # then a blank line and the scenario
+    assert scenario_text == f" (sha256 {scenario.scenario_hash})\n{scenario.to_yaml()}"
 
 
 def test_init_writes_a_starter_that_validates_and_refuses_to_overwrite(runner: CliRunner, tmp_path: Path) -> None:
@@ -124,6 +129,21 @@ def test_init_writes_a_starter_that_validates_and_refuses_to_overwrite(runner: C
     forced = runner.invoke(main, ["init", str(target), "--force"])
     assert forced.exit_code == ExitCode.OK
     assert target.read_text(encoding="utf-8") != "mine"
+
+
+def test_init_names_the_written_file_in_the_starter_commands(runner: CliRunner, tmp_path: Path) -> None:
+    target = tmp_path / "load tests" / "nightly.yaml"
+    result = runner.invoke(main, ["init", str(target)])
+    assert result.exit_code == ExitCode.OK
+    quoted = f"'{target}'"
+    assert result.stdout == f"wrote {target}; check it with: tritonload validate {quoted}\n"
+    commands = [line for line in target.read_text(encoding="utf-8").splitlines() if line.startswith("#   tritonload")]
+    assert [line.split()[1:3] for line in commands] == [
+        ["tritonload", "validate"],
+        ["tritonload", "plan"],
+        ["tritonload", "run"],
+    ]
+    assert all(quoted in line and "scenario.yaml" not in line for line in commands)
 
 
 def test_init_defaults_to_scenario_yaml_in_the_current_directory(
