@@ -57,6 +57,7 @@ def _header(view: ReportView) -> list[str]:
     ]
     if view.error:
         lines.append(f"error: {view.error}")
+    lines += [f"warning: {note}" for note in view.health_notes]
     return lines
 
 

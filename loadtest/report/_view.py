@@ -110,6 +110,31 @@ class EntryView:
         return self.metrics.get(metric, {}).get(key)
 
 
+def health_notes(summary: Mapping[str, Any]) -> list[str]:
+    """One line each for a saturated load generator, the server's stalls and requests left unfinished."""
+    notes = []
+    generator = summary.get("generator")
+    if isinstance(generator, Mapping) and generator.get("saturated"):
+        notes.append(f"generator: {generator.get('reason') or 'saturated'}")
+    stalls = [s for s in summary.get("stalls") or [] if isinstance(s, Mapping)]
+    if stalls:
+        longest = max(float(s.get("duration_s") or 0) for s in stalls)
+        starts = ", ".join(f"{float(s.get('start_s') or 0):.1f} s" for s in stalls[:5])
+        more = f" and {len(stalls) - 5} more" if len(stalls) > 5 else ""
+        notes.append(
+            f"stalls: {len(stalls)} (no response with requests in flight; longest {longest:.1f} s; at {starts}{more})"
+        )
+    unfinished = summary.get("unfinished")
+    if isinstance(unfinished, Mapping) and unfinished:
+        parts = [
+            f"{name} {entry.get('count')} (oldest {entry.get('max_age_ms')} ms)"
+            for name, entry in unfinished.items()
+            if isinstance(entry, Mapping)
+        ]
+        notes.append("unfinished after the grace: " + ", ".join(parts))
+    return notes
+
+
 @dataclass(frozen=True)
 class ReportView:
     """Everything the renderers show, in display order."""
@@ -135,6 +160,11 @@ class ReportView:
     """Totals of unary entries and of streams (``"unary"``, ``"stream"``), for the kinds present."""
     files_href: str = ""
     """URL path from where the report is written to the run directory ("" when it is written there)."""
+
+    @property
+    def health_notes(self) -> list[str]:
+        """What limits how far the numbers can be trusted: a saturated generator, stalls, unfinished requests."""
+        return health_notes(self.run.summary)
 
     @property
     def percentile_keys(self) -> list[str]:

@@ -124,6 +124,7 @@ def test_a_server_paused_mid_run_is_a_recorded_stall_and_progress_keeps_coming(t
     assert 1.0 <= stall["start_s"] <= 4.0, stall
     assert "unfinished" not in summary
     assert summary["traffic"]["sleep"]["errors"] == 0
+    assert "warning: stalls: 1 (no response with requests in flight" in (run_dir / "report.txt").read_text()
 
 
 @pytest.mark.timeout(120)
@@ -143,3 +144,19 @@ def test_a_server_that_never_answers_again_ends_the_run_on_time_with_unfinished_
     (stall,) = summary["stalls"]
     assert stall.get("ongoing") is True or stall["duration_s"] >= 3.0
     assert "2 requests still in flight after the 1 s grace: recorded as unfinished" in stderr
+
+
+def test_reports_name_stalls_unfinished_requests_and_a_saturated_generator(tmp_path: Path) -> None:
+    from loadtest.report._view import health_notes
+
+    summary = {
+        "generator": {"saturated": True, "reason": "the load generator is saturated (its CPU use is 97% of one core)"},
+        "stalls": [{"start_s": 3.0, "duration_s": 4.25}, {"start_s": 9.5, "duration_s": 2.0, "ongoing": True}],
+        "unfinished": {"sleep": {"count": 2, "max_age_ms": 3100}},
+    }
+    assert health_notes(summary) == [
+        "generator: the load generator is saturated (its CPU use is 97% of one core)",
+        "stalls: 2 (no response with requests in flight; longest 4.2 s; at 3.0 s, 9.5 s)",
+        "unfinished after the grace: sleep 2 (oldest 3100 ms)",
+    ]
+    assert health_notes({"generator": {"saturated": False}, "stalls": []}) == []
