@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loadtest.api import RunError, RunResult, run_loaded
-from loadtest.engine.progress import Progress
 from loadtest.exit_codes import ExitCode
 from loadtest.recording.rundir import SUMMARY_FILE, load_run
 from loadtest.recording.runset import RunSetWriter
 
 if TYPE_CHECKING:
+    from loadtest.api import RunResult
     from loadtest.plan.payloads import PayloadPool
     from loadtest.scenario import Scenario
 
@@ -61,6 +60,9 @@ def run_one(
     Raises:
         ScenarioError: the scenario cannot become a run (e.g. an access token's variable is unset).
     """
+    from loadtest.api import RunError, RunResult, run_loaded  # the engine loads Locust: only when a run starts
+    from loadtest.engine.progress import Progress
+
     console = Progress(sys.stderr, progress, sys.stdout)
     try:
         return run_loaded(scenario, pools, run_dir, console=console, web=web, web_port=web_port)

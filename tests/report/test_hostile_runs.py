@@ -213,11 +213,13 @@ def test_a_broken_interval_log_fails_what_reads_histograms_only(name: str, tmp_p
     mutate, message = HLOG_CASES[name]
     run_dir = fixture_copy("mixed", tmp_path)
     mutate(run_dir)
-    for args in (("report", run_dir, "-f", "html"), ("compare", run_dir, run_dir)):
-        result, cpu_s = _invoke(*args)
-        _one_clear_line(result, message)
-        assert cpu_s < CPU_BOUND_S
+    result, cpu_s = _invoke("report", run_dir, "-f", "html")
+    _one_clear_line(result, message)
+    assert cpu_s < CPU_BOUND_S
     assert not (run_dir / "report.html").exists()
+    # compare judges one value per run from summary.json (issue 12), so a broken interval log does not stop it
+    compared, _ = _invoke("compare", run_dir, run_dir)
+    assert compared.exit_code == ExitCode.OK, compared.output
     text, _ = _invoke("report", run_dir, "--stdout")
     assert text.exit_code == ExitCode.OK, text.output
     assert text.stdout.startswith("tritonload run mixed: completed")
@@ -227,7 +229,7 @@ def test_a_run_without_interval_log_still_renders_and_says_why_it_has_no_plots(t
     run_dir = fixture_copy("mixed", tmp_path)
     (run_dir / "latency.hlog").unlink()
     compared, _ = _invoke("compare", run_dir, run_dir)
-    _one_clear_line(compared, "latency.hlog is missing")
+    assert compared.exit_code == ExitCode.OK, compared.output  # compare reads summary.json values only
     result, _ = _invoke("report", run_dir, "-f", "html")
     assert result.exit_code == ExitCode.OK, result.output
     page = (run_dir / "report.html").read_text(encoding="utf-8")
