@@ -331,7 +331,7 @@ def _verdict(
             "drift",
         )
     target = band if oriented > band else tolerance
-    crossed = drift if oriented > band else f"±{_size(tolerance, shown)}"
+    crossed = drift if oriented > band > tolerance else f"±{_size(tolerance, shown)}"
     needed = _repeats_needed(n, (found.high - found.low) / 2.0, abs(oriented - target), min_runs)
     unit = "pairs (ab --chunks)" if evidence.paired else "runs per side (run --repeat)"
     if needed is not None:
