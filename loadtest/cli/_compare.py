@@ -49,13 +49,13 @@ def _write(path: str, text: str) -> None:
 
 
 def calibration_option(function: F) -> F:
-    """The ``--calibration FILE`` option: tolerances and noise floor measured by ``tritonload calibrate``."""
+    """The ``--calibration FILE`` option: the run-to-run noise measured by ``tritonload calibrate``."""
     return click.option(
         "--calibration",
         "calibration_file",
         type=click.Path(exists=True, dir_okay=False),
-        help="calibration.json from `tritonload calibrate`: its suggested tolerances and measured noise floor "
-        "(--tolerance still overrides).",
+        help="calibration.json from `tritonload calibrate`: its measured run-to-run noise becomes the noise floor "
+        "(for too few runs, and as the least spread of the drift band). Tolerances stay --tolerance's.",
     )(function)
 
 
@@ -71,22 +71,18 @@ def build_options(
     from loadtest.gate.calibration import CalibrationError, read_calibration
     from loadtest.report.compare import CompareOptions, Tolerance, ToleranceError, parse_tolerances
 
-    base = Tolerance(floor_us=min_change_us, floor_rps=min_change_rps)
-    noise: dict[str, float] | None = None
+    try:
+        tolerance = parse_tolerances(tolerances, Tolerance(floor_us=min_change_us, floor_rps=min_change_rps))
+    except ToleranceError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tolerance") from None
+    options = CompareOptions(tolerance=tolerance, confidence=confidence, percentiles=_percentiles(percentiles))
     if calibration_file:
         try:
             calibration = read_calibration(calibration_file)
         except CalibrationError as exc:
             raise click.BadParameter(str(exc), param_hint="--calibration") from None
-        base = Tolerance(base.relative, calibration.tolerances, min_change_us, min_change_rps)
-        noise = dict(calibration.noise_floor)
-    try:
-        tolerance = parse_tolerances(tolerances, base)
-    except ToleranceError as exc:
-        raise click.BadParameter(str(exc), param_hint="--tolerance") from None
-    options = CompareOptions(tolerance=tolerance, confidence=confidence, percentiles=_percentiles(percentiles))
-    if noise is not None:
-        options = replace(options, noise_floor={**options.noise_floor, **noise}, noise_source="calibrated")
+        noise = {**options.noise_floor, **calibration.noise_floor}
+        options = replace(options, noise_floor=noise, noise_source="calibrated")
     return options
 
 

@@ -6,17 +6,18 @@ Owns the noise figures computed from two interleaved run sets of the same scenar
   relative to its median (absolute for the error rate);
 - **paired noise**: the robust standard deviation (1.4826 x MAD) of the relative difference between
   the two runs of a pair, what ``ab`` judges;
-- **suggested tolerance**: the drift band ``compare`` would draw for this noise with sets of
-  ``repeats`` runs (``drift_factor`` x the noise's 90% upper bound), rounded up to a whole percent
-  (at least 1%; error rate: at least 0.1 percentage point);
-- **detectable change**: the change that ``compare`` of two sets of ``repeats`` runs flags as
-  regressed about 80% of the time at that tolerance: ``tolerance + (z + 0.84) x k x noise x sqrt(2 / repeats)``
-  (k = 1.023 for the rank interval);
+- **suggested tolerance**: the smallest tolerance sets of ``repeats`` runs can decide here: the drift
+  band ``compare`` draws for this noise (``drift_factor`` x the noise's 90% upper bound), rounded up
+  to a whole percent (at least 1%; error rate: at least 0.1 percentage point). A smaller tolerance
+  leaves changes between it and the band ``inconclusive``; a tolerance at it calls them ``unchanged``;
+- **detectable change**: the change that ``compare --calibration`` of two sets of ``repeats`` runs
+  flags as regressed about 80% of the time with the default 5% tolerance:
+  ``max(5%, band) + (z + 0.84) x k x noise x sqrt(2 / repeats)`` (k = 1.023 for the rank interval);
 - the verdicts ``compare --calibration`` gives on this very A/A (a ``regressed`` there is a false alarm).
 
-``calibration.json`` keeps per statistic name the largest suggested tolerance and noise over the traffic
-entries and metrics (``compare --calibration`` reads those). Pure apart from :func:`write_calibration`
-and :func:`read_calibration`.
+``calibration.json`` keeps per statistic name the largest noise (``noise_floor``, what
+``compare --calibration`` reads) and the largest suggested tolerance over the traffic entries and
+metrics. Pure apart from :func:`write_calibration` and :func:`read_calibration`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import numpy as np
 from loadtest.report._judge import DRIFT_FACTOR, HL_EFFICIENCY_FACTOR, REGRESSED, upper_bound
 from loadtest.report._ranks import runs_needed
 from loadtest.report._runvalues import ERROR_RATE, RunValues
-from loadtest.report.compare import DEFAULT_ERROR_RATE_TOLERANCE, CompareOptions, Tolerance, compare_values
+from loadtest.report.compare import DEFAULT_ERROR_RATE_TOLERANCE, CompareOptions, compare_values
 
 CALIBRATION_FILE = "calibration.json"
 CALIBRATION_VERSION = 1
@@ -106,19 +107,27 @@ def _round_up(value: float, step: float) -> float:
     return round(math.ceil(round(value / step, 9)) * step, 6)
 
 
+def drift_band(noise: float, repeats: int, drift_factor: float = DRIFT_FACTOR) -> float:
+    """The band ``compare`` draws for two sets of ``repeats`` runs with this run-to-run noise."""
+    return drift_factor * (upper_bound(noise, 2 * (repeats - 1)) if repeats >= 2 else noise)
+
+
 def suggested_tolerance(statistic: str, noise: float, repeats: int, drift_factor: float = DRIFT_FACTOR) -> float:
     """The drift band of two sets of ``repeats`` runs with this noise, rounded up (1%, or 0.1 pp), with a minimum."""
-    band = drift_factor * upper_bound(noise, 2 * (repeats - 1)) if repeats >= 2 else drift_factor * noise
+    band = drift_band(noise, repeats, drift_factor)
     if statistic == ERROR_RATE:
         return max(DEFAULT_ERROR_RATE_TOLERANCE, _round_up(band, 0.001))
     return max(0.01, _round_up(band, 0.01))
 
 
-def detectable_change(tolerance: float, noise: float, repeats: int, confidence: float) -> float:
+def detectable_change(
+    noise: float, repeats: int, confidence: float, tolerance: float = 0.05, drift_factor: float = DRIFT_FACTOR
+) -> float:
     """The change two sets of ``repeats`` runs flag as regressed about 80% of the time."""
     z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
     factor = HL_EFFICIENCY_FACTOR if repeats >= runs_needed(confidence, paired=False) else 1.0
-    return tolerance + (z + POWER_Z) * factor * noise * math.sqrt(2.0 / repeats)
+    band = max(tolerance, drift_band(noise, repeats, drift_factor))
+    return band + (z + POWER_Z) * factor * noise * math.sqrt(2.0 / repeats)
 
 
 def measure_noise(
@@ -146,16 +155,13 @@ def measure_noise(
         )
         noise_floor[statistic] = max(noise_floor.get(statistic, 0.0), noise)
     options = CompareOptions(
-        tolerance=Tolerance(per_statistic=tolerances),
-        confidence=confidence,
-        noise_floor=noise_floor,
-        noise_source="calibrated",
-        drift_factor=drift_factor,
+        confidence=confidence, noise_floor=noise_floor, noise_source="calibrated", drift_factor=drift_factor
     )
     verdicts = {(r.traffic, r.metric, r.statistic): r.judgement.verdict for r in compare_values(a, b, options)}
     statistics = []
     for key, (median, noise, paired) in figures.items():
         tolerance = suggested_tolerance(key[2], noise, repeats, drift_factor)
+        default = options.tolerance.fraction(key[2])
         statistics.append(
             StatisticNoise(
                 *key,
@@ -163,7 +169,7 @@ def measure_noise(
                 noise=noise,
                 paired_noise=paired,
                 suggested_tolerance=tolerance,
-                detectable_change=detectable_change(tolerance, noise, repeats, confidence),
+                detectable_change=detectable_change(noise, repeats, confidence, default, drift_factor),
                 aa_verdict=verdicts.get(key, ""),
             )
         )
@@ -205,8 +211,8 @@ def render_calibration(calibration: Calibration) -> str:
         f"{'tolerance':>9} {'detects':>8}  A/A"
     )
     lines = [
-        f"A/A noise from {calibration.repeats} interleaved pairs of runs; 'detects': the change two sets of "
-        f"{calibration.repeats} runs flag as regressed ~80% of the time at the suggested tolerance.",
+        f"A/A noise from {calibration.repeats} interleaved pairs of runs. 'tolerance': the smallest one sets of "
+        f"{calibration.repeats} runs decide here; 'detects': the change they flag as regressed ~80% of the time.",
         "",
         header,
     ]
@@ -229,8 +235,9 @@ def render_calibration(calibration: Calibration) -> str:
     alarms = calibration.false_alarms
     lines += [
         "",
-        f"suggested: {suggested}",
-        f"A/A false alarms at these tolerances: {len(alarms)} of {len(calibration.statistics)} statistics"
+        f"compare --calibration uses the noise; tolerances below these leave changes within the noise "
+        f"inconclusive, at them unchanged: {suggested}",
+        f"A/A false alarms with compare --calibration: {len(alarms)} of {len(calibration.statistics)} statistics"
         + (": " + ", ".join(f"{s.traffic} {s.metric} {s.statistic}" for s in alarms) if alarms else ""),
     ]
     return "\n".join(lines) + "\n"

@@ -13,9 +13,9 @@ candidate run:
   (a documented default, or measured by ``tritonload calibrate``), never less than a measured floor.
 - **Band.** The tolerance (relative, with an absolute floor), widened for unpaired sets to
   ``drift_factor`` x the run-to-run spread (its 90% upper confidence bound, so that a few runs that
-  happen to agree do not narrow it): run sets measured one after the other see machine drift that
-  the spread inside each set does not, so a shift that small is not evidence of a change. Paired
-  runs need no widening: drift falls on both sides of each pair.
+  happen to agree do not narrow it; never below a calibrated noise floor): run sets measured one
+  after the other see machine drift that the spread inside each set does not, so a shift that small
+  is not evidence of a change. Paired runs need no widening: drift falls on both sides of each pair.
 - **Verdict**, oriented so that positive is worse: ``regressed`` when the whole interval lies above
   the band, ``improved`` below minus the band, ``unchanged`` inside the tolerance, ``inconclusive``
   otherwise, and also when a run has too few samples beyond a tail percentile. The reason says which
@@ -195,6 +195,8 @@ def _interval(
     seen, bound = (spread[0], upper_bound(*spread)) if spread else (0.0, 0.0)
     if shift is not None:
         method = "paired" if evidence.paired else "rank"
+        if evidence.noise_source == "calibrated":  # a measured noise floor also bounds the drift band from below
+            bound = max(bound, evidence.noise_floor)
         return _Interval(method, shift.estimate, shift.low, shift.high, seen, bound, shift.p_value, shift.confidence)
     z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
     floor = evidence.noise_floor * (math.sqrt(2.0) if evidence.paired else 1.0)
@@ -331,7 +333,7 @@ def _verdict(
             "drift",
         )
     target = band if oriented > band else tolerance
-    crossed = drift if oriented > band else f"±{_size(tolerance, shown)}"
+    crossed = drift if oriented > band > tolerance else f"±{_size(tolerance, shown)}"
     needed = _repeats_needed(n, (found.high - found.low) / 2.0, abs(oriented - target), min_runs)
     unit = "pairs (ab --chunks)" if evidence.paired else "runs per side (run --repeat)"
     if needed is not None:

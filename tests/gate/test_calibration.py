@@ -57,12 +57,13 @@ def test_the_noise_of_each_statistic_is_recovered_and_tolerances_follow() -> Non
 
 
 def test_more_repeats_detect_smaller_changes() -> None:
-    assert detectable_change(0.03, 0.01, 10, 0.95) < detectable_change(0.03, 0.01, 5, 0.95)
-    assert detectable_change(0.03, 0.01, 5, 0.95) == pytest.approx(
-        0.03 + (1.96 + 0.8416) * 1.0233 * 0.01 * np.sqrt(0.4), rel=1e-3
-    )
+    assert detectable_change(0.01, 10, 0.95) < detectable_change(0.01, 5, 0.95)
+    # 1% noise, 5 runs per side: the band is the 5% tolerance (3 x the 1.51% upper bound = 4.5% is below it)
+    expected = 0.05 + (1.96 + 0.8416) * 1.0233 * 0.01 * np.sqrt(0.4)
+    assert detectable_change(0.01, 5, 0.95) == pytest.approx(expected, rel=1e-3)
+    assert detectable_change(0.05, 5, 0.95) > 3 * 0.05  # a noisy statistic: the drift band dominates
     assert suggested_tolerance("p50", 0.0, 5) == 0.01
-    assert suggested_tolerance("p50", 0.01, 5) == 0.05  # 3 x 1.46% (90% upper bound of 1% from 8 dof)
+    assert suggested_tolerance("p50", 0.01, 5) == 0.05  # 3 x 1.51% (90% upper bound of 1% from 8 dof), rounded up
 
 
 def test_calibration_json_round_trips_and_renders_the_suggested_options(tmp_path: Path) -> None:
@@ -74,7 +75,7 @@ def test_calibration_json_round_trips_and_renders_the_suggested_options(tmp_path
     assert loaded.tolerances == calibration.tolerances and loaded.noise_floor == calibration.noise_floor
     text = render_calibration(calibration)
     assert f"--tolerance p50={calibration.tolerances['p50'] * 100:g}%" in text
-    assert "A/A false alarms at these tolerances: 0 of 4 statistics" in text
+    assert "A/A false alarms with compare --calibration: 0 of 4 statistics" in text
     path.write_text('{"calibration_version": 1, "tolerances": {}}')
     with pytest.raises(CalibrationError, match="missing or invalid field"):
         read_calibration(path)

@@ -125,7 +125,7 @@ def test_paired_sets_see_through_drift_shared_by_each_pair(tmp_path: Path) -> No
     assert "interleaved pairs" in paired.output
 
 
-def test_a_calibration_file_sets_tolerances_and_the_noise_floor(tmp_path: Path) -> None:
+def test_a_calibration_file_sets_the_noise_floor(tmp_path: Path) -> None:
     base = write_set(tmp_path / "base", [20_000], seed=1) / "r01"
     cand = write_set(tmp_path / "cand", [24_000], seed=2) / "r01"
     assert invoke("compare", base, cand).exit_code == ExitCode.OK  # one run each: the default floor is wide

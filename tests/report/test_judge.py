@@ -136,6 +136,7 @@ def test_paired_chunks_see_through_machine_drift_that_unpaired_sets_cannot() -> 
     cand = list(22_000 * machine * (1 + rng.normal(0, 0.01, 8)))
     paired = judge(Evidence(base, cand, paired=True))
     assert paired.verdict == REGRESSED and paired.method == "paired"
+    assert "drift" not in paired.reason  # paired runs need no drift band
     assert 0.08 < paired.change / paired.baseline < 0.12
     unpaired = judge(Evidence(base, cand))
     assert unpaired.verdict == INCONCLUSIVE and unpaired.blocker == "drift", unpaired.reason
@@ -151,6 +152,15 @@ def test_one_run_per_side_says_it_cannot_separate_noise_and_flags_only_huge_chan
     assert huge.verdict == REGRESSED
     calibrated = judge(Evidence([21_500.0], [25_500.0], noise_floor=0.01, noise_source="calibrated"))
     assert calibrated.verdict == REGRESSED
+
+
+def test_an_inconclusive_paired_verdict_names_the_tolerance_not_a_drift_band() -> None:
+    rng = np.random.default_rng(10)
+    base = list(20_000 * (1 + rng.normal(0, 0.10, 8)))
+    cand = list(22_000 * (1 + rng.normal(0, 0.10, 8)))
+    result = judge(Evidence(base, cand, paired=True), confidence=0.99)
+    assert result.verdict == INCONCLUSIVE, result.reason
+    assert "overlaps ±5.0%" in result.reason and "drift" not in result.reason
 
 
 def test_too_few_pairs_fall_back_to_the_noise_floor() -> None:
