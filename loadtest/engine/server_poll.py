@@ -19,7 +19,7 @@ from typing import Any
 from loadtest.engine.targets import ClientOptions
 
 TOKEN_HEADER = {"http": "triton-access-token", "grpc": "triton-grpc-protocol-triton-access-token"}
-_METRIC_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eEinfNa]+)")
+_METRIC_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eEinfINa]+)")
 _KEPT_METRICS = ("nv_gpu_", "nv_energy_", "nv_cpu_", "nv_inference_", "nv_pinned_memory_")
 
 
