@@ -24,7 +24,7 @@ from pytriton_client import ServerClient
 
 LOGGER = logging.getLogger("loadtest.run")
 T = TypeVar("T")
-_METRIC_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eEinfNa]+)")
+_METRIC_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eEinfINa]+)")
 _KEPT_METRICS = ("nv_gpu_", "nv_energy_", "nv_cpu_", "nv_inference_", "nv_pinned_memory_")
 POLL_TIMEOUT_S = 5.0
 """Upper bound of one statistics call: a slow answer must not keep the stats thread from the next poll."""

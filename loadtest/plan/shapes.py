@@ -1,9 +1,9 @@
 """Load shapes and pacers: pure functions of elapsed time and of requests sent.
 
 Owns the timeline of a run (warm-up, then stages), the intended start of every open-loop request
-(constant or Poisson arrivals, seeded), closed-loop pacing, and the expected request counts that
-follow from them. Never reads a clock, never sleeps, never imports Locust: callers pass the elapsed
-time in, so every rule here is tested from tables.
+(constant or Poisson arrivals, seeded), and the expected request counts that follow from them. Never
+reads a clock, never sleeps, never imports Locust: callers pass the elapsed time in, so every rule
+here is tested from tables.
 
 Timeline: ``[0, warmup_s)`` runs at the first stage's load (excluded from results); then each stage
 runs for its ``duration_s``. When the measured duration is longer than the stages, the last stage
@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -204,21 +203,3 @@ class ArrivalSchedule:
     def expected_count(self, start_s: float = 0.0, end_s: float | None = None) -> float:
         """Expected number of this stream's requests intended to start in ``[start_s, end_s)``."""
         return self.share * self.schedule.expected_arrivals(start_s, end_s)
-
-
-def pacing_wait_s(previous_start_s: float | None, now_s: float, pacing_s: float) -> float:
-    """How long a closed-loop user waits so that its request starts are at least ``pacing_s`` apart.
-
-    ``previous_start_s`` is when the user's previous request started (None for its first request).
-    Returns 0 when the user is already late: pacing never makes up for lost time with bursts.
-    """
-    if previous_start_s is None or pacing_s <= 0:
-        return 0.0
-    return max(0.0, previous_start_s + pacing_s - now_s)
-
-
-def constant_count(rate_per_s: float, span_s: float) -> int:
-    """Requests a constant-rate stream starting at 0 intends to start in ``[0, span_s)``."""
-    if rate_per_s <= 0 or span_s <= 0:
-        return 0
-    return math.ceil(rate_per_s * span_s - 1e-9)

@@ -234,4 +234,6 @@ def _kind(value: object) -> str:
         return "a boolean"
     if isinstance(value, (int, float)):
         return "a number"
-    return "a list" if isinstance(value, list) else "a mapping" if isinstance(value, Mapping) else "a text"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping" if isinstance(value, Mapping) else f"a {type(value).__name__} value"

@@ -3,7 +3,9 @@
 Owns where a metric's value comes from: a per-entry SLO reads that traffic entry, a global SLO reads
 ``overall`` (all entries merged); ``pNN``/``mean``/``max``/``min`` read the metric's statistics
 (a percentile the summary lacks is computed from the histograms when they are given); ``error_rate``
-and ``throughput`` read the entry's counters. The pass/fail rule itself is :func:`loadtest.slo.evaluate`.
+and ``throughput`` read the entry's counters. Any SLO on an entry (or run) that measured no request
+is "not measured" (``passed`` None, with a reason), never judged against a zero. The pass/fail rule
+itself is :func:`loadtest.slo.evaluate`.
 Pure: never reads files except through :func:`slos_of_scenario_yaml`, which parses text it is given
 (with the YAML limits of scenario files: a run directory is untrusted input too).
 
@@ -78,9 +80,10 @@ class _Measure:
         block = self.block(slo.traffic)
         if block is None:
             return None, f"the run has no traffic entry {slo.traffic!r}"
+        if not block.get("requests"):
+            # Nothing was sent: a rate or a statistic of nothing is not 0, it is unknown.
+            return None, "no requests were measured"
         if slo.metric == "error_rate":
-            if not block.get("requests"):
-                return None, "no requests were measured"
             return float(block.get("error_rate", 0.0)), None
         if slo.metric == "throughput":
             return float(block.get("throughput_rps", 0.0)), None

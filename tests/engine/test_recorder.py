@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 import threading
 from pathlib import Path
 
@@ -13,9 +14,20 @@ from hdrh.log import HistogramLogReader
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from loadtest.recording import recorder as recorder_module
 from loadtest.recording.hdrstats import summary_stats, value_at_percentiles
 from loadtest.recording.hlog import IntervalLogWriter, read_intervals, read_totals
-from loadtest.recording.recorder import Recorder, RequestOutcome, add_value, decode, encode, key_of, merge_into, tag_of
+from loadtest.recording.recorder import (
+    Interval,
+    Recorder,
+    RequestOutcome,
+    add_value,
+    decode,
+    encode,
+    key_of,
+    merge_into,
+    tag_of,
+)
 
 HIGHEST_US = 21_000_000
 
@@ -94,25 +106,109 @@ def test_stream_outcomes_fill_every_stream_metric() -> None:
     assert recorder.totals[("s", "responses")].get_max_value() == 3
 
 
-def test_concurrent_recording_from_threads_loses_nothing() -> None:
-    recorder = Recorder(highest_us=HIGHEST_US)
+# Sized by seeding the bug (the default lock replaced by a no-op context): one round of 8 threads x
+# 2,500 records, with the interpreter switching threads every microsecond, lost or misplaced records
+# in 97 of 100 rounds (8 x 5,000: 99 of 100); four rounds all passing with the bug is then about
+# 1e-6. With the lock the totals are exact by construction, so the test cannot fail spuriously; a
+# round takes ~0.2 s on this 2-core machine.
+RACE_ROUNDS = 4
+RACE_THREADS = 8
+RACE_RECORDS_PER_THREAD = 2_500
+RACE_SWITCH_INTERVAL_S = 1e-6
+
+
+def _race_round(recorder: Recorder) -> tuple[int, int]:
+    """Record from many threads while the calling thread keeps rolling; returns (rolled values, rolled ok)."""
+    start = threading.Barrier(RACE_THREADS + 1)
+
+    def work(index: int) -> None:
+        start.wait()
+        for value in range(1, RACE_RECORDS_PER_THREAD + 1):
+            if index % 2:  # both entry points: the generic one and the hot path
+                recorder.record(RequestOutcome("a", latency_us=value))
+            else:
+                recorder.record_request("a", value, None, None, False)
+
+    threads = [threading.Thread(target=work, args=(index,)) for index in range(RACE_THREADS)]
+    rolled_values = rolled_ok = 0
+
+    def take(interval: Interval) -> None:
+        nonlocal rolled_values, rolled_ok
+        histogram = interval.histograms.get(("a", "latency"))
+        rolled_values += histogram.get_total_count() if histogram is not None else 0
+        counters = interval.counters.get("a")
+        rolled_ok += counters.ok if counters is not None else 0
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(RACE_SWITCH_INTERVAL_S)  # switch threads as often as CPython allows
+    try:
+        for thread in threads:
+            thread.start()
+        start.wait()
+        while any(thread.is_alive() for thread in threads):
+            take(recorder.roll(1))
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+    take(recorder.roll(2))
+    return rolled_values, rolled_ok
+
+
+def test_concurrent_recording_and_rolling_lose_and_misplace_nothing() -> None:
+    per_round = RACE_THREADS * RACE_RECORDS_PER_THREAD
+    for round_number in range(1, RACE_ROUNDS + 1):
+        recorder = Recorder(highest_us=HIGHEST_US)
+        recorder.start_measuring(0)
+        rolled_values, rolled_ok = _race_round(recorder)
+        # Every record lands in exactly one interval, and the totals are the sum of the intervals.
+        assert (rolled_values, rolled_ok) == (per_round, per_round), f"round {round_number}"
+        assert recorder.totals[("a", "latency")].get_total_count() == per_round, f"round {round_number}"
+        assert recorder.total_counters["a"].ok == per_round, f"round {round_number}"
+
+
+class _SpyLock:
+    """A real lock that says whether it is held (the recorder accepts any context manager)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.held = False
+        self.acquisitions = 0
+
+    def __enter__(self) -> _SpyLock:
+        self._lock.acquire()
+        self.held = True
+        self.acquisitions += 1
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.held = False
+        self._lock.release()
+
+
+def test_every_histogram_and_counter_update_happens_under_the_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    lock = _SpyLock()
+    recorder = Recorder(highest_us=1_000, lock=lock)
+    unlocked: list[str] = []
+    real_add_value = recorder_module.add_value
+
+    def checked_add_value(histogram: HdrHistogram, value: int) -> bool:
+        if not lock.held:
+            unlocked.append(f"add_value({value})")
+        return real_add_value(histogram, value)
+
+    monkeypatch.setattr(recorder_module, "add_value", checked_add_value)
+    recorder.declare("a", ["latency"])
     recorder.start_measuring(0)
-
-    def work() -> None:
-        for value in range(1, 2001):
-            recorder.record(RequestOutcome("a", latency_us=value))
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    rolled = 0
-    while any(t.is_alive() for t in threads):
-        rolled += recorder.roll(1).histograms.get(("a", "latency"), HdrHistogram(1, 2, 3)).get_total_count()
-    for thread in threads:
-        thread.join()
-    recorder.roll(2)
-    assert recorder.totals[("a", "latency")].get_total_count() == 8000
-    assert recorder.total_counters["a"].ok == 8000
+    recorder.record(RequestOutcome("a", latency_us=10, response_time_us=20, ttfr_us=5, gaps_us=[3], responses=2))
+    recorder.record(RequestOutcome("a", latency_us=5_000))  # above the range: the clamped path
+    recorder.record_request("a", 30, None, 40, True)
+    recorder.record_request("a", None, "timeout", None, False)
+    recorder.roll(1)
+    assert unlocked == []
+    # declare, start_measuring, two records, two record_requests and roll: one acquisition each.
+    assert lock.acquisitions == 7
+    assert not lock.held
 
 
 def test_encode_decode_and_merge_keep_every_count() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,8 +15,6 @@ from loadtest.plan.shapes import (
     Stage,
     StageSchedule,
     Tick,
-    constant_count,
-    pacing_wait_s,
 )
 
 RAMP = [Stage(10, users=2, spawn_rate=1), Stage(10, users=4, spawn_rate=2), Stage(5, users=8, spawn_rate=4)]
@@ -157,19 +156,83 @@ def test_constant_arrival_n_starts_when_the_integral_reaches_n(
         assert schedule.expected_arrivals(0, start) == pytest.approx(n, abs=1e-6 * max(1, n))
 
 
+@pytest.mark.parametrize(("rate", "span", "count"), [(10, 1, 10), (10, 1.05, 11), (3, 1, 3), (4, 0.5, 2), (7, 0.1, 1)])
+def test_a_constant_stream_starts_ceil_rate_times_span_requests(rate: float, span: float, count: int) -> None:
+    schedule = StageSchedule([Stage(span, rate_per_s=rate)])
+    arrivals = ArrivalSchedule(schedule)
+    assert sum(1 for n in range(count + 2) if arrivals.intended_start_s(n) is not None) == count
+    assert math.isclose(schedule.expected_arrivals(), rate * span)
+
+
 @pytest.mark.parametrize(
-    ("previous_s", "now_s", "pacing_s", "wait_s"),
-    [(None, 5.0, 1.0, 0.0), (4.0, 4.25, 1.0, 0.75), (4.0, 5.0, 1.0, 0.0), (4.0, 7.0, 1.0, 0.0), (4.0, 4.0, 0.0, 0.0)],
+    ("stages", "warmup_s", "duration_s", "message"),
+    [
+        ([], 0.0, None, "a schedule needs at least one stage"),
+        ([Stage(0, users=1)], 0.0, None, "every stage needs a positive duration_s"),
+        ([Stage(1, users=1)], -1.0, None, "warmup_s must be >= 0 and duration_s > 0"),
+        ([Stage(1, users=1)], 0.0, -2.0, "warmup_s must be >= 0 and duration_s > 0"),
+    ],
 )
-def test_pacing_wait(previous_s: float | None, now_s: float, pacing_s: float, wait_s: float) -> None:
-    assert pacing_wait_s(previous_s, now_s, pacing_s) == pytest.approx(wait_s)
+def test_refusals_say_what_is_wrong(
+    stages: list[Stage], warmup_s: float, duration_s: float | None, message: str
+) -> None:
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        StageSchedule(stages, warmup_s=warmup_s, duration_s=duration_s)
 
 
-@pytest.mark.parametrize(("rate", "span", "count"), [(10, 1, 10), (10, 1.05, 11), (3, 1, 3), (0, 5, 0), (7, 0, 0)])
-def test_constant_count(rate: float, span: float, count: int) -> None:
-    assert constant_count(rate, span) == count
-    if rate and span:
-        schedule = StageSchedule([Stage(span, rate_per_s=rate)])
-        arrivals = ArrivalSchedule(schedule)
-        assert sum(1 for n in range(count + 2) if arrivals.intended_start_s(n) is not None) == count
-        assert math.isclose(schedule.expected_arrivals(), rate * span)
+def test_a_measured_duration_below_one_second_is_valid() -> None:
+    schedule = StageSchedule([Stage(10, rate_per_s=100)], duration_s=0.5)
+    assert (schedule.total_s, schedule.expected_arrivals()) == (0.5, pytest.approx(50))
+
+
+def test_an_open_loop_tick_carries_the_rate() -> None:
+    schedule = StageSchedule([Stage(5, rate_per_s=40), Stage(5, rate_per_s=80)], warmup_s=1)
+    assert schedule.tick(0.5) == Tick(0, True, None, None, 40)
+    assert schedule.tick(7.0) == Tick(1, False, None, None, 80)
+
+
+def test_stages_without_a_rate_carry_no_arrivals() -> None:
+    schedule = StageSchedule([Stage(10, users=2), Stage(10, rate_per_s=5)])
+    assert schedule.time_of_arrival_mass(3) == pytest.approx(10.6)
+    assert schedule.expected_arrivals(0, 10) == 0
+    with pytest.raises(ValueError, match=r"^mass must be >= 0$"):
+        schedule.time_of_arrival_mass(-1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"arrival": "bursty"}, "arrival must be 'constant' or 'poisson', not 'bursty'"),
+        ({"share": 0.0}, r"share must be in \(0, 1\]"),
+    ],
+)
+def test_arrival_schedule_refusals_say_what_is_wrong(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        ArrivalSchedule(StageSchedule([Stage(1, rate_per_s=1)]), **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^n must be >= 0$"):
+        ArrivalSchedule(StageSchedule([Stage(1, rate_per_s=1)])).intended_start_s(-1)
+
+
+def test_poisson_arrivals_are_the_cumulative_exponential_draws_of_the_seeded_stream() -> None:
+    # The contract behind "same seed, same times": stream (seed, stream) of numpy's default generator,
+    # unit exponential gaps, scaled by the rate; checked across the generator's 4096-draw chunks.
+    rate_per_s, share, seed, stream = 50.0, 0.5, 11, 2
+    schedule = StageSchedule([Stage(10_000, rate_per_s=rate_per_s)])
+    arrivals = ArrivalSchedule(schedule, arrival="poisson", seed=seed, share=share, stream=stream)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, stream]))
+    marks = np.cumsum(rng.exponential(1.0, 3 * 4096))
+    for n in (0, 1, 4095, 4096, 4097, 3 * 4096 - 1):
+        assert arrivals.intended_start_s(n) == pytest.approx(marks[n] / (rate_per_s * share), rel=1e-12)
+
+
+def test_the_default_seed_is_zero() -> None:
+    schedule = StageSchedule([Stage(100, rate_per_s=10)])
+    default = ArrivalSchedule(schedule, arrival="poisson")
+    zero = ArrivalSchedule(schedule, arrival="poisson", seed=0)
+    assert [default.intended_start_s(n) for n in range(5)] == [zero.intended_start_s(n) for n in range(5)]
+
+
+def test_expected_count_honours_the_end_of_the_window() -> None:
+    arrivals = ArrivalSchedule(StageSchedule([Stage(10, rate_per_s=100)]), share=0.5)
+    assert arrivals.expected_count(2, 4) == pytest.approx(100)
+    assert arrivals.expected_count(8) == pytest.approx(100)

@@ -125,3 +125,54 @@ def test_slo_is_frozen() -> None:
     with pytest.raises(AttributeError):
         slo.threshold = 1.0  # type: ignore[misc]
     assert isinstance(slo, Slo)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        # the first comparator splits the text; the rest belongs to the threshold
+        ("p99 latency < 5ms < 3ms", "threshold '5ms < 3ms' is not a number with a unit, e.g. 50ms"),
+        ("error_rate < lots", "threshold 'lots' is not a number with a unit, e.g. 0.1%"),
+        ("throughput > many", "threshold 'many' is not a number with a unit, e.g. 200/s"),
+        # two metric names: the first is read as a (wrong) statistic, not as a swapped order
+        ("ttfr latency < 5ms", "unknown statistic 'ttfr'; use pNN (e.g. p99, p99.9), mean, max or min"),
+        ("p100.5 latency < 5ms", "percentile 'p100.5' is out of range; use p0.1 ... p100"),
+        ({"metric": "latency", "stat": "p99", "op": "<", "limit": "5ms"}, "unknown SLO key 'limit'; known keys: "),
+        ({"metric": "latency"}, "SLO mapping needs op, threshold (keys: metric, stat, op, threshold)"),
+        ({"metric": "latency", "stat": 99, "op": "<", "threshold": "5ms"}, "SLO stat must be a text, not a number"),
+        ({"metric": "latency", "stat": "p99", "op": None, "threshold": "5ms"}, "SLO op must be a text, not nothing"),
+        ({"metric": ["latency"], "op": "<", "threshold": "5ms"}, "SLO metric must be a text, not a list"),
+        ({"metric": {"name": "latency"}, "op": "<", "threshold": "5ms"}, "SLO metric must be a text, not a mapping"),
+        ({"metric": b"latency", "op": "<", "threshold": "5ms"}, "SLO metric must be a text, not a bytes value"),
+        ({"metric": "latency", "stat": "p99", "op": "<", "threshold": ["5ms"]}, "such as '50ms', not a list"),
+        ({"metric": "latency", "stat": "p99", "op": "<", "threshold": None}, "such as '50ms', not nothing"),
+        ({"metric": "latency", "stat": "p99", "op": "<", "threshold": False}, "such as '50ms', not a boolean"),
+        (True, "not a boolean"),
+        ([1], "not a list"),
+        (("p99 latency < 5ms",), "not a tuple value"),
+    ],
+)
+def test_error_messages_in_full(spec: object, message: str) -> None:
+    with pytest.raises(SloError) as caught:
+        parse_slo(spec)
+    assert message in str(caught.value)
+
+
+def test_unknown_key_message_lists_every_key_when_nothing_is_close() -> None:
+    with pytest.raises(SloError) as caught:
+        parse_slo({"metric": "latency", "stat": "p99", "op": "<", "zzz": "5ms"})
+    assert str(caught.value) == "unknown SLO key 'zzz'; known keys: metric, stat, op, threshold"
+
+
+@pytest.mark.parametrize(
+    ("text", "threshold"),
+    [
+        ("p0.5 latency < 1s", 1_000_000.0),  # percentiles below 1 are valid
+        ("p100 latency <= 1s", 1_000_000.0),
+        ("throughput > 0/s", 0.0),  # a zero threshold is valid; only negative ones are refused
+        ("error_rate <= 0%", 0.0),
+        ("max gap < 0us", 0.0),
+    ],
+)
+def test_boundary_values_are_accepted(text: str, threshold: float) -> None:
+    assert parse_slo(text).threshold == threshold
