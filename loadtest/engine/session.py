@@ -30,6 +30,7 @@ from loadtest.engine.model import RunConfig
 from loadtest.engine.patterns import uses_thread_pool
 from loadtest.engine.preflight import PreflightError, probe, provenance
 from loadtest.engine.progress import Progress
+from loadtest.engine.readiness import Watch
 from loadtest.engine.rules import IntervalClock, RunState, Stop, Tickets, stop_reason
 from loadtest.engine.server_poll import ServerPoller
 from loadtest.engine.users import make_user_class
@@ -128,8 +129,9 @@ class RunSession:
         config = build_run_config(self.scenario, self.pools, urls)
         self.config = config
         self.poller.metrics_urls.extend(config.metrics_urls)
+        watch = Watch(say=self.progress.line, interrupted=lambda: self.interrupt.signal is not None, sleep=gevent.sleep)
         for entry in config.traffic:
-            entry.model_config = probe(entry)
+            entry.model_config = probe(entry, watch)
         self.meta = self._wait(self.poller.submit(lambda: provenance(config, self.poller)))
         return config
 
