@@ -62,7 +62,7 @@ def run(
     scenario, pools = load_or_exit(scenario_file, overrides)
     from loadtest.api import RunError, run_loaded
     from loadtest.engine.progress import Progress
-    from loadtest.recording.rundir import load_run, make_run_id
+    from loadtest.recording.rundir import RunDirectoryError, load_run, make_run_id
     from loadtest.scenario import ScenarioError
 
     run_dir = Path(out) if out else Path(reports_dir) / make_run_id(scenario.name or "run")
@@ -75,7 +75,11 @@ def run(
         sys.exit(ExitCode.USAGE)
     except RunError as exc:  # the session printed why; the run directory says so too
         exit_code, slos = exc.exit_code, load_run(run_dir).summary.get("slos", [])
-    _write_reports(run_dir, formats)
+    try:
+        _write_reports(run_dir, formats)
+    except (OSError, RunDirectoryError) as exc:  # e.g. the disk filled up during the run
+        click.echo(f"error: no reports written to {run_dir}: {getattr(exc, 'strerror', None) or exc}", err=True)
+        exit_code = exit_code or ExitCode.RUNTIME_ERROR
     for slo in slos:
         click.echo(_slo_line(slo))
     click.echo(f"run directory: {run_dir}")

@@ -38,7 +38,7 @@ from loadtest.exit_codes import ExitCode
 from loadtest.plan.payloads import PayloadPool
 from loadtest.recording import hlog
 from loadtest.recording.recorder import GAP, LATENCY, RESPONSE_TIME, RESPONSES, TTFR, Recorder
-from loadtest.recording.rundir import HLOG_FILE, RunWriter, build_summary
+from loadtest.recording.rundir import HLOG_FILE, RunWriteError, RunWriter, build_summary
 from loadtest.scenario import Scenario
 from loadtest.slo.verdicts import evaluate_slos
 
@@ -106,6 +106,8 @@ class RunSession:
         self.control: RunControl | None = None
         self.status = "running"
         self.error: str | None = None
+        self.write_error: str | None = None
+        """Why the run directory could not be written (the run then stops, failed)."""
         self.stop_requested = False
         self.start_ns: int | None = None
         self.clock: IntervalClock | None = None
@@ -179,12 +181,16 @@ class RunSession:
             control.loop_thread = _bridge.AsyncioLoopThread().start()
         blocking_users = sum(t.users for t in config.traffic if uses_thread_pool(t.pattern.name, t.client.protocol))
         _bridge.ensure_thread_pool(blocking_users + 4)
-        self.writer = RunWriter(
-            self.run_dir,
-            scenario_yaml=config.scenario_yaml,
-            start_epoch_s=time.time(),
-            comment=f"tritonload {__version__} run {self.run_dir.name}; values in microseconds",
-        )
+        try:
+            self.writer = RunWriter(
+                self.run_dir,
+                scenario_yaml=config.scenario_yaml,
+                start_epoch_s=time.time(),
+                comment=f"tritonload {__version__} run {self.run_dir.name}; values in microseconds",
+            )
+        except RunWriteError as exc:
+            self._write_failed(exc)
+            raise
         self._write_summary(complete=False)
         self.start_ns = start_ns
         self.clock = IntervalClock(
@@ -245,6 +251,7 @@ class RunSession:
             signal=self.interrupt.signal,
             server_exited=self.server is not None and not self.server.running,
             budget_exhausted=control.budget.exhausted,
+            write_error=self.write_error,
         )
 
     def stop_gracefully(self, runner: Any) -> None:
@@ -262,17 +269,27 @@ class RunSession:
     def finish(self, stop: Stop) -> SessionOutcome:
         """Write the last interval, the server counts and the final summary (SLOs judged on a completed
         run only); print the table. Leaves a run directory that says why even when nothing ran."""
-        self.status = stop.status
-        self.error = None if stop.status == "completed" else stop.reason
         started = self.writer is not None
         if self.writer is None:
             self.recorder = self.recorder or Recorder(highest_us=1_000_000)
             yaml_text = self.config.scenario_yaml if self.config else self.scenario.to_yaml()
-            self.writer = RunWriter(self.run_dir, scenario_yaml=yaml_text, start_epoch_s=time.time())
+            try:
+                self.writer = RunWriter(self.run_dir, scenario_yaml=yaml_text, start_epoch_s=time.time())
+            except RunWriteError as exc:
+                self._write_failed(exc)
         recorder = self._recorder()
-        if recorder.measuring:
+        if recorder.measuring and self.writer is not None:
             interval = recorder.roll(time.perf_counter_ns())
-            self.writer.write_interval(interval, {"users": 0, "in_flight": 0, "cpu_s": self._cpu_since_last_s()})
+            try:
+                self.writer.write_interval(interval, {"users": 0, "in_flight": 0, "cpu_s": self._cpu_since_last_s()})
+            except RunWriteError as exc:
+                self._write_failed(exc)
+        if self.write_error is not None and stop.reason != self.write_error:
+            if stop.status != "failed":
+                self.progress.error(self.write_error)
+            stop = Stop("failed", ExitCode.RUNTIME_ERROR, self.write_error)
+        self.status = stop.status
+        self.error = None if stop.status == "completed" else stop.reason
         if self.counts_start is not None:
             end = self._wait(self.poller.submit(self.poller.success_counts))
             self.meta["server_counts"] = {
@@ -283,11 +300,15 @@ class RunSession:
                 }
                 for label, start in self.counts_start.items()
             }
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()  # gives up the writer's reserve: room for the final summary on a full disk
         summary = self._write_summary(complete=stop.status == "completed", final=True, now_ns=self.stopped_ns)
         if started:
             self.progress.table(summary)
         exit_code = stop.exit_code
+        if self.write_error is not None and stop.status != "failed":  # only the final summary could not be written
+            self.progress.error(self.write_error)
+            exit_code = ExitCode.RUNTIME_ERROR
         if exit_code == ExitCode.OK and any(s.get("passed") is False for s in summary.get("slos", [])):
             exit_code = ExitCode.SLO_BREACHED
         return SessionOutcome(int(exit_code), summary)
@@ -329,14 +350,23 @@ class RunSession:
         if warmup:
             return
         extra = {"users": users, "in_flight": control.in_flight, "cpu_s": self._cpu_since_last_s()}
-        writer.write_interval(interval, extra)
-        if self.poller.active:
-            t_s = (now_ns - (self.measure_start_ns or now_ns)) / 1e9
-            writer.write_server_stats(self._wait(self.poller.submit(lambda: self.poller.snapshot(t_s))))
+        try:
+            writer.write_interval(interval, extra)
+            if self.poller.active:
+                t_s = (now_ns - (self.measure_start_ns or now_ns)) / 1e9
+                writer.write_server_stats(self._wait(self.poller.submit(lambda: self.poller.snapshot(t_s))))
+        except RunWriteError as exc:
+            self._write_failed(exc)
         self._write_summary(complete=False, now_ns=now_ns)
 
+    def _write_failed(self, exc: RunWriteError) -> None:
+        """Note the first failed write: the stop rules end the run, and the final summary says why."""
+        LOGGER.error("%s", exc)
+        if self.write_error is None:
+            self.write_error = str(exc)
+
     def _write_summary(self, *, complete: bool, now_ns: int | None = None, final: bool = False) -> dict[str, Any]:
-        if self.recorder is None or self.writer is None:
+        if self.recorder is None:
             return {}
         config = self.config
         end_ns = now_ns or time.perf_counter_ns()
@@ -364,7 +394,11 @@ class RunSession:
             }
         if final and config is not None and config.slos:
             summary["slos"] = self._evaluate_slos(summary)
-        self.writer.write_summary(summary)
+        if self.writer is not None:
+            try:
+                self.writer.write_summary(summary)
+            except RunWriteError as exc:
+                self._write_failed(exc)
         return summary
 
     def _evaluate_slos(self, summary: dict[str, Any]) -> list[dict[str, Any]]:

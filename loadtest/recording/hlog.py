@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogReader
@@ -25,10 +25,18 @@ LEGEND = '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed
 MAX_VALUE_UNIT_RATIO = 1000.0  # microseconds -> milliseconds in the max column
 
 
-class IntervalLogWriter:
-    """Appends interval histograms to an open text file, flushing after each interval."""
+class TextSink(Protocol):
+    """Where an interval log goes: an open text file, or ``rundir``'s whole-record ``AppendFile``."""
 
-    def __init__(self, stream: IO[str], *, start_epoch_s: float, comment: str = "") -> None:
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+class IntervalLogWriter:
+    """Appends interval histograms to an open text file, one ``write`` per interval, flushing after each."""
+
+    def __init__(self, stream: TextSink, *, start_epoch_s: float, comment: str = "") -> None:
         self._stream = stream
         stamp = dt.datetime.fromtimestamp(start_epoch_s, tz=dt.timezone.utc).isoformat(timespec="milliseconds")
         lines = [f"#[Histogram log format version {FORMAT_VERSION}]"]
@@ -63,13 +71,41 @@ class LoggedInterval:
     histogram: HdrHistogram
 
 
+class _WatchedLines:
+    """The reader's file, line by line, noting whether the line just read lacks its newline (a torn end)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self.torn = False
+
+    def readline(self) -> str:
+        line = self._stream.readline()
+        self.torn = bool(line) and not line.endswith("\n")
+        return line
+
+    def close(self) -> None:
+        self._stream.close()
+
+
 def read_intervals(path: str | Path, highest_us: int) -> Iterator[LoggedInterval]:
-    """Read every interval histogram of ``path`` with the hdrhistogram package's own log reader."""
+    """Read every interval histogram of ``path`` with the hdrhistogram package's own log reader.
+
+    A last line cut short (a run killed mid-write, a full disk) is left out; a damaged line elsewhere
+    raises whatever the package's decoders raise.
+    """
     reader = HistogramLogReader(str(path), new_histogram("latency", highest_us))
+    # The reader reads only through ``input_file.readline``; watching it tells a torn last line apart.
+    lines = _WatchedLines(reader.input_file)
+    reader.input_file = lines
     try:
         base_s: float | None = None
         while True:
-            histogram = reader.get_next_interval_histogram()
+            try:
+                histogram = reader.get_next_interval_histogram()
+            except Exception:
+                if lines.torn:
+                    return
+                raise
             if histogram is None:
                 return
             start_s = histogram.get_start_time_stamp() / 1000.0
