@@ -78,7 +78,7 @@ def run(
     try:
         _write_reports(run_dir, formats)
     except (OSError, RunDirectoryError) as exc:  # e.g. the disk filled up during the run
-        click.echo(f"error: no reports written to {run_dir}: {getattr(exc, 'strerror', None) or exc}", err=True)
+        click.echo(f"error: cannot write reports to {run_dir}: {getattr(exc, 'strerror', None) or exc}", err=True)
         exit_code = exit_code or ExitCode.RUNTIME_ERROR
     for slo in slos:
         click.echo(_slo_line(slo))
