@@ -101,13 +101,18 @@ def run(
     except (ScenarioError, RunDirectoryError) as exc:
         click.echo(str(exc), err=True)
         sys.exit(ExitCode.USAGE)
-    _write_reports(run_dir, formats)
+    exit_code = result.exit_code
+    try:
+        _write_reports(run_dir, formats)
+    except (OSError, RunDirectoryError) as exc:  # e.g. the disk filled up during the run
+        click.echo(f"error: cannot write reports to {run_dir}: {getattr(exc, 'strerror', None) or exc}", err=True)
+        exit_code = exit_code or ExitCode.RUNTIME_ERROR
     for slo in result.summary.get("slos", []):
         click.echo(slo_console_line(slo))
     click.echo(f"run directory: {run_dir}")
-    if result.exit_code == ExitCode.INTERRUPTED:
+    if exit_code == ExitCode.INTERRUPTED:
         click.echo("run interrupted: the run directory holds what was measured until then; SLOs not judged", err=True)
-    sys.exit(result.exit_code)
+    sys.exit(exit_code)
 
 
 def _print_set(set_dir: Path) -> None:

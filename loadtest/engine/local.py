@@ -12,7 +12,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from locust.env import Environment
@@ -22,14 +22,35 @@ from loadtest.engine.preflight import PreflightError
 from loadtest.engine.rules import Stop
 from loadtest.engine.session import RunSession, SessionOutcome
 from loadtest.exit_codes import ExitCode
-from loadtest.recording.rundir import LOG_FILE
+from loadtest.recording.rundir import LOG_FILE, RunWriteError
 
 LOGGER = logging.getLogger("loadtest.run")
 
 
+class _RunLogHandler(logging.FileHandler):
+    """The run log; when its disk fills it falls silent instead of printing a traceback per record (the
+    run directory's writer reports the full disk once, as the reason the run failed)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8")
+        self._silent = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self._silent = True
+        self.close()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self._silent:
+            super().emit(record)
+
+    def close(self) -> None:
+        with suppress(OSError):  # the last flush on a full disk; what was logged before stays
+            super().close()
+
+
 @contextmanager
 def _run_log(run_dir: Path) -> Iterator[None]:
-    handler = logging.FileHandler(run_dir / LOG_FILE, encoding="utf-8")
+    handler = _RunLogHandler(run_dir / LOG_FILE)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     previous_level = root.level
@@ -56,6 +77,9 @@ def run_local(session: RunSession, *, web: bool = False, web_port: int = 8089) -
             failure = exc
             stop = Stop("failed", exc.exit_code, str(exc))
             LOGGER.error("run failed: %s", exc)
+            session.progress.error(str(exc))
+        except RunWriteError as exc:  # the run directory cannot be written at all
+            stop = Stop("failed", ExitCode.RUNTIME_ERROR, str(exc))
             session.progress.error(str(exc))
         except KeyboardInterrupt:
             stop = Stop("interrupted", ExitCode.INTERRUPTED, "interrupted by Ctrl-C")

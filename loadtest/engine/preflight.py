@@ -1,10 +1,10 @@
 """Before the run: probe every traffic entry once and record the run's provenance.
 
-Owns the preflight probe (wait for the model, read its config, send one request, so a scenario that
-does not fit the model fails at once with one clear error instead of thousands of failed requests)
-and the provenance written into summary.json (packages, host, servers, model config hashes, the
-command line with secrets redacted). Blocking calls; the session runs them before any user starts.
-Never records latencies.
+Owns the preflight probe (wait for the model, saying why once a second (``readiness``), read its
+config, send one request, so a scenario that does not fit the model fails at once with one clear
+error instead of thousands of failed requests) and the provenance written into summary.json
+(packages, host, servers, model config hashes, the command line with secrets redacted). Blocking
+calls; the session runs them before any user starts. Never records latencies.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 from loadtest import __version__
 from loadtest.engine.model import RunConfig, TrafficEntry
+from loadtest.engine.readiness import NotReadyError, Watch, error_text, wait_for_model
 from loadtest.engine.server_poll import RawServer, ServerPoller, config_hash
 from loadtest.exit_codes import ExitCode
 from loadtest.scenario import is_sensitive_header
@@ -36,18 +37,29 @@ class PreflightError(Exception):
         self.exit_code = exit_code
 
 
-def probe(entry: TrafficEntry) -> Any:
-    """Wait for ``entry``'s model, read its config and send one request; returns the model config.
+def probe(entry: TrafficEntry, watch: Watch | None = None) -> Any:
+    """Wait for ``entry``'s model (a line a second through ``watch``), read its config and send one
+    request; returns the model config.
 
     Raises:
-        PreflightError: the model cannot be reached (exit code 1) or rejects the payload (exit code 2).
+        PreflightError: the model cannot be reached or refuses the client (exit code 1), or rejects
+            the payload (exit code 2).
+        KeyboardInterrupt: ``watch`` saw Ctrl-C while waiting.
     """
     from pytriton_client import DecoupledModelClient, ModelClient, PyTritonClientError
 
     options = entry.client
-    client_class = DecoupledModelClient if entry.pattern.streams else ModelClient
+    watch = watch or Watch()
     try:
-        with client_class(options.url, options.model, options.version, lazy_init=False, **options.kwargs()) as client:
+        init_timeout_s = wait_for_model(options, watch)
+    except NotReadyError as exc:
+        raise PreflightError(f"traffic '{entry.name}': {exc}") from exc
+    except PyTritonClientError as exc:
+        raise PreflightError(f"traffic '{entry.name}': {error_text(exc)}") from exc
+    client_class = DecoupledModelClient if entry.pattern.streams else ModelClient
+    kwargs = {**options.kwargs(), "init_timeout_s": init_timeout_s}
+    try:
+        with client_class(options.url, options.model, options.version, lazy_init=False, **kwargs) as client:
             config = client.model_config
             try:
                 result = getattr(client, entry.method)(**entry.call_kwargs())
@@ -61,7 +73,7 @@ def probe(entry: TrafficEntry) -> Any:
                     ) from exc
                 LOGGER.warning("traffic '%s': the probe request failed (%s); going on", entry.name, exc)
     except PyTritonClientError as exc:
-        raise PreflightError(f"traffic '{entry.name}': {exc}") from exc
+        raise PreflightError(f"traffic '{entry.name}': {error_text(exc)}") from exc
     return config
 
 

@@ -215,6 +215,8 @@ class RunState:
     signal: int | None = None
     server_exited: bool = False
     budget_exhausted: bool = False
+    write_error: str | None = None
+    """Why the run directory could not be written (a full disk), when it could not."""
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,8 @@ class Stop:
 
 def stop_reason(state: RunState) -> Stop | None:
     """Whether the run ends now, and how; None to go on. The first matching rule wins."""
+    if state.write_error is not None:
+        return Stop("failed", ExitCode.RUNTIME_ERROR, state.write_error)
     if state.stop_requested:
         return Stop("completed", ExitCode.OK, "stopped")
     if state.signal is not None:

@@ -32,6 +32,7 @@ from loadtest.engine.model import RunConfig
 from loadtest.engine.patterns import uses_thread_pool
 from loadtest.engine.preflight import PreflightError, probe, provenance
 from loadtest.engine.progress import Progress
+from loadtest.engine.readiness import Watch
 from loadtest.engine.rules import (
     GeneratorVerdict,
     IntervalClock,
@@ -47,7 +48,7 @@ from loadtest.exit_codes import ExitCode
 from loadtest.plan.payloads import PayloadPool
 from loadtest.recording import hlog
 from loadtest.recording.recorder import GAP, LATENCY, RESPONSE_TIME, RESPONSES, TTFR, Recorder
-from loadtest.recording.rundir import HLOG_FILE, RunWriter, build_summary
+from loadtest.recording.rundir import HLOG_FILE, RunWriteError, RunWriter, build_summary
 from loadtest.scenario import Scenario
 from loadtest.slo.verdicts import evaluate_slos
 
@@ -115,6 +116,8 @@ class RunSession:
         self.control: RunControl | None = None
         self.status = "running"
         self.error: str | None = None
+        self.write_error: str | None = None
+        """Why the run directory could not be written (the run then stops, failed)."""
         self.stop_requested = False
         self.start_ns: int | None = None
         self.clock: IntervalClock | None = None
@@ -145,8 +148,9 @@ class RunSession:
         config = build_run_config(self.scenario, self.pools, urls)
         self.config = config
         self.poller.metrics_urls.extend(config.metrics_urls)
+        watch = Watch(say=self.progress.line, interrupted=lambda: self.interrupt.signal is not None, sleep=gevent.sleep)
         for entry in config.traffic:
-            entry.model_config = probe(entry)
+            entry.model_config = probe(entry, watch)
         self.meta = self._wait(self.poller.submit(lambda: provenance(config, self.poller)))
         return config
 
@@ -194,12 +198,16 @@ class RunSession:
             control.loop_thread = _bridge.AsyncioLoopThread().start()
         blocking_users = sum(t.users for t in config.traffic if uses_thread_pool(t.pattern.name, t.client.protocol))
         _bridge.ensure_thread_pool(blocking_users + 4)
-        self.writer = RunWriter(
-            self.run_dir,
-            scenario_yaml=config.scenario_yaml,
-            start_epoch_s=time.time(),
-            comment=f"tritonload {__version__} run {self.run_dir.name}; values in microseconds",
-        )
+        try:
+            self.writer = RunWriter(
+                self.run_dir,
+                scenario_yaml=config.scenario_yaml,
+                start_epoch_s=time.time(),
+                comment=f"tritonload {__version__} run {self.run_dir.name}; values in microseconds",
+            )
+        except RunWriteError as exc:
+            self._write_failed(exc)
+            raise
         self._write_summary(complete=False)
         self.start_ns = start_ns
         self.lag_probe.start()
@@ -262,6 +270,7 @@ class RunSession:
             signal=self.interrupt.signal,
             server_exited=self.server is not None and not self.server.running,
             budget_exhausted=control.budget.exhausted,
+            write_error=self.write_error,
         )
 
     def stop_gracefully(self, runner: Any) -> None:
@@ -298,15 +307,16 @@ class RunSession:
     def finish(self, stop: Stop) -> SessionOutcome:
         """Write the last interval, the server counts and the final summary (SLOs judged on a completed
         run only); print the table. Leaves a run directory that says why even when nothing ran."""
-        self.status = stop.status
-        self.error = None if stop.status == "completed" else stop.reason
         started = self.writer is not None
         if self.writer is None:
             self.recorder = self.recorder or Recorder(highest_us=1_000_000)
             yaml_text = self.config.scenario_yaml if self.config else self.scenario.to_yaml()
-            self.writer = RunWriter(self.run_dir, scenario_yaml=yaml_text, start_epoch_s=time.time())
+            try:
+                self.writer = RunWriter(self.run_dir, scenario_yaml=yaml_text, start_epoch_s=time.time())
+            except RunWriteError as exc:
+                self._write_failed(exc)
         recorder = self._recorder()
-        if recorder.measuring:
+        if recorder.measuring and self.writer is not None:
             interval = recorder.roll(time.perf_counter_ns())
             extra = {
                 "users": 0,
@@ -314,7 +324,16 @@ class RunSession:
                 "cpu_s": self._cpu_since_last_s(),
                 "loop_lag_p99_us": self.lag_probe.roll(),
             }
-            self.writer.write_interval(interval, extra)
+            try:
+                self.writer.write_interval(interval, extra)
+            except RunWriteError as exc:
+                self._write_failed(exc)
+        if self.write_error is not None and stop.reason != self.write_error:
+            if stop.status != "failed":
+                self.progress.error(self.write_error)
+            stop = Stop("failed", ExitCode.RUNTIME_ERROR, self.write_error)
+        self.status = stop.status
+        self.error = None if stop.status == "completed" else stop.reason
         counts_start = self._result(self.counts_start, timeout_s=0.0)
         wait_s = 0.2 if self.stalls.current is not None else 2.0  # a hung server will not answer this either
         end = self._result(self.poller.submit(self.poller.success_counts), timeout_s=wait_s) if counts_start else None
@@ -327,11 +346,15 @@ class RunSession:
                 }
                 for label, start in counts_start.items()
             }
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()  # gives up the writer's reserve: room for the final summary on a full disk
         summary = self._write_summary(complete=stop.status == "completed", final=True, now_ns=self.stopped_ns)
         if started:
             self.progress.table(summary)
         exit_code = stop.exit_code
+        if self.write_error is not None and stop.status != "failed":  # only the final summary could not be written
+            self.progress.error(self.write_error)
+            exit_code = ExitCode.RUNTIME_ERROR
         if exit_code == ExitCode.OK and any(s.get("passed") is False for s in summary.get("slos", [])):
             exit_code = ExitCode.SLO_BREACHED
         return SessionOutcome(int(exit_code), summary)
@@ -384,9 +407,18 @@ class RunSession:
             "loop_lag_p99_us": lag_p99_us,
             "generator_saturated": verdict.saturated,
         }
-        writer.write_interval(interval, extra)
-        self._poll_server(now_ns)
+        try:
+            writer.write_interval(interval, extra)
+            self._poll_server(now_ns)
+        except RunWriteError as exc:
+            self._write_failed(exc)
         self._write_summary(complete=False, now_ns=now_ns)
+
+    def _write_failed(self, exc: RunWriteError) -> None:
+        """Note the first failed write: the stop rules end the run, and the final summary says why."""
+        LOGGER.error("%s", exc)
+        if self.write_error is None:
+            self.write_error = str(exc)
 
     def _note_saturation(self, verdict: GeneratorVerdict) -> None:
         """Count saturated intervals; say so live once two in a row are (one busy second is noise)."""
@@ -428,7 +460,7 @@ class RunSession:
         self.progress.notice(message)
 
     def _write_summary(self, *, complete: bool, now_ns: int | None = None, final: bool = False) -> dict[str, Any]:
-        if self.recorder is None or self.writer is None:
+        if self.recorder is None:
             return {}
         config = self.config
         end_ns = now_ns or time.perf_counter_ns()
@@ -464,7 +496,11 @@ class RunSession:
             summary["unfinished"] = self.unfinished
         if final and config is not None and config.slos:
             summary["slos"] = self._evaluate_slos(summary)
-        self.writer.write_summary(summary)
+        if self.writer is not None:
+            try:
+                self.writer.write_summary(summary)
+            except RunWriteError as exc:
+                self._write_failed(exc)
         return summary
 
     def _evaluate_slos(self, summary: dict[str, Any]) -> list[dict[str, Any]]:

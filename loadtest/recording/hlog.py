@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogReader
@@ -25,10 +25,18 @@ LEGEND = '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed
 MAX_VALUE_UNIT_RATIO = 1000.0  # microseconds -> milliseconds in the max column
 
 
-class IntervalLogWriter:
-    """Appends interval histograms to an open text file, flushing after each interval."""
+class TextSink(Protocol):
+    """Where an interval log goes: an open text file, or ``rundir``'s whole-record ``AppendFile``."""
 
-    def __init__(self, stream: IO[str], *, start_epoch_s: float, comment: str = "") -> None:
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+class IntervalLogWriter:
+    """Appends interval histograms to an open text file, one ``write`` per interval, flushing after each."""
+
+    def __init__(self, stream: TextSink, *, start_epoch_s: float, comment: str = "") -> None:
         self._stream = stream
         stamp = dt.datetime.fromtimestamp(start_epoch_s, tz=dt.timezone.utc).isoformat(timespec="milliseconds")
         lines = [f"#[Histogram log format version {FORMAT_VERSION}]"]

@@ -1,8 +1,9 @@
 """The run directory: the contract between ``tritonload run`` and everything after it.
 
-Owns the files of ``reports/<run-id>/`` and their formats: writing them while a run goes (so a crash
-or Ctrl-C still leaves what was measured), and reading them back for reports and comparisons
-without the server or the scenario file. Never talks to a server and never decides what to measure.
+Owns the files of ``reports/<run-id>/`` and their formats: writing them while a run goes (so a crash,
+Ctrl-C or a full disk still leaves what was measured, every file whole), and reading them back for
+reports and comparisons without the server or the scenario file. Never talks to a server and never
+decides what to measure.
 
 Files (see docs/results.md):
 
@@ -12,24 +13,25 @@ Files (see docs/results.md):
 - ``latency.hlog``: HdrHistogram interval log, one tag per (traffic entry, metric);
 - ``intervals.jsonl``: per-interval counters (ok, errors by kind, late sends, users, in flight);
 - ``server-stats.jsonl``: per-interval snapshots of Triton's statistics and metrics, when available;
-- ``run.log``: the run's log.
+- ``run.log``: the run's log;
+- ``.space-reserve``: only while a run writes (:data:`RESERVE_BYTES` held back for the final summary).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 from hdrh.histogram import HdrHistogram
 
 from loadtest.recording import hlog
+from loadtest.recording._files import AppendFile, SpaceReserve, write_atomic
 from loadtest.recording._readcheck import (
     MAX_SCENARIO_BYTES,
     MAX_SUMMARY_BYTES,
@@ -53,6 +55,9 @@ HLOG_FILE = "latency.hlog"
 INTERVALS_FILE = "intervals.jsonl"
 SERVER_STATS_FILE = "server-stats.jsonl"
 LOG_FILE = "run.log"
+RESERVE_FILE = ".space-reserve"
+RESERVE_BYTES = 64 * 1024
+"""Space a run holds back while it writes, given up only to write the final summary on a full disk."""
 OVERALL = "*"
 """Name of the pseudo traffic entry that merges every entry (global SLOs are evaluated on it)."""
 UNARY = "unary"
@@ -60,6 +65,18 @@ STREAM = "stream"
 KINDS: tuple[str, ...] = (UNARY, STREAM)
 """Kinds of traffic whose latencies are never merged in a report (see :func:`kind_summaries`)."""
 DEFAULT_PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0, 99.9)
+
+
+class RunWriteError(Exception):
+    """A file of a run directory could not be written (a full disk, no permission).
+
+    The message is one line: ``cannot write to <run dir>: <the system's reason>``.
+    """
+
+    def __init__(self, run_dir: Path, error: OSError) -> None:
+        super().__init__(f"cannot write to {run_dir}: {error.strerror or error}")
+        self.run_dir = run_dir
+        self.errno = error.errno
 
 
 def percentile_key(percentile: float) -> str:
@@ -261,71 +278,120 @@ def write_output_text(path: Path, text: str) -> None:
     without_shared_write(path)
 
 
-def _open_output(path: Path) -> IO[str]:
-    stream = path.open("w", encoding="utf-8")
-    without_shared_write(path)
-    return stream
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    write_output_text(tmp, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
-    os.replace(tmp, path)
+def _json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
 
 
 class RunWriter:
     """Writes one run directory as the run goes.
 
+    A failed write (a full disk, a lost permission) raises :class:`RunWriteError` once and leaves every
+    file as it was before that write: the logs end with whole lines and hold the same intervals,
+    ``summary.json`` is the previous one. After that the writer appends nothing more; :meth:`close`
+    and :meth:`write_summary` give up the space the writer held in reserve (:data:`RESERVE_BYTES`), so
+    that the final summary can still say why the run ended.
+
     Args:
         run_dir: the directory to create (it must not already hold a run).
         scenario_yaml: the resolved scenario text.
         start_epoch_s: wall-clock time of the measurement start (the interval log's base time).
+
+    Raises:
+        RunDirectoryError: ``run_dir`` already holds a run.
+        RunWriteError: the directory or its first files cannot be written.
     """
 
     def __init__(self, run_dir: Path, *, scenario_yaml: str, start_epoch_s: float, comment: str = "") -> None:
         if (run_dir / SUMMARY_FILE).exists():
             raise RunDirectoryError(f"{run_dir} already holds a run; choose another --out")
-        make_output_dir(run_dir)
         self.run_dir = run_dir
-        write_output_text(run_dir / SCENARIO_FILE, scenario_yaml)
-        self._hlog_stream: IO[str] = _open_output(run_dir / HLOG_FILE)
-        self._hlog = hlog.IntervalLogWriter(self._hlog_stream, start_epoch_s=start_epoch_s, comment=comment)
-        self._intervals: IO[str] = _open_output(run_dir / INTERVALS_FILE)
-        self._server_stats: IO[str] | None = None
+        self.failure: RunWriteError | None = None
+        """The first failed write, after which nothing more is appended."""
+        self._reserve: SpaceReserve | None = None
+        self._hlog_file: AppendFile | None = None
+        self._intervals: AppendFile | None = None
+        self._server_stats: AppendFile | None = None
         self._base_ns: int | None = None
+        try:
+            make_output_dir(run_dir)
+            self._reserve = SpaceReserve(run_dir / RESERVE_FILE, RESERVE_BYTES)
+            write_atomic(run_dir / SCENARIO_FILE, scenario_yaml)
+            self._hlog_file = AppendFile(run_dir / HLOG_FILE)
+            self._hlog = hlog.IntervalLogWriter(self._hlog_file, start_epoch_s=start_epoch_s, comment=comment)
+            self._intervals = AppendFile(run_dir / INTERVALS_FILE)
+            for name in (SCENARIO_FILE, HLOG_FILE, INTERVALS_FILE):
+                without_shared_write(run_dir / name)
+        except OSError as exc:
+            self.close()
+            raise RunWriteError(run_dir, exc) from exc
+
+    def _failed(self, exc: OSError) -> RunWriteError:
+        self.failure = RunWriteError(self.run_dir, exc)
+        return self.failure
 
     def write_interval(self, interval: Interval, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Append one interval to ``latency.hlog`` and ``intervals.jsonl``; returns the jsonl record."""
+        """Append one interval to ``latency.hlog`` and ``intervals.jsonl`` (to both or to neither);
+        returns the jsonl record.
+
+        Raises:
+            RunWriteError: a file could not be written (nothing is appended after that).
+        """
         if self._base_ns is None:
             self._base_ns = interval.start_ns
         start_s = (interval.start_ns - self._base_ns) / 1e9
         end_s = (interval.end_ns - self._base_ns) / 1e9
-        self._hlog.write(start_s, end_s, interval.histograms)
         record: dict[str, Any] = {
             "start_s": round(start_s, 3),
             "end_s": round(end_s, 3),
             "traffic": {name: counters.to_dict() for name, counters in interval.counters.items()},
         }
         record.update(extra or {})
-        self._intervals.write(json.dumps(record) + "\n")
-        self._intervals.flush()
+        if self.failure is None and self._hlog_file is not None and self._intervals is not None:
+            hlog_size = self._hlog_file.size
+            try:
+                self._hlog.write(start_s, end_s, interval.histograms)
+                self._intervals.write(json.dumps(record) + "\n")
+            except OSError as exc:
+                self._hlog_file.cut_back(hlog_size)  # both files hold the same intervals
+                raise self._failed(exc) from exc
         return record
 
     def write_server_stats(self, snapshot: Mapping[str, Any]) -> None:
-        """Append one server statistics snapshot to ``server-stats.jsonl``."""
-        if self._server_stats is None:
-            self._server_stats = _open_output(self.run_dir / SERVER_STATS_FILE)
-        self._server_stats.write(json.dumps(snapshot, default=str) + "\n")
-        self._server_stats.flush()
+        """Append one server statistics snapshot to ``server-stats.jsonl``.
+
+        Raises:
+            RunWriteError: the file could not be written (nothing is appended after that).
+        """
+        if self.failure is not None:
+            return
+        try:
+            if self._server_stats is None:
+                self._server_stats = AppendFile(self.run_dir / SERVER_STATS_FILE)
+                without_shared_write(self.run_dir / SERVER_STATS_FILE)
+            self._server_stats.write(json.dumps(snapshot, default=str) + "\n")
+        except OSError as exc:
+            raise self._failed(exc) from exc
 
     def write_summary(self, summary: Mapping[str, Any]) -> None:
-        """(Re)write ``summary.json`` atomically."""
-        _write_json_atomic(self.run_dir / SUMMARY_FILE, summary)
+        """(Re)write ``summary.json`` atomically. After a failed write, the reserve is given up for it.
+
+        Raises:
+            RunWriteError: ``summary.json`` could not be written (the previous one stays).
+        """
+        if self.failure is not None and self._reserve is not None:
+            self._reserve.release()
+        try:
+            write_atomic(self.run_dir / SUMMARY_FILE, _json_text(summary))
+            without_shared_write(self.run_dir / SUMMARY_FILE)
+        except OSError as exc:
+            if self.failure is None:
+                raise self._failed(exc) from exc
+            raise RunWriteError(self.run_dir, exc) from exc
 
     def close(self) -> None:
-        """Close every open file; safe to call twice."""
-        for stream in (self._hlog_stream, self._intervals, self._server_stats):
-            if stream is not None and not stream.closed:
+        """Close every open file and give up the reserve; safe to call twice."""
+        for stream in (self._hlog_file, self._intervals, self._server_stats, self._reserve):
+            if stream is not None:
                 stream.close()
 
 

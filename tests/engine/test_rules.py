@@ -160,6 +160,10 @@ def state(**changes: object) -> RunState:
         ({"signal": 2}, ("interrupted", ExitCode.INTERRUPTED, "interrupted by signal 2")),
         ({"server_exited": True}, ("failed", FAILED, "the embedded Triton server exited during the run")),
         ({"budget_exhausted": True}, ("completed", ExitCode.OK, "max_requests reached")),
+        (
+            {"write_error": "cannot write to r: No space left on device"},
+            ("failed", FAILED, "cannot write to r: No space left on device"),
+        ),
         # every user stopped: a closed loop failed, an open loop's schedule is done
         ({"users": 0, "in_flight": 0}, ("failed", FAILED, "every user stopped before the end of the run")),
         ({"users": 0, "in_flight": 0, "closed_loop": False}, ("completed", OK, "the arrival schedule is done")),
@@ -193,6 +197,8 @@ def test_the_first_matching_rule_wins() -> None:
     """A Ctrl-C at the end is still an interruption; a stop request beats a dead server."""
     assert stop_reason(state(signal=15, now_ns=30 * S)).status == "interrupted"  # type: ignore[union-attr]
     assert stop_reason(state(stop_requested=True, server_exited=True)).status == "completed"  # type: ignore[union-attr]
+    # a run whose directory cannot be written has failed, whatever else ends it
+    assert stop_reason(state(write_error="full", signal=2, stop_requested=True)).status == "failed"  # type: ignore[union-attr]
 
 
 # -- the shared run control ------------------------------------------------------------------------------

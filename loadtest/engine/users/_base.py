@@ -26,6 +26,9 @@ from loadtest.engine.rules import is_late, response_time_us
 from loadtest.recording.recorder import RequestOutcome
 from pytriton_client.observer import RequestRecord
 
+REPORTED_EARLY_KEPT = 256
+"""Errors reported ahead of their request that a user remembers; more than it keeps outstanding."""
+
 
 def kind_of(error: BaseException) -> str:
     """The stable error kind of ``error`` (``pytriton_client`` exceptions carry one), else ``other``."""
@@ -50,6 +53,8 @@ class TritonUser(User):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         self._records: collections.deque[RequestRecord] = collections.deque()
+        # Errors whose record was reported before their request was collected (see ``_was_reported``).
+        self._reported_early: collections.deque[BaseException] = collections.deque(maxlen=REPORTED_EARLY_KEPT)
         self._client: Any = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -129,8 +134,9 @@ class TritonUser(User):
 
     # -- recording ------------------------------------------------------------------------------
     def finish(self, intended_ns: int | None, error: BaseException | None) -> None:
-        """Hand every finished record to the recorder and Locust; synthesise one if none came."""
-        if not self._records and error is not None:
+        """Hand every finished record to the recorder and Locust; synthesise one for an error the client
+        did not report (one that stopped the request before the client could)."""
+        if error is not None and not self._was_reported(error):
             now = time.perf_counter_ns()
             options = self.traffic.client
             self._records.append(
@@ -139,7 +145,25 @@ class TritonUser(User):
                 )
             )
         while self._records:
-            self._report(self._records.popleft(), intended_ns)
+            record = self._records.popleft()
+            self._report(record, intended_ns)
+            if record.error is not None and record.error is not error:
+                self._reported_early.append(record.error)
+
+    def _was_reported(self, error: BaseException) -> bool:
+        """Whether the client's own record of ``error`` came: it is waiting, or an earlier ``finish`` took it.
+
+        A concurrent user reports every record that came, other requests' too, so a failed request's
+        record can be reported before that request itself is collected; the error object (the one the
+        client raised, recorded and handed to the future) tells which.
+        """
+        if any(record.error is error for record in self._records):
+            return True
+        for index, reported in enumerate(self._reported_early):
+            if reported is error:
+                del self._reported_early[index]
+                return True
+        return False
 
     def _report(self, record: RequestRecord, intended_ns: int | None) -> None:
         traffic = self.traffic
