@@ -81,19 +81,20 @@ class IntervalLogError(ValueError):
 
 
 class _CompleteLines:
-    """Hands the log reader complete lines only: a last line without its newline was cut off
-    mid-write (a killed run, a full disk) and is left out, so what was written before stays readable."""
+    """The reader's file, line by line, counting lines and noting whether the last one read lacks its
+    newline: such a line was cut off mid-write (a killed run, a full disk) unless it decodes whole."""
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
         self.number = 0
+        self.torn = False
 
     def readline(self) -> str:
         self.number += 1  # counted first, so a line that fails to decode is named
         line = self.stream.readline()
-        if not line.endswith("\n"):
+        if not line:
             self.number -= 1
-            return ""
+        self.torn = bool(line) and not line.endswith("\n")
         return line
 
     def close(self) -> None:
@@ -105,7 +106,8 @@ def read_intervals(path: str | Path, highest_us: int) -> Iterator[LoggedInterval
 
     Raises:
         OSError: the file cannot be opened.
-        IntervalLogError: a line (other than a torn last one) is not a valid interval line.
+        IntervalLogError: a line (other than a torn last one) is not a valid interval line. A last line
+            without its newline is read when it decodes whole, else left out.
     """
     reader = HistogramLogReader(str(path), new_histogram("latency", highest_us))
     lines = _CompleteLines(reader.input_file)
@@ -116,6 +118,8 @@ def read_intervals(path: str | Path, highest_us: int) -> Iterator[LoggedInterval
             try:
                 histogram = reader.get_next_interval_histogram()
             except Exception as exc:  # the decoders raise whatever base64/zlib/struct raise
+                if lines.torn:
+                    return  # a torn last line: what was written before it stays readable
                 message = str(exc) if len(str(exc)) <= 80 else str(exc)[:77] + "..."
                 reason = f"not a valid interval line ({type(exc).__name__}: {message})"
                 raise IntervalLogError(lines.number, reason) from exc
