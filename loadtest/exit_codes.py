@@ -9,7 +9,7 @@ class ExitCode(IntEnum):
     OK = 0
     """Everything ran and every check passed."""
     RUNTIME_ERROR = 1
-    """The run failed: server unreachable, server died, an unexpected error."""
+    """The run failed: server unreachable or died, access refused (token, TLS), disk full, an unexpected error."""
     USAGE = 2
     """Invalid scenario, invalid command-line usage or a missing optional dependency."""
     SLO_BREACHED = 3

@@ -416,3 +416,28 @@ def test_a_full_disk_stops_the_run_with_a_clear_error_and_what_was_written_stays
     report = tritonload("report", str(run_dir), "--out", str(tmp_path / "reports"), "-f", "text")
     assert report.returncode == ExitCode.OK, report.stderr
     assert "No space left on device" in (tmp_path / "reports" / "report.txt").read_text()
+
+
+@pytest.mark.timeout(120)
+def test_a_disk_already_full_fails_the_run_at_its_start_with_one_clear_error(
+    triton_server: EmbeddedTriton, small_disk: Path, tmp_path: Path
+) -> None:
+    path = scenario(
+        tmp_path,
+        "full-at-start",
+        f'{{url: "{triton_server.http_url}", model: Linear}}',
+        "{name: linear, pattern: sync, target: t, payload: p}",
+        "load: {kind: closed, users: 2}\nduration_s: 30",
+        payload=LINEAR_INPUT,
+    )
+    run_dir = small_disk / "run"
+    fill(small_disk)
+    before = stats_of(triton_server.http_port, "Linear")
+    result = tritonload("run", str(path), "--out", str(run_dir), "-q", "--format", "text")
+    after = stats_of(triton_server.http_port, "Linear")
+    assert result.returncode == ExitCode.RUNTIME_ERROR, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "Logging error" not in result.stderr
+    assert result.stderr.count(f"error: cannot write to {run_dir}: No space left on device") == 1, result.stderr
+    assert f"error: cannot write reports to {run_dir}: " in result.stderr
+    assert after["success"] - before["success"] == 1  # the probe only: no user started
+    assert {p.name for p in run_dir.iterdir()} <= {"run.log"}  # nothing half-written

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import sys
 import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ from loadtest.recording.recorder import (
     encode,
     key_of,
     merge_into,
+    new_histogram,
     tag_of,
 )
 
@@ -299,3 +302,23 @@ def test_record_request_is_the_same_as_record() -> None:
     second.roll(1)
     assert first.total_counters == second.total_counters
     assert {k: list(h.counts) for k, h in first.totals.items()} == {k: list(h.counts) for k, h in second.totals.items()}
+
+
+def test_a_dropped_histogram_is_freed_at_once_without_the_cyclic_collector() -> None:
+    """hdrhistogram's histogram and encoder refer to each other; ours must not wait for a full GC pass."""
+    histogram = new_histogram("latency", HIGHEST_US)
+    for value in (1, 250, 99_999):
+        add_value(histogram, value)
+    decoded = HdrHistogram.decode(histogram.encode())  # encoding still works through the weak back-reference
+    assert decoded.get_total_count() == 3 and decoded.get_max_value() == histogram.get_max_value()
+    gc.disable()
+    try:
+        ours = weakref.ref(histogram)
+        del histogram
+        assert ours() is None
+        plain = HdrHistogram(1, HIGHEST_US, 3)
+        theirs = weakref.ref(plain)
+        del plain
+        assert theirs() is not None  # the package's own histogram lingers until the cyclic collector runs
+    finally:
+        gc.enable()
