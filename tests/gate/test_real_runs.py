@@ -151,6 +151,6 @@ def test_calibrate_measures_the_noise_and_writes_calibration_json(
     assert {"p50", "throughput", "error_rate"} <= set(calibration["tolerances"])
     assert calibration["noise_floor"]["p50"] > 0
     assert next(s["statistic"] for s in calibration["statistics"] if s["metric"] == "latency") == "p50"
-    assert "suggested: --tolerance" in result.stdout
+    assert "compare --calibration uses the noise" in result.stdout and "--tolerance p50=" in result.stdout
     for side in ("a", "b"):
         assert len(_json(tmp_path / "cal" / side / "runset.json")["runs"]) == 2
