@@ -144,7 +144,9 @@ def test_a_refused_port_is_said_every_second_and_fails_within_init_s(tmp_path: P
     first_wait_s = next(t for t, match in waiting if match)
     error_at_s, error = next((t, line) for t, line in lines if line.startswith("error: "))
     assert error.startswith(f"error: traffic 'down': {url} was not ready within 3 s (connection refused); last error:")
-    assert error_at_s - first_wait_s <= 3.0  # the first line comes a quarter second in, the end by init_s
+    # The first line comes a quarter second into the wait, the error at init_s (3 s); a second of slack
+    # for a busy machine still tells a wait bounded by init_s from one of the 60 s default.
+    assert error_at_s - first_wait_s <= 3.0 + 1.0
     assert_no_traffic_recorded(run_dir, f"{url} was not ready within 3 s (connection refused)")
 
 
