@@ -34,16 +34,15 @@ from loadtest.engine.preflight import PreflightError, probe, provenance
 from loadtest.engine.progress import Progress
 from loadtest.engine.readiness import Watch
 from loadtest.engine.rules import (
-    GeneratorVerdict,
     IntervalClock,
     RunState,
-    StallTracker,
     Stop,
     Tickets,
     stop_reason,
 )
 from loadtest.engine.server_poll import ServerPoller
 from loadtest.engine.users import make_user_class
+from loadtest.engine.watch import RunWatch
 from loadtest.exit_codes import ExitCode
 from loadtest.plan.payloads import PayloadPool
 from loadtest.recording import hlog
@@ -126,11 +125,8 @@ class RunSession:
         self.counts_start: concurrent.futures.Future[dict[str, int]] | None = None
         """The server's success counts when measuring began (read off the hub; a hung server never blocks it)."""
         self.pending_snapshot: concurrent.futures.Future[dict[str, Any]] | None = None
-        self.stalls = StallTracker(threshold_s=2 * scenario.recording.interval_s)
-        self.unfinished: dict[str, dict[str, int]] = {}
+        self.watch = RunWatch(self.progress, interval_s=scenario.recording.interval_s)
         self.lag_probe = LagProbe()
-        self.saturated_intervals = 0
-        self.saturated_streak = 0
         self.cpu_start_s: float | None = None
         self.cpu_last_s = 0.0
         self.web_host = "127.0.0.1"
@@ -242,7 +238,7 @@ class RunSession:
                 self._start_measuring(now)
             elif tick.roll:
                 self._interval(now, warmup=not recorder.measuring)
-            self._watch_stalls(now)
+            self.watch.stalled(now, self._control())
             stop = stop_reason(self._state(now, runner))
             if stop is not None:
                 self.stopped_ns = now
@@ -280,29 +276,9 @@ class RunSession:
         deadline = time.monotonic() + self._config().grace_s
         while control.in_flight > 0 and time.monotonic() < deadline and not self.interrupt.abandon:
             gevent.sleep(0.01)
-        self._record_unfinished(time.perf_counter_ns())
+        self.watch.unfinished_after_grace(time.perf_counter_ns(), control, self._recorder(), self._config().grace_s)
         runner.environment.stop_timeout = 0.0  # what was in flight is recorded or abandoned: stop at once
         runner.quit()
-
-    def _record_unfinished(self, now_ns: int) -> None:
-        """Requests still out after the grace: errors of kind ``unfinished`` (with their ages in the summary)."""
-        control, recorder = self._control(), self._recorder()
-        for name, age_us in control.unfinished(now_ns):
-            entry = self.unfinished.setdefault(name, {"count": 0, "max_age_ms": 0})
-            entry["count"] += 1
-            entry["max_age_ms"] = max(entry["max_age_ms"], age_us // 1000)
-            if recorder.measuring:
-                recorder.record_request(name, None, "unfinished", None, False)
-        if self.unfinished:
-            total = sum(e["count"] for e in self.unfinished.values())
-            LOGGER.warning(
-                "%d requests still in flight after the %g s grace: recorded as unfinished",
-                total,
-                self._config().grace_s,
-            )
-            self.progress.notice(
-                f"{total} requests still in flight after the {self._config().grace_s:g} s grace: recorded as unfinished"
-            )
 
     def finish(self, stop: Stop) -> SessionOutcome:
         """Write the last interval, the server counts and the final summary (SLOs judged on a completed
@@ -335,7 +311,7 @@ class RunSession:
         self.status = stop.status
         self.error = None if stop.status == "completed" else stop.reason
         counts_start = self._result(self.counts_start, timeout_s=0.0)
-        wait_s = 0.2 if self.stalls.current is not None else 2.0  # a hung server will not answer this either
+        wait_s = 0.2 if self.watch.stalls.current is not None else 2.0  # a hung server will not answer this either
         end = self._result(self.poller.submit(self.poller.success_counts), timeout_s=wait_s) if counts_start else None
         if counts_start is not None and end is not None:
             self.meta["server_counts"] = {
@@ -399,7 +375,7 @@ class RunSession:
             return
         cpu_s = self._cpu_since_last_s()
         verdict = interval_verdict(interval, cpu_s, lag_p99_us, config.open_loop)
-        self._note_saturation(verdict)
+        self.watch.saturation(verdict)
         extra = {
             "users": users,
             "in_flight": control.in_flight,
@@ -420,18 +396,6 @@ class RunSession:
         if self.write_error is None:
             self.write_error = str(exc)
 
-    def _note_saturation(self, verdict: GeneratorVerdict) -> None:
-        """Count saturated intervals; say so live once two in a row are (one busy second is noise)."""
-        previous = self.saturated_streak
-        self.saturated_streak = self.saturated_streak + 1 if verdict.saturated else 0
-        if verdict.saturated:
-            self.saturated_intervals += 1
-        if self.saturated_streak == 2:
-            LOGGER.warning("%s", verdict.reason)
-            self.progress.notice(str(verdict.reason))
-        elif previous >= 2 and not verdict.saturated:
-            self.progress.notice("the load generator keeps up again")
-
     def _poll_server(self, now_ns: int) -> None:
         """Write the last snapshot if it came back, and ask for the next one; never waits for the server."""
         if not self.poller.active or self.writer is None:
@@ -444,20 +408,6 @@ class RunSession:
         if self.pending_snapshot is None:  # a hung server leaves one request out, not one per interval
             t_s = (now_ns - (self.measure_start_ns or now_ns)) / 1e9
             self.pending_snapshot = self.poller.submit(lambda: self.poller.snapshot(t_s))
-
-    def _watch_stalls(self, now_ns: int) -> None:
-        control = self._control()
-        changed = self.stalls.update(now_ns, control.in_flight, control.last_completion_ns)
-        if changed is None:
-            return
-        assert self.start_ns is not None
-        if changed.end_ns is None:
-            quiet_s = (now_ns - changed.start_ns) / 1e9
-            message = f"stall: no response for {quiet_s:.1f} s with {control.in_flight} requests in flight"
-        else:
-            message = f"stall over after {(changed.end_ns - changed.start_ns) / 1e9:.1f} s"
-        LOGGER.warning(message)
-        self.progress.notice(message)
 
     def _write_summary(self, *, complete: bool, now_ns: int | None = None, final: bool = False) -> dict[str, Any]:
         if self.recorder is None:
@@ -489,11 +439,11 @@ class RunSession:
             open_loop = config is not None and config.open_loop
             wall_s = (end_ns - (self.measure_start_ns or end_ns)) / 1e9
             summary["generator"] = run_summary(
-                cpu_s, wall_s, self.lag_probe, summary["overall"], open_loop, self.saturated_intervals
+                cpu_s, wall_s, self.lag_probe, summary["overall"], open_loop, self.watch.saturated_intervals
             )
-        summary["stalls"] = self._stall_list(end_ns)
-        if self.unfinished:
-            summary["unfinished"] = self.unfinished
+        summary["stalls"] = self.watch.stall_list(self.measure_start_ns or self.start_ns or end_ns, end_ns)
+        if self.watch.unfinished:
+            summary["unfinished"] = self.watch.unfinished
         if final and config is not None and config.slos:
             summary["slos"] = self._evaluate_slos(summary)
         if self.writer is not None:
@@ -512,17 +462,6 @@ class RunSession:
             for result in results:
                 result.update(passed=None, reason=f"not judged: the run is {self.status}")
         return results
-
-    def _stall_list(self, now_ns: int) -> list[dict[str, float]]:
-        origin = self.measure_start_ns or self.start_ns or now_ns
-        return [
-            {
-                "start_s": round((stall.start_ns - origin) / 1e9, 3),
-                "duration_s": round(((stall.end_ns or now_ns) - stall.start_ns) / 1e9, 3),
-                **({"ongoing": True} if stall.end_ns is None else {}),
-            }
-            for stall in self.stalls.stalls
-        ]
 
     # -- helpers ------------------------------------------------------------------------------------
     @staticmethod
