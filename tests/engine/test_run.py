@@ -8,11 +8,13 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import tritonclient.http as httpclient
 from click.testing import CliRunner
@@ -108,18 +110,59 @@ def test_every_example_scenario_runs(example: Path, tmp_path: Path) -> None:
     assert f"run directory: {run_dir}" in result.stdout
 
 
-@pytest.mark.timeout(120)
+def raw_sleep_p50_us(server: EmbeddedTriton, users: int, seconds: float) -> float:
+    """p50 latency of a plain tritonclient loop (one thread and client per user) on the 20 ms Sleep model.
+
+    The reference the harness is held to: measured in the same test, on the same server and machine,
+    so the VM's wake-up costs and whatever else the box is doing weigh on both alike.
+    """
+    data = np.zeros((1, 4), dtype=np.float32)
+    deadline = time.perf_counter() + seconds
+    latencies_s: list[float] = []
+    lock = threading.Lock()
+
+    def user() -> None:
+        client = httpclient.InferenceServerClient(f"127.0.0.1:{server.http_port}")
+        tensor = httpclient.InferInput("INPUT", [1, 4], "FP32")
+        tensor.set_data_from_numpy(data)
+        try:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                client.infer("Sleep", [tensor], parameters={"latency_ms": 20})
+                elapsed = time.perf_counter() - started
+                with lock:
+                    latencies_s.append(elapsed)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=user) for _ in range(users)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return float(np.percentile(latencies_s, 50)) * 1e6
+
+
+@pytest.mark.timeout(150)
 def test_closed_loop_measures_the_sleep_model_accurately(
     triton_server: EmbeddedTriton, tmp_path: Path, cpus_awake: bool
 ) -> None:
+    # The raw reference runs before and after the harness; the harness's p50 is held to the slower of
+    # the two (drift on a shared box moves both) plus 3 %: 0.6 ms on 20 ms. On a quiet 2-core VM the
+    # harness measured 21.0-21.3 ms against the raw loop's 21.0 ms; a harness that waits on its own
+    # scheduling or timestamps outside the request (a gevent hop, a lock, a sleep) adds more than that.
+    raw_before_us = raw_sleep_p50_us(triton_server, users=4, seconds=3)
     scenario = sleep_scenario(tmp_path, triton_server, "load: {kind: closed, users: 4}\nduration_s: 10\n")
     before = sleep_successes(triton_server)
     result = tritonload("run", str(scenario), "--out", str(tmp_path / "run"), "-q")
     after = sleep_successes(triton_server)
+    raw_after_us = raw_sleep_p50_us(triton_server, users=4, seconds=3)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = summary_of(tmp_path / "run")
     latency = summary["traffic"]["sleep"]["metrics"]["latency"]
-    assert 20_000 <= latency["p50"] <= 21_500, latency
+    reference_us = max(raw_before_us, raw_after_us)
+    # Never below the model's own 20 ms: a latency that starts late or ends early is wrong too.
+    assert 20_000 <= latency["p50"] <= reference_us * 1.03, (latency, raw_before_us, raw_after_us)
     # Every successful inference the server counted is in the histogram (one more: the probe request).
     assert latency["count"] == after - before - 1
     assert summary["server_counts"]["Sleep@" + triton_server.http_url]["success_delta"] == latency["count"]
