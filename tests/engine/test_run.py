@@ -272,10 +272,11 @@ def test_ctrl_c_keeps_what_was_measured_and_exits_130(triton_server: EmbeddedTri
     run_dir = tmp_path / "run"
     command = [sys.executable, "-m", "loadtest", "run", str(scenario), "--out", str(run_dir)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    # Interrupt once two measured intervals are on disk (a condition, not a guessed delay).
+    intervals = run_dir / "intervals.jsonl"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (run_dir / "intervals.jsonl").exists():
+    while time.monotonic() < deadline and not (intervals.exists() and len(intervals.read_text().splitlines()) >= 2):
         time.sleep(0.2)
-    time.sleep(2.5)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == ExitCode.INTERRUPTED, stderr[-3000:]
