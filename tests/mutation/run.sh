@@ -23,6 +23,10 @@ if [ -z "$python" ]; then
     if [ -x .venv/bin/python ]; then python=.venv/bin/python; else python=python3; fi
 fi
 helper=tests/mutation/mutation.py
+if ! "$python" -c 'import mutmut' 2>/dev/null; then
+    echo "mutmut is not installed for $python; install the mutation extra: $python -m pip install -e '.[mutation]'" >&2
+    exit 2
+fi
 
 max_children=""
 min_score=90
