@@ -366,6 +366,11 @@ class Scenario(_Model):
         description="At the end (or a stop), how long requests in flight may still take; those still out "
         "are then recorded as errors of kind 'unfinished'.",
     )
+    processes: PositiveInt | Literal["auto"] | None = Field(
+        default=None,
+        description="Generator processes on this machine (Locust's distributed runner); 'auto': one per "
+        "usable core. Default: one process, no workers. `tritonload run --processes` overrides it.",
+    )
     recording: Recording = Recording()
     slos: list[SloField] = Field(default_factory=list, description="Global SLOs, on all traffic merged.")
 
