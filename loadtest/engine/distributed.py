@@ -263,13 +263,18 @@ class _Master:
                     counts = [1] * len(workers)
                 for worker, slot in zip(workers, slots_of(counts), strict=True):
                     slots[worker.client_id][name] = [slot.start, slot.width, slot.cycle] if slot else None
-        start_ns = time.perf_counter_ns()
-        session.begin(start_ns)
-        if session.counts_start is not None:  # the server's counts before the first measured request
+        counts_start = None
+        if config.warmup_s <= 0:
+            # The server's counts before the first measured request: read now, while no worker sends yet,
+            # so that the clock starts (and the workers begin) right after, not a poll's time later.
+            counts_start = session.poller.submit(session.poller.success_counts)
             try:
-                _bridge.wait_future(session.counts_start, 5.0)
+                _bridge.wait_future(counts_start, 5.0)
             except Exception as exc:
                 LOGGER.warning("server statistics unavailable: %s", exc)
+        session.begin(time.perf_counter_ns())
+        if counts_start is not None:
+            session.counts_start = counts_start
         measuring = bool(session.clock and session.clock.measuring)
         for worker in fleet.live:
             data = {"measuring": measuring, "slots": slots.get(worker.client_id) or {}}

@@ -107,6 +107,17 @@ def _dtype(value: object) -> str:
     return canonical_dtype(value)
 
 
+def _processes(value: object) -> int | str:
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise ValueError(f"expected a positive whole number or 'auto', got {value!r}")
+
+
+Processes = Annotated[
+    int | str,
+    PlainValidator(_processes),
+    WithJsonSchema({"oneOf": [{"type": "integer", "minimum": 1}, {"const": "auto"}]}),
+]
 SloField = Annotated[
     Slo,
     PlainValidator(_slo),
@@ -366,7 +377,7 @@ class Scenario(_Model):
         description="At the end (or a stop), how long requests in flight may still take; those still out "
         "are then recorded as errors of kind 'unfinished'.",
     )
-    processes: PositiveInt | Literal["auto"] | None = Field(
+    processes: Processes | None = Field(
         default=None,
         description="Generator processes on this machine (Locust's distributed runner); 'auto': one per "
         "usable core. Default: one process, no workers. `tritonload run --processes` overrides it.",
