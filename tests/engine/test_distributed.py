@@ -125,7 +125,7 @@ def test_a_master_and_two_workers_on_loopback_run_every_pattern(triton_server: E
         "--master-bind-port", str(port), "--out", str(run_dir), "--format", "json",
     )  # fmt: skip
     workers = [start("worker", "--master", f"127.0.0.1:{port}") for _ in range(2)]
-    out, err = master.communicate(timeout=120)
+    _out, err = master.communicate(timeout=120)
     worker_outputs = [w.communicate(timeout=30) for w in workers]
     assert master.returncode == ExitCode.OK, err[-3000:]
     assert [w.returncode for w in workers] == [0, 0], [o[1][-2000:] for o in worker_outputs]
@@ -186,7 +186,7 @@ duration_s: 5
         time.sleep(0.1)
     victim = workers[1]
     os.kill(victim["pid"], signal.SIGKILL)
-    out, err = master.communicate(timeout=90)
+    _out, err = master.communicate(timeout=90)
     assert master.returncode == exit_code, err[-3000:]
     assert f"worker {victim['id']}" in err and "lost" in err
     summary = summary_of(run_dir)
@@ -227,7 +227,7 @@ def test_ctrl_c_on_the_master_stops_every_worker_and_keeps_the_run(
         time.sleep(0.2)
         summary = summary_of(run_dir) if (run_dir / "summary.json").exists() else {}
     master.send_signal(signal.SIGINT)
-    out, err = master.communicate(timeout=60)
+    _out, err = master.communicate(timeout=60)
     assert master.returncode == ExitCode.INTERRUPTED, err[-3000:]
     summary = summary_of(run_dir)
     assert summary["status"] == "interrupted" and summary["overall"]["ok"] > 0
