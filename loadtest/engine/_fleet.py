@@ -20,6 +20,7 @@ from loadtest.engine import _wire
 from loadtest.engine._split import clock_offset_s
 from loadtest.engine.control import RunControl
 from loadtest.engine.generator import LagProbe
+from loadtest.recording.hlog import IntervalLogWriter
 from loadtest.recording.recorder import Recorder, TagKey, new_histogram
 
 CONNECTED = "connected"
@@ -63,6 +64,8 @@ class WorkerState:
     clock_offset_s: float | None = None
     round_trip_s: float | None = None
     last_seq: int = 0
+    cut_ns: int | None = None
+    """When the master asked for this worker's last interval (its clock): the next one starts there."""
     final: bool = False
     reason: str | None = None
     seen_at_s: float = field(default_factory=time.monotonic)
@@ -107,6 +110,9 @@ class Fleet:
         self.max_requests: int | None = control.budget.max_requests
         self.lag_probe = FleetLagProbe()
         self.overview: dict[str, Any] = {}
+        self.worker_log: IntervalLogWriter | None = None
+        """``workers.hlog``: each worker's own intervals, tagged ``w<index>/<traffic>/<metric>``."""
+        self.measure_start_ns: Callable[[], int | None] = lambda: None
         """``summary.json["distributed"]``: the mode and the workers' totals (CPU per request, lost ones)."""
 
     # -- Locust message handlers ---------------------------------------------------------------
@@ -139,6 +145,7 @@ class Fleet:
             if total is None:
                 total = worker.totals[key] = new_histogram(key[1], self.recorder.highest_us)
             total.add(histogram)
+        self._log_worker_interval(worker, histograms, data.get("sent_ns"))
         for values in counters.values():
             worker.ok += values.ok
             worker.requests += values.ok + values.error_count
@@ -157,6 +164,17 @@ class Fleet:
                 worker.clock_offset_s, worker.round_trip_s = offset_s, round_trip_s
         self._update_control(data)
         self.refresh()
+
+    def _log_worker_interval(self, worker: WorkerState, histograms: dict[TagKey, HdrHistogram], cut_ns: Any) -> None:
+        """Append one worker interval to ``workers.hlog``, timed by the master's clock (when it asked)."""
+        base_ns = self.measure_start_ns()
+        end_ns = int(cut_ns) if cut_ns is not None else time.perf_counter_ns()
+        start_ns, worker.cut_ns = worker.cut_ns, end_ns
+        if self.worker_log is None or base_ns is None or not histograms:
+            return
+        start_s = max(0.0, ((start_ns or base_ns) - base_ns) / 1e9)
+        tagged = {(f"w{worker.index}/{traffic}", metric): h for (traffic, metric), h in histograms.items()}
+        self.worker_log.write(start_s, max(start_s, (end_ns - base_ns) / 1e9), tagged)
 
     def _update_control(self, data: dict[str, Any]) -> None:
         """The stop rules read the master's control: keep its last success, last connection error and

@@ -16,7 +16,7 @@ import logging
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import gevent
 
@@ -31,11 +31,14 @@ from loadtest.engine.preflight import PreflightError
 from loadtest.engine.rules import Stop
 from loadtest.engine.session import RunSession, SessionOutcome
 from loadtest.exit_codes import ExitCode
-from loadtest.recording.rundir import LOG_FILE, RunWriteError
+from loadtest.recording.hlog import IntervalLogWriter
+from loadtest.recording.rundir import LOG_FILE, RunWriteError, without_shared_write
 
 LOGGER = logging.getLogger("loadtest.run")
 ROLL_WAIT_S = 1.0
 """Longest wait for the workers' intervals at each tick (late ones join the next interval, never lost)."""
+WORKERS_HLOG = "workers.hlog"
+"""Each worker's own intervals (the merged ones are in ``latency.hlog``)."""
 STOP_MARGIN_S = 5.0
 """At the end, how much longer than the grace the master waits for each worker's last interval."""
 
@@ -136,6 +139,7 @@ class _Master:
         self.local: LocalWorkers | None = None
         self.seq = 0
         self.started = False
+        self.worker_log_file: IO[str] | None = None
 
     def drive(self, web: bool, web_port: int) -> Stop:
         """Start the master and the workers, run the interval loop, stop every worker; the stop reason."""
@@ -273,6 +277,7 @@ class _Master:
             except Exception as exc:
                 LOGGER.warning("server statistics unavailable: %s", exc)
         session.begin(time.perf_counter_ns())
+        self._open_worker_log()
         if counts_start is not None:
             session.counts_start = counts_start
         measuring = bool(session.clock and session.clock.measuring)
@@ -287,6 +292,18 @@ class _Master:
         elif not config.open_loop:
             gevent.spawn(runner.start, config.total_users, max(config.spawn_rate, 1e-3))
 
+    def _open_worker_log(self) -> None:
+        session, fleet = self.session, self._fleet()
+        path = session.run_dir / WORKERS_HLOG
+        try:
+            self.worker_log_file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in shut_down()
+            without_shared_write(path)
+            comment = f"tritonload {__version__} run {session.run_dir.name}: each worker's intervals; microseconds"
+            fleet.worker_log = IntervalLogWriter(self.worker_log_file, start_epoch_s=time.time(), comment=comment)
+        except OSError as exc:  # the per-worker view is extra: the merged results do not depend on it
+            LOGGER.warning("cannot write %s: %s", path, exc)
+        fleet.measure_start_ns = lambda: session.measure_start_ns
+
     # -- intervals ----------------------------------------------------------------------------
     def _pull(self, start_measuring: bool) -> None:
         """Ask every running worker for its interval now; wait (briefly) until they all answered."""
@@ -295,7 +312,12 @@ class _Master:
         self.seq += 1
         seq = self.seq
         running = fleet.in_state(RUNNING)
-        data = {"seq": seq, "sent_s": time.time(), "start_measuring": start_measuring}
+        data = {
+            "seq": seq,
+            "sent_s": time.time(),
+            "sent_ns": time.perf_counter_ns(),
+            "start_measuring": start_measuring,
+        }
         for worker in running:
             runner.send_message(_wire.ROLL, data, client_id=worker.client_id)
         deadline = time.monotonic() + min(ROLL_WAIT_S, self.session.config_or_fail().interval_s / 2)
@@ -328,7 +350,8 @@ class _Master:
         running = fleet.in_state(RUNNING)
         abandon = session.interrupt.abandon
         for worker in running:
-            runner.send_message(_wire.STOP, {"abandon": abandon}, client_id=worker.client_id)
+            data = {"abandon": abandon, "sent_s": time.time(), "sent_ns": time.perf_counter_ns()}
+            runner.send_message(_wire.STOP, data, client_id=worker.client_id)
         deadline = time.monotonic() + config.grace_s + STOP_MARGIN_S
         while time.monotonic() < deadline:
             with_last = [w for w in running if w.final or w.state == LOST]
@@ -352,6 +375,10 @@ class _Master:
                 LOGGER.warning("stopping the master runner failed: %s", exc)
         if self.local is not None:
             self.local.reap()
+        if self.fleet is not None:
+            self.fleet.worker_log = None
+        if self.worker_log_file is not None:
+            self.worker_log_file.close()
 
     def _fleet(self) -> Fleet:
         assert self.fleet is not None

@@ -216,6 +216,7 @@ class WorkerAgent:
             {
                 "seq": request.get("seq"),
                 "sent_s": request.get("sent_s"),
+                "sent_ns": request.get("sent_ns"),
                 "worker_s": worker_s,
                 "final": final,
                 "warmup_requests": warmup,

@@ -17,6 +17,7 @@ import pytest
 from loadtest.embedded import EmbeddedTriton
 from loadtest.engine._processes import free_port
 from loadtest.exit_codes import ExitCode
+from loadtest.recording import hlog
 from loadtest.recording.hdrstats import summary_stats
 from loadtest.recording.rundir import load_run
 
@@ -86,6 +87,13 @@ def check_merged(run_dir: Path) -> dict[str, Any]:
     for label, delta in server.items():
         model = label.split("@")[0]
         assert delta == sum(n for key, n in by_model.items() if key.startswith(model + "@")), (label, server)
+    # workers.hlog: each worker's own intervals, tagged w<index>/<traffic>/<metric>, add up to its count.
+    per_worker: Counter[str] = Counter()
+    for interval in hlog.read_intervals(run_dir / "workers.hlog", summary["highest_trackable_us"]):
+        worker_id, _, _traffic = interval.key[0].partition("/")
+        if interval.key[1] == "latency":
+            per_worker[worker_id] += interval.histogram.get_total_count()
+    assert per_worker == {w["id"]: w["ok"] for w in summary["workers"]}
     run = load_run(run_dir)
     histograms = run.histograms()
     for name, entry in summary["traffic"].items():
