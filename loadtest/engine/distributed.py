@@ -229,6 +229,7 @@ class _Master:
                 raise FleetError(f"a worker refused the run: {refused[0].reason}")
             ready = fleet.in_state(READY)
             if len(ready) >= self.options.expected:
+                self._dismiss([c for c in list(runner.clients.keys()) if c not in offered])
                 return
             self._check_local_processes()
             if self.session.interrupt.signal is not None:
@@ -239,6 +240,16 @@ class _Master:
                     f"{self.options.workers_timeout_s:g} s (start them with: tritonload worker --master HOST:PORT)"
                 )
             gevent.sleep(0.2)
+
+    def _dismiss(self, client_ids: list[str]) -> None:
+        """Send away workers beyond the expected count before the users are dispatched (Locust would give
+        them users they have no classes for)."""
+        for client_id in client_ids:
+            self.session.progress.line(
+                f"worker {client_id} is not needed ({self.options.expected} expected): told it to quit"
+            )
+            self.runner.send_message("quit", None, client_id=client_id)
+            del self.runner.clients[client_id]
 
     def _check_local_processes(self) -> None:
         if self.local is None:

@@ -104,6 +104,8 @@ class WorkerAgent:
             for watcher in watchers:
                 watcher.cancel()
             self._close()
+        if self.config is None and self.exit_code == ExitCode.OK:
+            self.say("the master ended without giving this worker a run (it had enough workers, or it stopped)")
         return self.exit_code
 
     def _quit(self) -> None:

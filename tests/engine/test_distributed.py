@@ -132,17 +132,56 @@ def test_a_master_and_two_workers_on_loopback_run_every_pattern(triton_server: E
         "run", str(scenario), "--master", "--expect-workers", "2", "--master-bind-host", "127.0.0.1",
         "--master-bind-port", str(port), "--out", str(run_dir), "--format", "json",
     )  # fmt: skip
-    workers = [start("worker", "--master", f"127.0.0.1:{port}") for _ in range(2)]
+    # A third worker is one too many: the master sends it away before dispatching users.
+    workers = [start("worker", "--master", f"127.0.0.1:{port}") for _ in range(3)]
     _out, err = master.communicate(timeout=120)
     worker_outputs = [w.communicate(timeout=30) for w in workers]
     assert master.returncode == ExitCode.OK, err[-3000:]
-    assert [w.returncode for w in workers] == [0, 0], [o[1][-2000:] for o in worker_outputs]
+    assert [w.returncode for w in workers] == [0, 0, 0], [o[1][-2000:] for o in worker_outputs]
+    assert "is not needed (2 expected)" in err
+    assert sum("without giving this worker a run" in o[1] for o in worker_outputs) == 1
     summary = check_merged(run_dir)
+    assert len(summary["workers"]) == 2
     for name in ("sync", "futures", "asyncio", "stream"):
         assert summary["traffic"][name]["ok"] > 0 and summary["traffic"][name]["errors"] == 0, name
     assert summary["traffic"]["stream"]["metrics"]["ttfr"]["count"] == summary["traffic"]["stream"]["ok"]
     assert summary["distributed"]["mode"] == "master"
-    assert sorted(w["pid"] for w in summary["workers"]) == sorted(w.pid for w in workers)
+    assert {w["pid"] for w in summary["workers"]} < {w.pid for w in workers}
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_without_the_access_token_refuses_the_run(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
+    scenario = tmp_path / "token.yaml"
+    scenario.write_text(f"""
+version: 1
+targets: {{lin: {{url: "{triton_server.http_url}", model: Linear, access_token_env: FLEET_TEST_TOKEN}}}}
+payloads: {{one: {{inputs: {{INPUT_1: {{dtype: float32, shape: [2], generator: zeros}}}}}}}}
+traffic: [{{name: lin, pattern: sync, target: lin, payload: one}}]
+load: {{kind: closed, users: 1}}
+duration_s: 2
+""")
+    port = free_port()
+    run_dir = tmp_path / "run"
+    args = ["run", str(scenario), "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
+    env = {**os.environ, "FLEET_TEST_TOKEN": "s3cret-value"}
+    master = subprocess.Popen(
+        [*COMMAND, *args, "--out", str(run_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    worker_env = {k: v for k, v in os.environ.items() if k != "FLEET_TEST_TOKEN"}
+    worker = subprocess.run(
+        [*COMMAND, "worker", "--master", f"127.0.0.1:{port}"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=worker_env,
+        timeout=60,
+    )
+    _out, err = master.communicate(timeout=60)
+    assert worker.returncode == ExitCode.RUNTIME_ERROR and "FLEET_TEST_TOKEN is not set" in worker.stderr
+    assert master.returncode == ExitCode.RUNTIME_ERROR
+    assert "a worker refused the run" in err and "FLEET_TEST_TOKEN is not set" in err
+    assert "s3cret-value" not in err + worker.stderr + (run_dir / "run.log").read_text()
+    assert summary_of(run_dir)["status"] == "failed"
 
 
 @pytest.mark.timeout(120)
