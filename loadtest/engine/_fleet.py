@@ -110,6 +110,8 @@ class Fleet:
         self.max_requests: int | None = control.budget.max_requests
         self.lag_probe = FleetLagProbe()
         self.overview: dict[str, Any] = {}
+        self.unfinished: dict[str, dict[str, int]] = {}
+        """Requests the workers still had out after the grace (``summary.json["unfinished"]``)."""
         self.worker_log: IntervalLogWriter | None = None
         """``workers.hlog``: each worker's own intervals, tagged ``w<index>/<traffic>/<metric>``."""
         self.measure_start_ns: Callable[[], int | None] = lambda: None
@@ -162,6 +164,10 @@ class Fleet:
             offset_s, round_trip_s = clock_offset_s(float(sent_s), float(data["worker_s"]), received_s)
             if worker.round_trip_s is None or round_trip_s <= worker.round_trip_s:
                 worker.clock_offset_s, worker.round_trip_s = offset_s, round_trip_s
+        for name, values in (data.get("unfinished") or {}).items():
+            entry = self.unfinished.setdefault(name, {"count": 0, "max_age_ms": 0})
+            entry["count"] += int(values.get("count", 0))
+            entry["max_age_ms"] = max(entry["max_age_ms"], int(values.get("max_age_ms", 0)))
         self._update_control(data)
         self.refresh()
 

@@ -370,6 +370,11 @@ class _Master:
                 break
             gevent.sleep(0.01)
             self._check_local_processes()
+        for name, entry in fleet.unfinished.items():
+            session.watch.unfinished[name] = entry
+        if fleet.unfinished:
+            total = sum(e["count"] for e in fleet.unfinished.values())
+            session.progress.line(f"{total} requests still in flight after the {config.grace_s:g} s grace: unfinished")
         for worker in running:
             if worker.final and worker.state == RUNNING:
                 worker.state = DONE

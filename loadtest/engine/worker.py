@@ -54,6 +54,11 @@ class PendingTickets(Tickets):
         Tickets.__init__(self, offset_s, start_ns)
         self._ready.set()
 
+    def release(self) -> None:
+        """Stop waiting users when the run ends before its schedule came."""
+        if not self._ready.is_set():
+            self.activate(lambda n: None, 0)
+
     def take(self) -> int | None:
         """The next intended start, once the schedule is known."""
         self._ready.wait()
@@ -83,6 +88,7 @@ class WorkerAgent:
         self.cpu_last_s = 0.0
         self.warmup_sent = 0
         self.stopped = False
+        self.unfinished: dict[str, dict[str, int]] = {}
 
     def run(self) -> int:
         """Connect, serve the run until the master says quit (or goes away), clean up; the exit code."""
@@ -192,8 +198,8 @@ class WorkerAgent:
         control, recorder, config = self._control(), self._recorder(), self._config()
         control.stopping = True
         for tickets in control.tickets.values():
-            if isinstance(tickets, PendingTickets) and not tickets._ready.is_set():
-                tickets.activate(lambda n: None, 0)
+            if isinstance(tickets, PendingTickets):
+                tickets.release()
         deadline = time.monotonic() + config.grace_s
         while control.in_flight > 0 and time.monotonic() < deadline and not msg.data.get("abandon"):
             gevent.sleep(0.01)
@@ -202,6 +208,7 @@ class WorkerAgent:
         worker_s = time.time()
         measured = recorder.measuring
         interval = recorder.roll(time.perf_counter_ns())
+        self.unfinished = watch.unfinished
         self._send_interval(interval if measured else None, msg.data, worker_s, final=True)
         self.stopped = True
 
@@ -231,6 +238,8 @@ class WorkerAgent:
                 "connection_error_age_s": None if error_ns is None else (now_ns - error_ns) / 1e9,
             }
         )
+        if final and self.unfinished:
+            data["unfinished"] = self.unfinished
         self.runner.send_message(_wire.INTERVAL, data)
 
     # -- helpers ------------------------------------------------------------------------------
