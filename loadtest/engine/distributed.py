@@ -40,6 +40,7 @@ ROLL_WAIT_S = 1.0
 WORKERS_HLOG = "workers.hlog"
 """Each worker's own intervals (the merged ones are in ``latency.hlog``)."""
 STOP_MARGIN_S = 5.0
+LEFT = "it left the run after sending its last interval"
 """At the end, how much longer than the grace the master waits for each worker's last interval."""
 
 
@@ -257,7 +258,8 @@ class _Master:
         for pid, code in self.local.exited().items():
             worker = next((w for w in self._fleet().workers.values() if w.pid == pid), None)
             if worker is not None:
-                self._fleet().lose(worker, f"its process exited with status {code}")
+                gone = LEFT if worker.final else f"its process exited with status {code}"
+                self._fleet().lose(worker, gone)
             elif not self.started:
                 log = self.session.run_dir / f"worker-{self.local.pids.index(pid)}.log"
                 raise FleetError(f"worker process {pid} exited with status {code} before it was ready (see {log})")
@@ -343,7 +345,7 @@ class _Master:
         for worker in fleet.in_state(RUNNING, READY):
             node = runner.clients.get(worker.client_id)
             if node is None:
-                fleet.lose(worker, "it left the run")
+                fleet.lose(worker, LEFT if worker.final else "it left the run")
             elif node.state == "missing":
                 fleet.lose(worker, "no heartbeat for 3 s")
         if self.started and len(fleet.live) < self.options.min_workers:

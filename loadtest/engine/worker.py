@@ -88,6 +88,8 @@ class WorkerAgent:
         self.cpu_last_s = 0.0
         self.warmup_sent = 0
         self.stopped = False
+        self.leaving = False
+        self.lag_probe_started = False
         self.unfinished: dict[str, dict[str, int]] = {}
 
     def run(self) -> int:
@@ -115,7 +117,17 @@ class WorkerAgent:
         return self.exit_code
 
     def _quit(self) -> None:
-        self.say("stopping: telling the master this worker leaves")
+        """SIGINT/SIGTERM: leave the run, sending what was measured first (a scaled-down pod keeps its data)."""
+        if self.leaving:
+            return
+        self.leaving = True
+        self.say("stopping: this worker leaves the run; its last interval goes to the master")
+        gevent.spawn(self._leave)
+
+    def _leave(self) -> None:
+        if self.config is not None and self.lag_probe_started and not self.stopped:
+            self._finish({"abandon": False, "sent_s": time.time(), "sent_ns": None})
+        self.environment.events.quitting.fire(environment=self.environment, reverse=True)  # Locust tells the master
         self.runner.quit()
 
     # -- messages -----------------------------------------------------------------------------
@@ -172,6 +184,7 @@ class WorkerAgent:
         data, control, recorder = msg.data, self._control(), self._recorder()
         start_ns = time.perf_counter_ns()
         self.lag_probe.start()
+        self.lag_probe_started = True
         if data.get("measuring"):
             recorder.start_measuring(start_ns)
             self.cpu_last_s = time.process_time()
@@ -195,13 +208,19 @@ class WorkerAgent:
         self._send_interval(interval if measured else None, msg.data, worker_s, final=False)
 
     def _on_stop(self, environment: Environment, msg: Any) -> None:
+        if not self.stopped:
+            self._finish(msg.data)
+
+    def _finish(self, request: dict[str, Any]) -> None:
+        """Stop sending, let requests in flight finish within the grace, send the last interval."""
+        self.stopped = True
         control, recorder, config = self._control(), self._recorder(), self._config()
         control.stopping = True
         for tickets in control.tickets.values():
             if isinstance(tickets, PendingTickets):
                 tickets.release()
         deadline = time.monotonic() + config.grace_s
-        while control.in_flight > 0 and time.monotonic() < deadline and not msg.data.get("abandon"):
+        while control.in_flight > 0 and time.monotonic() < deadline and not request.get("abandon"):
             gevent.sleep(0.01)
         watch = RunWatch(Progress.silent(), interval_s=config.interval_s)
         watch.unfinished_after_grace(time.perf_counter_ns(), control, recorder, config.grace_s)
@@ -209,8 +228,7 @@ class WorkerAgent:
         measured = recorder.measuring
         interval = recorder.roll(time.perf_counter_ns())
         self.unfinished = watch.unfinished
-        self._send_interval(interval if measured else None, msg.data, worker_s, final=True)
-        self.stopped = True
+        self._send_interval(interval if measured else None, request, worker_s, final=True)
 
     def _send_interval(self, interval: Any, request: dict[str, Any], worker_s: float, *, final: bool) -> None:
         control, recorder = self._control(), self._recorder()

@@ -206,9 +206,17 @@ duration_s: 4
 
 
 @pytest.mark.timeout(150)
-@pytest.mark.parametrize(("min_workers", "exit_code", "status"), [(1, ExitCode.OK, "completed"), (2, 1, "failed")])
-def test_a_killed_worker_is_reported_and_its_data_kept(
-    triton_server: EmbeddedTriton, tmp_path: Path, min_workers: int, exit_code: int, status: str
+@pytest.mark.parametrize(
+    ("sig", "min_workers", "exit_code", "status", "reason"),
+    [
+        (signal.SIGKILL, 1, ExitCode.OK, "completed", "its process exited with status -9"),
+        (signal.SIGKILL, 2, ExitCode.RUNTIME_ERROR, "failed", "its process exited with status -9"),
+        (signal.SIGTERM, 1, ExitCode.OK, "completed", "it left the run after sending its last interval"),
+    ],
+    ids=["killed", "killed-below-minimum", "terminated"],
+)
+def test_a_lost_worker_is_reported_and_its_data_kept(
+    triton_server: EmbeddedTriton, tmp_path: Path, sig: int, min_workers: int, exit_code: int, status: str, reason: str
 ) -> None:
     scenario = tmp_path / "closed.yaml"
     scenario.write_text(f"""
@@ -232,7 +240,7 @@ duration_s: 5
             break
         time.sleep(0.1)
     victim = workers[1]
-    os.kill(victim["pid"], signal.SIGKILL)
+    os.kill(victim["pid"], sig)
     _out, err = master.communicate(timeout=90)
     assert master.returncode == exit_code, err[-3000:]
     assert f"worker {victim['id']}" in err and "lost" in err
@@ -240,6 +248,7 @@ duration_s: 5
     assert summary["status"] == status
     states = {w["id"]: w for w in summary["workers"]}
     assert states[victim["id"]]["state"] == "lost" and states[victim["id"]]["ok"] >= victim["ok"] > 0
+    assert states[victim["id"]]["reason"] == reason
     assert summary["distributed"]["workers_lost"] == 1
     # Both workers' counts until the kill are in the merged results.
     assert sum(w["ok"] for w in summary["workers"]) == summary["overall"]["ok"]
