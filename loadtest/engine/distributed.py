@@ -368,8 +368,8 @@ class _Master:
         deadline = time.monotonic() + config.grace_s + STOP_MARGIN_S
         while time.monotonic() < deadline:
             with_last = [w for w in running if w.final or w.state == LOST]
-            if len(with_last) == len(running):
-                break
+            if len(with_last) == len(running) or session.interrupt.abandon != abandon:
+                break  # every last interval came, or a second Ctrl-C abandons the wait
             gevent.sleep(0.01)
             self._check_local_processes()
         for name, entry in fleet.unfinished.items():
