@@ -110,8 +110,10 @@ def test_quickstart_on_two_processes_merges_exactly(tmp_path: Path) -> None:
     result = tritonload(
         "run", "scenarios/quickstart.yaml", "--processes", "2", "--out", str(run_dir),
         "--set", "duration_s=3", "--set", "warmup_s=0", "--format", "json",
+        # Its latency SLOs are for a quiet machine; this test is about the merge, on a shared one.
+        "--set", "slos=[]", "--set", "traffic[0].slos=[]", "--set", "traffic[3].slos=[]",
     )  # fmt: skip
-    assert result.returncode == ExitCode.OK, result.stderr[-3000:]
+    assert result.returncode == ExitCode.OK, result.stderr[-3000:] + result.stdout[-2000:]
     assert "Traceback" not in result.stderr
     summary = check_merged(run_dir)
     assert summary["status"] == "completed"
