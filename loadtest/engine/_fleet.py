@@ -58,6 +58,8 @@ class WorkerState:
     requests: int = 0
     ok: int = 0
     cpu_s: float = 0.0
+    wall_s: float = 0.0
+    """Measured time its intervals covered (its clock)."""
     users: int = 0
     in_flight: int = 0
     spent: int = 0
@@ -83,6 +85,7 @@ class WorkerState:
             "ok": self.ok,
             "cpu_s": round(self.cpu_s, 3),
             "cpu_us_per_request": round(self.cpu_s * 1e6 / self.requests, 1) if self.requests else None,
+            "cpu_util": round(self.cpu_s / self.wall_s, 3) if self.wall_s > 0 else None,
             "clock_offset_s": None if self.clock_offset_s is None else round(self.clock_offset_s, 6),
             "client_id": self.client_id,
         }
@@ -152,6 +155,7 @@ class Fleet:
             worker.ok += values.ok
             worker.requests += values.ok + values.error_count
         worker.cpu_s += float(data.get("cpu_s") or 0.0)
+        worker.wall_s += float(data.get("wall_s") or 0.0)
         if data.get("loop_lag_p99_us") is not None:
             self.lag_probe.record(float(data["loop_lag_p99_us"]))
         worker.users = int(data.get("users", 0))

@@ -248,6 +248,7 @@ class WorkerAgent:
                 "final": final,
                 "warmup_requests": warmup,
                 "cpu_s": round(cpu_s, 6),
+                "wall_s": (interval.end_ns - interval.start_ns) / 1e9 if interval is not None else 0.0,
                 "loop_lag_p99_us": self.lag_probe.roll(),
                 "users": self.runner.user_count,
                 "in_flight": control.in_flight,
