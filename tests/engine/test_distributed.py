@@ -196,9 +196,10 @@ payloads: {{one: {{inputs: {{INPUT_1: {{dtype: float32, shape: [2], generator: z
 traffic: [{{name: lin, pattern: sync, target: lin, payload: one}}]
 load: {{kind: open, rate: 400, max_in_flight: 8}}
 duration_s: 4
+processes: 2
 """)
     run_dir = tmp_path / "run"
-    result = tritonload("run", str(scenario), "--processes", "2", "--out", str(run_dir), "--format", "json")
+    result = tritonload("run", str(scenario), "--out", str(run_dir), "--format", "json")  # processes: from the file
     assert result.returncode == ExitCode.OK, result.stderr[-3000:]
     summary = check_merged(run_dir)
     sent = summary["overall"]["requests"]
