@@ -112,7 +112,11 @@ class WorkerAgent:
             for watcher in watchers:
                 watcher.cancel()
             self._close()
-        if self.config is None and self.exit_code == ExitCode.OK:
+        if self.config is not None and not self.stopped and self.exit_code == ExitCode.OK:
+            began = self.lag_probe_started
+            self.say(f"error: the master {'went away before the run ended' if began else 'ended before the run began'}")
+            self.exit_code = int(ExitCode.RUNTIME_ERROR)
+        elif self.config is None and self.exit_code == ExitCode.OK:
             self.say("the master ended without giving this worker a run (it had enough workers, or it stopped)")
         return self.exit_code
 
