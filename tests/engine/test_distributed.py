@@ -326,3 +326,50 @@ def test_a_bad_processes_value_in_a_scenario_is_a_problem_with_its_path(tmp_path
 def test_a_worker_without_a_master_address_is_a_usage_error() -> None:
     result = tritonload("worker", "--master", "host:http")
     assert result.returncode == ExitCode.USAGE and "--master" in result.stderr
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"version": "0.0.1"}, "tritonload version mismatch"), ({"scenario_hash": "0" * 64}, "scenario hash mismatch")],
+    ids=["version", "scenario-hash"],
+)
+def test_a_worker_refuses_another_version_or_scenario(change: dict[str, str], message: str) -> None:
+    """A real worker process against a Locust master in this process that sends a mismatching setup."""
+    import gevent
+    from locust.env import Environment
+
+    from loadtest import __version__
+    from loadtest.engine import _wire
+    from loadtest.scenario import load_scenario
+
+    scenario = load_scenario(str(ROOT / "scenarios/quickstart.yaml"))
+    port = free_port()
+    runner = Environment(user_classes=[], events=None).create_master_runner("127.0.0.1", port)
+    refusals: list[dict[str, Any]] = []
+    runner.register_message(_wire.REFUSED, lambda environment, msg: refusals.append(msg.data))
+    worker = start("worker", "--master", f"127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 60
+        while not runner.clients and time.monotonic() < deadline:
+            gevent.sleep(0.1)
+        gevent.sleep(0.3)
+        setup = {
+            "version": __version__,
+            "scenario_yaml": scenario.to_yaml(),
+            "scenario_hash": scenario.scenario_hash,
+            "urls": {name: "http://127.0.0.1:1" for name in scenario.targets},
+            "index": 0,
+            "count": 1,
+            "max_requests": None,
+            **change,
+        }
+        runner.send_message(_wire.SETUP, setup, client_id=next(iter(runner.clients)))
+        while not refusals and time.monotonic() < deadline:
+            gevent.sleep(0.1)
+    finally:
+        runner.quit()
+        runner.server.close(linger=0)
+    _out, err = worker.communicate(timeout=30)
+    assert len(refusals) == 1 and message in refusals[0]["reason"], refusals
+    assert worker.returncode == ExitCode.RUNTIME_ERROR and f"error: refused the run: {message}" in err
