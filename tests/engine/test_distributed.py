@@ -369,7 +369,9 @@ def test_a_worker_refuses_another_version_or_scenario(change: dict[str, str], me
             gevent.sleep(0.1)
     finally:
         runner.quit()
+        context = runner.server.socket.context
         runner.server.close(linger=0)
+        context.term()  # Locust never ends its ZeroMQ context; pytest would report it as unclosed
     _out, err = worker.communicate(timeout=30)
     assert len(refusals) == 1 and message in refusals[0]["reason"], refusals
     assert worker.returncode == ExitCode.RUNTIME_ERROR and f"error: refused the run: {message}" in err
