@@ -375,3 +375,31 @@ def test_a_worker_refuses_another_version_or_scenario(change: dict[str, str], me
     _out, err = worker.communicate(timeout=30)
     assert len(refusals) == 1 and message in refusals[0]["reason"], refusals
     assert worker.returncode == ExitCode.RUNTIME_ERROR and f"error: refused the run: {message}" in err
+
+
+@pytest.mark.timeout(120)
+def test_locust_web_ui_shows_the_workers_of_a_distributed_run(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
+    import urllib.request
+
+    scenario = four_patterns(tmp_path, triton_server, "load: {kind: closed, users: 4}\nduration_s: 60\n")
+    web_port = free_port()
+    master = start(
+        "run", str(scenario), "--processes", "2", "--web", "--web-port", str(web_port), "--out", str(tmp_path / "run")
+    )
+    seen: dict[str, Any] = {}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and master.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/stats/requests", timeout=2) as response:
+                seen = json.loads(response.read())
+        except OSError:
+            pass  # not serving yet (or any more)
+        names = {entry["name"] for entry in seen.get("stats", [])}
+        if seen.get("state") == "running" and len(seen.get("workers", [])) == 2 and "sync" in names:
+            break  # Locust's own statistics reach the master with the workers' reports, every 3 s
+        time.sleep(0.3)
+    master.send_signal(signal.SIGINT)  # seen enough: end the run
+    _out, err = master.communicate(timeout=60)
+    assert master.returncode == ExitCode.INTERRUPTED, err[-3000:]
+    assert len(seen["workers"]) == 2 and {w["state"] for w in seen["workers"]} <= {"running", "spawning"}
+    assert any(entry["name"] == "sync" for entry in seen["stats"]), (seen["stats"], err[-2000:])
