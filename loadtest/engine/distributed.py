@@ -294,8 +294,11 @@ class _Master:
         if counts_start is not None:
             session.counts_start = counts_start
         measuring = bool(session.clock and session.clock.measuring)
+        budgets = self._open_loop_budgets(slots) if config.open_loop and config.max_requests else {}
         for worker in fleet.live:
-            data = {"measuring": measuring, "slots": slots.get(worker.client_id) or {}}
+            data: dict[str, Any] = {"measuring": measuring, "slots": slots.get(worker.client_id) or {}}
+            if worker.client_id in budgets:
+                data["max_requests"] = budgets[worker.client_id]
             runner.send_message(_wire.BEGIN, data, client_id=worker.client_id)
             worker.state = RUNNING
         fleet.refresh()
@@ -304,6 +307,17 @@ class _Master:
             runner.start_shape()
         elif not config.open_loop:
             gevent.spawn(runner.start, config.total_users, max(config.spawn_rate, 1e-3))
+
+    def _open_loop_budgets(self, slots: dict[str, dict[str, list[int] | None]]) -> dict[str, int]:
+        """``max_requests`` in proportion to each worker's share of the total arrival rate (open loop)."""
+        config = self.session.config_or_fail()
+        shares = {entry.name: float(entry.info.get("rate_share") or 0.0) for entry in config.traffic}
+        workers = list(slots)
+        weights = [
+            round(1e6 * sum(shares[name] * slot[1] / slot[2] for name, slot in slots[w].items() if slot))
+            for w in workers
+        ]
+        return dict(zip(workers, split_total(config.max_requests or 0, weights), strict=True))
 
     def _open_worker_log(self) -> None:
         session, fleet = self.session, self._fleet()

@@ -16,6 +16,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -48,6 +49,8 @@ class PendingTickets(Tickets):
     def __init__(self) -> None:
         super().__init__(lambda n: None, 0)
         self._ready = Event()
+        self.waited = 0
+        """Users that were admitted (before measuring, so free of the request budget) and then waited here."""
 
     def activate(self, offset_s: Callable[[int], float | None], start_ns: int) -> None:
         """Hand out ``offset_s``'s starts from ``start_ns`` on (an empty schedule stops the waiting users)."""
@@ -61,7 +64,9 @@ class PendingTickets(Tickets):
 
     def take(self) -> int | None:
         """The next intended start, once the schedule is known."""
-        self._ready.wait()
+        if not self._ready.is_set():
+            self.waited += 1
+            self._ready.wait()
         return super().take()
 
 
@@ -161,7 +166,7 @@ class WorkerAgent:
         pools = build_pools(scenario)
         config = build_run_config(scenario, pools, data["urls"])
         # The master's session sizes histograms from the same config: encoded intervals add up exactly.
-        session = RunSession(scenario, pools, self._no_dir(), console=Progress.silent(), handles_signals=False)
+        session = RunSession(scenario, pools, Path(os.devnull), console=Progress.silent(), handles_signals=False)
         session.config = config
         classes = session.user_classes(self.environment, fixed_counts=not config.staged)
         recorder, control = session.recorder, session.control
@@ -178,17 +183,13 @@ class WorkerAgent:
         self.environment.user_classes = classes
         self.environment.stop_timeout = config.in_flight_wait_s
 
-    @staticmethod
-    def _no_dir() -> Any:
-        from pathlib import Path
-
-        return Path(os.devnull)
-
     def _on_begin(self, environment: Environment, msg: Any) -> None:
         data, control, recorder = msg.data, self._control(), self._recorder()
         start_ns = time.perf_counter_ns()
         self.lag_probe.start()
         self.lag_probe_started = True
+        if "max_requests" in data:  # open loop: the master split it by each worker's share of the rate
+            control.budget.max_requests = data["max_requests"]
         if data.get("measuring"):
             recorder.start_measuring(start_ns)
             self.cpu_last_s = time.process_time()
@@ -198,6 +199,8 @@ class WorkerAgent:
                 slots = (data.get("slots") or {}).get(entry.name)
                 schedule = slice_schedule(entry.arrivals, Slots(*slots)) if slots else (lambda n: None)
                 tickets.activate(schedule, start_ns)
+                if recorder.measuring:  # their requests are measured ones: they count against max_requests
+                    control.budget.spent += tickets.waited
 
     def _on_roll(self, environment: Environment, msg: Any) -> None:
         now_ns = time.perf_counter_ns()

@@ -403,3 +403,26 @@ def test_locust_web_ui_shows_the_workers_of_a_distributed_run(triton_server: Emb
     assert master.returncode == ExitCode.INTERRUPTED, err[-3000:]
     assert len(seen["workers"]) == 2 and {w["state"] for w in seen["workers"]} <= {"running", "spawning"}
     assert any(entry["name"] == "sync" for entry in seen["stats"]), (seen["stats"], err[-2000:])
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "load", ["{kind: closed, users: 3}", "{kind: open, rate: 300, max_in_flight: 3}"], ids=["closed", "open"]
+)
+def test_max_requests_stays_a_total(triton_server: EmbeddedTriton, tmp_path: Path, load: str) -> None:
+    # Three users over two processes: one gets two, the other one; the budget still ends at 301 in total.
+    scenario = tmp_path / "budget.yaml"
+    scenario.write_text(f"""
+version: 1
+targets: {{lin: {{url: "{triton_server.http_url}", model: Linear}}}}
+payloads: {{one: {{inputs: {{INPUT_1: {{dtype: float32, shape: [2], generator: zeros}}}}}}}}
+traffic: [{{name: lin, pattern: sync, target: lin, payload: one}}]
+load: {load}
+duration_s: 60
+max_requests: 301
+""")
+    run_dir = tmp_path / "run"
+    result = tritonload("run", str(scenario), "--processes", "2", "--out", str(run_dir), "--format", "json")
+    assert result.returncode == ExitCode.OK, result.stderr[-3000:]
+    summary = check_merged(run_dir)
+    assert summary["overall"]["requests"] == 301 and summary["duration_s"] < 30
