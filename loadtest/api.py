@@ -24,7 +24,9 @@ from typing import Any
 import yaml
 from hdrh.histogram import HdrHistogram
 
+from loadtest.engine._split import processes_for
 from loadtest.engine.config import check_secrets
+from loadtest.engine.distributed import DistributedOptions, run_distributed
 from loadtest.engine.local import run_local
 from loadtest.engine.preflight import PreflightError
 from loadtest.engine.progress import Progress
@@ -142,9 +144,14 @@ def run_loaded(
     console: Progress,
     web: bool = False,
     web_port: int = 8089,
+    distributed: DistributedOptions | None = None,
 ) -> RunResult:
     """Run an already loaded scenario with its payload pools into ``run_dir`` (``tritonload run`` and
     :func:`run_scenario` both end here).
+
+    Args:
+        distributed: spread the run over worker processes or machines (default: the scenario's
+            ``processes``, else this process alone).
 
     Raises:
         ScenarioError: an access token's environment variable is unset.
@@ -155,7 +162,12 @@ def run_loaded(
     if (run_dir / SUMMARY_FILE).exists():
         raise FileExistsError(f"{run_dir} already holds a run; choose another --out")
     session = RunSession(scenario, pools, run_dir, console=console)
-    outcome = run_local(session, web=web, web_port=web_port)
+    if distributed is None and scenario.processes is not None:
+        distributed = DistributedOptions(processes=processes_for(scenario.processes))
+    if distributed is not None:
+        outcome = run_distributed(session, distributed, web=web, web_port=web_port)
+    else:
+        outcome = run_local(session, web=web, web_port=web_port)
     if isinstance(outcome.failure, PreflightError):
         error_class = ModelMismatchError if outcome.exit_code == ExitCode.USAGE else ServerUnreachableError
         raise error_class(str(outcome.failure), exit_code=outcome.exit_code, run_dir=run_dir)

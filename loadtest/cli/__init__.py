@@ -15,6 +15,7 @@ from loadtest.cli import _report as _cli_report
 from loadtest.cli import _run as _cli_run
 from loadtest.cli import _scenario as _cli_scenario
 from loadtest.cli import _serve as _cli_serve
+from loadtest.cli import _worker as _cli_worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,6 +26,7 @@ def main() -> None:
 
 main.add_command(_cli_run.run)
 main.add_command(_cli_serve.serve)
+main.add_command(_cli_worker.worker)
 main.add_command(_cli_scenario.validate)
 main.add_command(_cli_scenario.plan)
 main.add_command(_cli_scenario.init)

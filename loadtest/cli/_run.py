@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from loadtest.cli._fleet_options import distributed_options, fleet_options
 from loadtest.cli._report import format_option_callback
 from loadtest.cli._scenario import load_or_exit, set_option
 from loadtest.exit_codes import ExitCode
@@ -41,6 +42,7 @@ DEFAULT_FORMATS = ("text", "json", "html")
     help="Run N times back to back into a run set (reports/<run-id>/r01 ... rNN + runset.json), "
     "for comparisons that see the noise between runs.",
 )
+@fleet_options
 @click.option("--web", is_flag=True, help="Also serve Locust's web UI during the run.")
 @click.option("--web-port", type=int, default=8089, show_default=True, help="Port of the web UI (with --web).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines; only the final summary.")
@@ -60,6 +62,13 @@ def run(
     out: str | None,
     reports_dir: str,
     repeat: int | None,
+    processes: str | None,
+    as_master: bool,
+    expect_workers: int,
+    master_bind_host: str,
+    master_bind_port: int,
+    min_workers: int,
+    workers_timeout_s: float,
     web: bool,
     web_port: int,
     quiet: bool,
@@ -69,7 +78,18 @@ def run(
 
     Exit codes: 0 ok, 1 run failed (server unreachable or died), 2 invalid scenario, 3 an SLO was
     breached, 130 interrupted (what was measured is kept). With --repeat: the worst of the runs.
+    With --processes or --master, a lost worker is reported and the run goes on; fewer than
+    --min-workers left, or a worker that never came, ends it with exit 1.
     """
+    fleet = distributed_options(
+        processes=processes,
+        as_master=as_master,
+        expect_workers=expect_workers,
+        master_bind_host=master_bind_host,
+        master_bind_port=master_bind_port,
+        min_workers=min_workers,
+        workers_timeout_s=workers_timeout_s,
+    )
     scenario, pools = load_or_exit(scenario_file, overrides)
     from loadtest.gate.runs import run_one, run_repeats
     from loadtest.recording.rundir import RunDirectoryError, make_run_id
@@ -94,10 +114,11 @@ def run(
                 say=lambda text: click.echo(text, err=True),
                 after_run=lambda result: _write_reports(result.run_dir, formats),
                 info={"command": "run"},
+                distributed=fleet,
             )
             _print_set(run_dir)
             sys.exit(outcome.exit_code)
-        result = run_one(scenario, pools, run_dir, progress=not quiet, web=web, web_port=web_port)
+        result = run_one(scenario, pools, run_dir, progress=not quiet, web=web, web_port=web_port, distributed=fleet)
     except (ScenarioError, RunDirectoryError) as exc:
         click.echo(str(exc), err=True)
         sys.exit(ExitCode.USAGE)

@@ -49,7 +49,8 @@ class _RunLogHandler(logging.FileHandler):
 
 
 @contextmanager
-def _run_log(run_dir: Path) -> Iterator[None]:
+def run_log(run_dir: Path) -> Iterator[None]:
+    """The run's log file (``run.log``) receives every log record while the block runs."""
     handler = _RunLogHandler(run_dir / LOG_FILE)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -69,7 +70,7 @@ def run_local(session: RunSession, *, web: bool = False, web_port: int = 8089) -
     session.run_dir.mkdir(parents=True, exist_ok=True)
     failure: Exception | None = None
     stop = Stop("failed", ExitCode.RUNTIME_ERROR, "did not start")
-    with _run_log(session.run_dir), session.interrupt:
+    with run_log(session.run_dir), session.interrupt:
         try:
             session.prepare()
             stop = _drive(session, web, web_port)
@@ -125,4 +126,4 @@ def _drive(session: RunSession, web: bool, web_port: int) -> Stop:
         sys.argv = saved_argv
 
 
-__all__ = ["run_local"]
+__all__ = ["run_local", "run_log"]

@@ -15,7 +15,7 @@ import concurrent.futures
 import logging
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -130,6 +130,9 @@ class RunSession:
         self.cpu_start_s: float | None = None
         self.cpu_last_s = 0.0
         self.web_host = "127.0.0.1"
+        self.before_roll: Callable[[bool], None] | None = None
+        """Called at each interval tick before the recorder rolls (``True`` when measuring starts now):
+        a distributed run's master gathers its workers' intervals here."""
 
     # -- phases -----------------------------------------------------------------------------------
     def prepare(self) -> RunConfig:
@@ -232,6 +235,8 @@ class RunSession:
             gevent.sleep(max(0.0, (clock.wake_at_ns() - time.perf_counter_ns()) / 1e9))
             now = time.perf_counter_ns()
             tick = clock.tick(now)
+            if self.before_roll is not None and (tick.start_measuring or tick.roll):
+                self.before_roll(tick.start_measuring)
             if tick.start_measuring:
                 self.counts_start = self.poller.submit(self.poller.success_counts)
                 self._interval(now, warmup=True)

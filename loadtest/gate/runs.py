@@ -23,6 +23,7 @@ from loadtest.recording.runset import RunSetWriter
 
 if TYPE_CHECKING:
     from loadtest.api import RunResult
+    from loadtest.engine.distributed import DistributedOptions
     from loadtest.plan.payloads import PayloadPool
     from loadtest.scenario import Scenario
 
@@ -53,6 +54,7 @@ def run_one(
     progress: bool = True,
     web: bool = False,
     web_port: int = 8089,
+    distributed: DistributedOptions | None = None,
 ) -> RunResult:
     """Run a loaded scenario once and leave its run directory in ``run_dir``; a run that could not start
     (server unreachable, payload rejected) is returned with its exit code, like any other.
@@ -65,7 +67,9 @@ def run_one(
 
     console = Progress(sys.stderr, progress, sys.stdout)
     try:
-        return run_loaded(scenario, pools, run_dir, console=console, web=web, web_port=web_port)
+        return run_loaded(
+            scenario, pools, run_dir, console=console, web=web, web_port=web_port, distributed=distributed
+        )
     except RunError as exc:
         return RunResult(exit_code=exc.exit_code, run_dir=run_dir, summary=load_run(run_dir).summary)
     finally:
@@ -103,6 +107,7 @@ def run_repeats(
     say: Callable[[str], None] = print,
     after_run: Callable[[Any], None] | None = None,
     info: Mapping[str, Any] | None = None,
+    distributed: DistributedOptions | None = None,
 ) -> RepeatResult:
     """Run the scenario ``repeats`` times back to back into the run set ``set_dir``.
 
@@ -129,7 +134,7 @@ def run_repeats(
         for index in range(1, repeats + 1):
             run_dir = writer.run_dir(index)
             say(f"repeat {index}/{repeats}: {run_dir}")
-            result = run_one(scenario, pools, run_dir, progress=progress)
+            result = run_one(scenario, pools, run_dir, progress=progress, distributed=distributed)
             outcome.results.append(result)
             codes.append(result.exit_code)
             writer.add(run_dir, result.exit_code, str(result.summary.get("status", "")))

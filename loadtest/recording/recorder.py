@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
@@ -115,6 +115,18 @@ class TrafficCounters:
         self.errors.update(other.errors)
         self.late += other.late
         self.clamped += other.clamped
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> TrafficCounters:
+        """Inverse of :meth:`to_dict`."""
+        errors = data.get("errors") or {}
+        assert isinstance(errors, Mapping)
+        return cls(
+            int(data.get("ok", 0)),  # type: ignore[call-overload]
+            Counter({str(k): int(v) for k, v in errors.items()}),
+            int(data.get("late", 0)),  # type: ignore[call-overload]
+            int(data.get("clamped", 0)),  # type: ignore[call-overload]
+        )
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -273,6 +285,25 @@ class Recorder:
         for traffic, counter in counters.items():
             self.total_counters.setdefault(traffic, TrafficCounters()).add(counter)
         return Interval(start_ns, now_ns, histograms, counters)
+
+    def absorb(
+        self,
+        histograms: Mapping[TagKey, HdrHistogram],
+        counters: Mapping[str, TrafficCounters],
+        *,
+        warmup_requests: int = 0,
+    ) -> None:
+        """Add another recorder's interval into the current one (a distributed run's master merges each
+        worker's intervals here); the next :meth:`roll` returns and totals the sum."""
+        with self._lock:
+            self.warmup_requests += warmup_requests
+            for traffic, other in counters.items():
+                self._counters.setdefault(traffic, TrafficCounters()).add(other)
+            for key, histogram in histograms.items():
+                current = self._histograms.get(key)
+                if current is None:
+                    current = self._histograms[key] = new_histogram(key[1], self.highest_us)
+                current.add(histogram)
 
     def traffic_names(self) -> list[str]:
         """Every traffic entry seen or declared, in first-seen order."""

@@ -107,6 +107,17 @@ def _dtype(value: object) -> str:
     return canonical_dtype(value)
 
 
+def _processes(value: object) -> int | str:
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise ValueError(f"expected a positive whole number or 'auto', got {value!r}")
+
+
+Processes = Annotated[
+    int | str,
+    PlainValidator(_processes),
+    WithJsonSchema({"oneOf": [{"type": "integer", "minimum": 1}, {"const": "auto"}]}),
+]
 SloField = Annotated[
     Slo,
     PlainValidator(_slo),
@@ -365,6 +376,11 @@ class Scenario(_Model):
         default=5.0,
         description="At the end (or a stop), how long requests in flight may still take; those still out "
         "are then recorded as errors of kind 'unfinished'.",
+    )
+    processes: Processes | None = Field(
+        default=None,
+        description="Generator processes on this machine (Locust's distributed runner); 'auto': one per "
+        "usable core. Default: one process, no workers. `tritonload run --processes` overrides it.",
     )
     recording: Recording = Recording()
     slos: list[SloField] = Field(default_factory=list, description="Global SLOs, on all traffic merged.")

@@ -29,7 +29,9 @@ class FakeRuns:
         self.outcomes: Iterator[int | str] = iter(outcomes)
         self.calls: list[str] = []
 
-    def __call__(self, scenario: Any, pools: Any, run_dir: Path, *, progress: bool = True) -> Any:
+    def __call__(
+        self, scenario: Any, pools: Any, run_dir: Path, *, progress: bool = True, distributed: Any = None
+    ) -> Any:
         self.calls.append(f"{scenario.name}:{run_dir.name}")
         outcome = next(self.outcomes)
         run_dir.mkdir(parents=True)
