@@ -36,6 +36,8 @@ class RunControl:
         """When any request last finished (ok or not): stalls are measured from here."""
         self.last_connection_error_ns: int | None = None
         self.closers: list[Callable[[], None]] = []
+        self.encoded: dict[str, Any] = {}
+        """Traffic name -> its payloads pre-encoded, taken in turn by its users (the fast path)."""
 
     @property
     def in_flight(self) -> int:

@@ -74,7 +74,7 @@ def scenario_text(url: str, users: int, fast_path: bool) -> str:
         traffic:
           - {{name: linear, pattern: sync, target: linear, payload: sample}}
         load: {{kind: closed, users: {users}, spawn_rate: {users}}}
-        {"" if fast_path else "fast_path: false"}
+        fast_path: {str(fast_path).lower()}
         warmup_s: 1
         duration_s: 3600
         """
@@ -87,7 +87,8 @@ def command(what: str, server: EmbeddedTriton, users: int, work: Path) -> list[s
     url = server.grpc_url if what.startswith("run-grpc") else server.http_url
     scenario = work / f"{what}.yaml"
     scenario.write_text(scenario_text(url, users, fast_path=not what.endswith("ordinary")))
-    return [sys.executable, "-m", "loadtest", "run", str(scenario), "--out", str(work / f"{what}-{time.time_ns()}"), "-q"]
+    out = work / f"{what}-{time.time_ns()}"
+    return [sys.executable, "-m", "loadtest", "run", str(scenario), "--out", str(out), "-q"]
 
 
 def total_instructions(out_file: Path) -> int:
@@ -159,7 +160,8 @@ def main() -> None:
             for what in args.what:
                 per_request, requests = measure(what, server, args, Path(tmp))
                 results[what].append(per_request)
-                print(f"round {index + 1} {what:>18}: {per_request / 1e3:10.1f} k instructions/request ({requests} requests)", flush=True)
+                line = f"{per_request / 1e3:10.1f} k instructions/request ({requests} requests)"
+                print(f"round {index + 1} {what:>18}: {line}", flush=True)
     base = statistics.median(results[args.what[0]])
     for what, values in results.items():
         median = statistics.median(values)

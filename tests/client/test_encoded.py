@@ -167,12 +167,17 @@ def test_a_failed_encoded_request_raises_and_records_what_the_ordinary_path_does
 
 
 def test_an_encoded_request_fits_only_a_client_of_its_model_and_protocol(triton_server: EmbeddedTriton) -> None:
-    with ModelClient(triton_server.http_url, "Linear") as http, ModelClient(triton_server.grpc_url, "Linear") as grpc:
+    http = ModelClient(triton_server.http_url, "Linear")
+    grpc = ModelClient(triton_server.grpc_url, "Linear")
+    other = ModelClient(triton_server.http_url, "Fail")
+    try:
         with pytest.raises(PyTritonClientValueError, match="over http"):
             grpc.infer_encoded(http.encode_sample(X))
-    with ModelClient(triton_server.http_url, "Fail") as other, ModelClient(triton_server.http_url, "Linear") as linear:
         with pytest.raises(PyTritonClientValueError, match="'Linear'"):
-            other.infer_encoded(linear.encode_sample(X))
+            other.infer_encoded(http.encode_sample(X))
+    finally:
+        for client in (http, grpc, other):
+            client.close()
 
 
 def test_encoding_checks_inputs_like_infer_sample(url: str) -> None:
