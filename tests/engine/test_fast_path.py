@@ -69,7 +69,9 @@ def test_fast_and_ordinary_paths_count_a_failing_model_alike(
 
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
-def test_a_light_fast_run_passes_the_generator_slo(triton_server: EmbeddedTriton, tmp_path: Path, protocol: str) -> None:
+def test_a_light_fast_run_passes_the_generator_slo(
+    triton_server: EmbeddedTriton, tmp_path: Path, protocol: str
+) -> None:
     url = triton_server.http_url if protocol == "http" else triton_server.grpc_url
     scenario = _scenario(
         url,
@@ -94,9 +96,8 @@ def test_a_light_fast_run_passes_the_generator_slo(triton_server: EmbeddedTriton
 
 @pytest.mark.timeout(120)
 def test_patterns_without_a_fast_path_say_so(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
-    scenario = _scenario(
-        triton_server.http_url, "Linear", fast_path=True, traffic={"pattern": "futures", "in_flight": 2}, max_requests=20
-    )
+    futures = {"pattern": "futures", "in_flight": 2}
+    scenario = _scenario(triton_server.http_url, "Linear", fast_path=True, traffic=futures, max_requests=20)
     result = loadtest.run_scenario(scenario, out=tmp_path / "run")
     assert result.exit_code == 0
     assert _traffic(result.summary)["fast_path"] is False
