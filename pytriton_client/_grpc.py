@@ -181,15 +181,18 @@ class SyncGrpcTransport(SyncOperations, _GrpcTransport):
         self._model_infer = self._channel.unary_unary(MODEL_INFER)
         return self._model_infer
 
-    def send_encoded(self, message: bytes, model_name: str, metadata: tuple[tuple[str, str], ...]) -> tuple[Any, int]:
-        """Send one serialized request and wait for its answer; returns the answer (bytes) and when it
-        arrived (``perf_counter_ns``). Raises the translated error of a failed request."""
+    def send_encoded(
+        self, message: bytes, model_name: str, metadata: tuple[tuple[str, str], ...]
+    ) -> tuple[Any, int, int]:
+        """Send one serialized request and wait for its answer; returns the answer (bytes), when the call
+        began and when it returned (``perf_counter_ns``). Raises the translated error of a failed request."""
         call = self._model_infer or self._open_channel()
+        start_ns = time.perf_counter_ns()
         try:
             answer = call(message, metadata=metadata or None, timeout=self._timeout_s)
         except Exception as exc:
             raise self._failed(exc, f"inference on model {model_name!r}") from exc
-        return answer, time.perf_counter_ns()
+        return answer, start_ns, time.perf_counter_ns()
 
     @staticmethod
     def answer_size(answer: Any) -> int:

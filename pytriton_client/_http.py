@@ -148,12 +148,14 @@ class SyncHttpTransport(SyncOperations, TransportBase):
             with contextlib.suppress(Exception):
                 pool.close()
 
-    def send_encoded(self, message: bytes, model_name: str) -> tuple[Any, int]:
-        """Send one encoded message and read its whole answer; returns the answer and when its last byte
-        arrived (``perf_counter_ns``). Raises the translated error of a failed request (any status but 200)."""
+    def send_encoded(self, message: bytes, model_name: str) -> tuple[Any, int, int]:
+        """Send one encoded message and read its whole answer; returns the answer, when the message was
+        about to be written and when the answer's last byte arrived (``perf_counter_ns``). Raises the
+        translated error of a failed request (any status but 200)."""
         pool = self._pool or self._connection_pool()
         try:
             sock = pool.get_socket()
+            start_ns = time.perf_counter_ns()
             try:
                 sock.sendall(message)
             except BaseException:
@@ -171,7 +173,7 @@ class SyncHttpTransport(SyncOperations, TransportBase):
         if status != 200:
             error = _answer_error(status, bytes(body))
             raise translate(error, self._url, f"inference on model {model_name!r}", self._timeout_s) from error
-        return (response.get(HEADER_LENGTH), body), end_ns
+        return (response.get(HEADER_LENGTH), body), start_ns, end_ns
 
     @staticmethod
     def answer_size(answer: Any) -> int:

@@ -252,12 +252,12 @@ class ModelClient(ClosingContext, ClientBase):
             )
         transport: Any = self._transport
         observer = settings.observer
-        start_ns = time.perf_counter_ns()
+        start_ns = time.perf_counter_ns()  # replaced by the transport's, taken at the wire, when it answers
         try:
             if request.protocol == "grpc":
-                answer, end_ns = transport.send_encoded(request.message, request.model_name, request.metadata)
+                answer, start_ns, end_ns = transport.send_encoded(request.message, request.model_name, request.metadata)
             else:
-                answer, end_ns = transport.send_encoded(request.message, request.model_name)
+                answer, start_ns, end_ns = transport.send_encoded(request.message, request.model_name)
         except PyTritonClientError as error:
             if observer is not None:
                 record_exchange(observer, settings, request, start_ns, time.perf_counter_ns(), error, None)
