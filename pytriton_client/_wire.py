@@ -141,6 +141,8 @@ def grpc_message(request: InferRequest) -> bytes:
     from tritonclient.grpc import service_pb2
 
     message = service_pb2.ModelInferRequest(model_name=request.model_name, model_version=request.model_version)
+    if request.request_id:
+        message.id = request.request_id
     for name, array, datatype in request.inputs:
         tensor = message.inputs.add()
         tensor.name = name
