@@ -33,7 +33,7 @@ from pytriton_client._transport import (
     TransportBase,
     infer_kwargs,
 )
-from pytriton_client._wire import grpc_message, grpc_metadata
+from pytriton_client._wire import grpc_message, grpc_metadata, grpc_outputs_of
 from pytriton_client.exceptions import PyTritonClientClosedError, PyTritonClientError
 
 _InferInput = grpcclient.InferInput
@@ -201,10 +201,10 @@ class SyncGrpcTransport(SyncOperations, _GrpcTransport):
 
     @staticmethod
     def decode_answer(answer: Any) -> Outputs:
-        """The outputs of an answer, decoded like the ordinary path's."""
+        """The outputs of an answer, decoded as tritonclient decodes them."""
         from tritonclient.grpc import service_pb2
 
-        return grpc_outputs(grpcclient.InferResult(service_pb2.ModelInferResponse.FromString(answer)))
+        return grpc_outputs_of(service_pb2.ModelInferResponse.FromString(answer))
 
     def close(self) -> None:
         self._closed = True

@@ -8,9 +8,11 @@ receives, and reading an answer only as far as a caller needs:
   input tensors in Triton's binary-tensor extension; outputs are asked for in binary form;
 - gRPC: a serialized ``inference.ModelInferRequest`` with the tensors in ``raw_input_contents``.
 
-An :class:`EncodedRequest` carries no request id (the ordinary path numbers requests per client; the
-same bytes are sent many times here). Pure: never does I/O and never imports a transport module;
-``grpc_message`` imports tritonclient's generated protobuf classes on first use.
+The sync transports use the same encoders and decoders for every request (built from the arrays each
+time), and ``ModelClient.infer_encoded`` sends one encoded message many times; an
+:class:`EncodedRequest` carries no request id. Pure: never does I/O and never imports a transport
+module (``tritonclient.utils`` only, for its dtype tables and BYTES decoding); ``grpc_message``
+imports tritonclient's generated protobuf classes on first use.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 import numpy as np
+from tritonclient.utils import deserialize_bytes_tensor, triton_to_np_dtype
 
 from pytriton_client._inputs import PreparedInput, payload_bytes
 from pytriton_client._transport import InferRequest
@@ -74,7 +77,9 @@ def http_infer_path(model_name: str, model_version: str) -> str:
     return f"/v2/models/{quote(model_name)}/infer"
 
 
-def http_body(inputs: list[PreparedInput], parameters: Mapping[str, Any] | None) -> tuple[bytes, int]:
+def http_body(
+    inputs: list[PreparedInput], parameters: Mapping[str, Any] | None, request_id: str = ""
+) -> tuple[bytes, int]:
     """The binary-tensor body of an inference request and the length of its JSON header."""
     tensors = []
     raw = []
@@ -89,7 +94,9 @@ def http_body(inputs: list[PreparedInput], parameters: Mapping[str, Any] | None)
             }
         )
         raw.append(data)
-    document: dict[str, Any] = {"inputs": tensors, "parameters": {"binary_data_output": True, **(parameters or {})}}
+    document: dict[str, Any] = {"id": request_id} if request_id else {}
+    document["inputs"] = tensors
+    document["parameters"] = {"binary_data_output": True, **(parameters or {})}
     header = json.dumps(document, separators=(",", ":")).encode("utf-8")
     return header + b"".join(raw), len(header)
 
@@ -107,7 +114,7 @@ def http_message(request: InferRequest, host: str) -> bytes:
     Raises:
         PyTritonClientValueError: a header cannot be written on an HTTP request line.
     """
-    body, header_length = http_body(request.inputs, request.parameters)
+    body, header_length = http_body(request.inputs, request.parameters, request.request_id)
     lines = [
         f"POST {http_infer_path(request.model_name, request.model_version)} HTTP/1.1\r\n",
         f"Host: {host}\r\n",
@@ -175,15 +182,58 @@ def parse_json(data: bytes) -> Any:
     return json.loads(data)
 
 
+def _tensor(datatype: str, shape: list[int], raw: bytes | memoryview) -> np.ndarray[Any, Any]:
+    if datatype == "BYTES":
+        array = deserialize_bytes_tensor(bytes(raw)) if len(raw) else np.empty(0, dtype=object)
+    else:
+        array = np.frombuffer(raw, dtype=triton_to_np_dtype(datatype))
+    return array.reshape(shape)
+
+
+def http_outputs_of(header_length: int | None, body: bytes) -> dict[str, np.ndarray[Any, Any]]:
+    """The outputs of an HTTP inference answer (JSON header, then binary tensors), in answer order,
+    decoded as tritonclient decodes them (binary tensors, or JSON ``data``)."""
+    document = json.loads(body[:header_length] if header_length is not None else body)
+    view = memoryview(body)
+    offset = header_length or 0
+    outputs: dict[str, np.ndarray[Any, Any]] = {}
+    for output in document.get("outputs") or ():
+        datatype, shape = output["datatype"], output["shape"]
+        size = (output.get("parameters") or {}).get("binary_data_size")
+        if size is None:
+            outputs[output["name"]] = np.array(output["data"], dtype=triton_to_np_dtype(datatype)).reshape(shape)
+            continue
+        outputs[output["name"]] = _tensor(datatype, shape, view[offset : offset + size])
+        offset += size
+    return outputs
+
+
+def grpc_outputs_of(response: Any) -> dict[str, np.ndarray[Any, Any]]:
+    """The outputs of a ``ModelInferResponse``, in answer order, decoded as tritonclient decodes them."""
+    raw = response.raw_output_contents
+    outputs: dict[str, np.ndarray[Any, Any]] = {}
+    for index, output in enumerate(response.outputs):
+        shape = list(output.shape)
+        if index < len(raw):
+            outputs[output.name] = _tensor(output.datatype, shape, raw[index])
+        elif len(output.contents.bytes_contents):
+            outputs[output.name] = np.array(output.contents.bytes_contents).reshape(shape)
+        else:
+            outputs[output.name] = np.empty(0, dtype=triton_to_np_dtype(output.datatype)).reshape(shape)
+    return outputs
+
+
 __all__ = [
     "HEADER_LENGTH",
     "EncodedRequest",
     "encoded",
     "grpc_message",
     "grpc_metadata",
+    "grpc_outputs_of",
     "http_body",
     "http_infer_path",
     "http_message",
+    "http_outputs_of",
     "parse_json",
     "tensor_bytes",
 ]
