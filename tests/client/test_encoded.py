@@ -21,7 +21,16 @@ from tritonclient.http import _utils as http_utils
 from loadtest.embedded import EmbeddedTriton
 from pytriton_client import ModelClient
 from pytriton_client._transport import InferRequest
-from pytriton_client._wire import grpc_message, grpc_metadata, http_body, http_infer_path, http_message
+from pytriton_client._wire import (
+    grpc_message,
+    grpc_metadata,
+    grpc_outputs_of,
+    http_body,
+    http_infer_path,
+    http_message,
+    http_outputs_of,
+    tensor_bytes,
+)
 from pytriton_client.exceptions import PyTritonClientError, PyTritonClientValueError
 from pytriton_client.observer import RequestRecord
 
@@ -108,6 +117,47 @@ def test_http_message_refuses_headers_it_cannot_send(header: dict[str, str]) -> 
     request = InferRequest("Model", "", CASES[0][0], "", None, header)
     with pytest.raises(PyTritonClientValueError):
         http_message(request, "127.0.0.1:8000")
+
+
+OUTPUTS: list[tuple[str, np.ndarray[Any, Any], str]] = [
+    ("scores", np.arange(6, dtype=np.float32).reshape(2, 3), "FP32"),
+    ("text", np.array([[b"zaz\xc3\xb3\xc5\x82", b""]], dtype=object), "BYTES"),
+    ("empty", np.zeros((0, 2), dtype=np.int64), "INT64"),
+]
+
+
+def _assert_same_outputs(ours: dict[str, Any], theirs: Any) -> None:
+    assert list(ours) == [name for name, _, _ in OUTPUTS]
+    for name, array in ours.items():
+        expected = theirs.as_numpy(name)
+        assert array.dtype == expected.dtype and array.shape == expected.shape
+        assert array.tolist() == expected.tolist()
+
+
+def test_http_outputs_decode_like_tritonclient() -> None:
+    tensors, raw = [], []
+    for name, array, datatype in OUTPUTS:
+        data = tensor_bytes(array, datatype)
+        tensors.append({"name": name, "datatype": datatype, "shape": list(array.shape)})
+        tensors[-1]["parameters"] = {"binary_data_size": len(data)}
+        raw.append(data)
+    tensors.append({"name": "json", "datatype": "INT32", "shape": [2], "data": [1, 2]})  # not binary
+    header = json.dumps({"model_name": "M", "outputs": tensors}).encode()
+    body = header + b"".join(raw)
+    ours = http_outputs_of(len(header), body)
+    theirs = httpclient.InferResult.from_response_body(body, header_length=len(header))
+    assert ours.pop("json").tolist() == theirs.as_numpy("json").tolist() == [1, 2]
+    _assert_same_outputs(ours, theirs)
+
+
+def test_grpc_outputs_decode_like_tritonclient() -> None:
+    response = service_pb2.ModelInferResponse(model_name="M")
+    for name, array, datatype in OUTPUTS:
+        tensor = response.outputs.add()
+        tensor.name, tensor.datatype = name, datatype
+        tensor.shape.extend(array.shape)
+        response.raw_output_contents.append(tensor_bytes(array, datatype))
+    _assert_same_outputs(grpc_outputs_of(response), grpcclient.InferResult(response))
 
 
 # -- against the server ---------------------------------------------------------------------------------
