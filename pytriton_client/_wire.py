@@ -102,7 +102,7 @@ def http_body(
 
 
 def _header_line(name: str, value: Any) -> str:
-    text = str(value).lower() if isinstance(value, bool) else str(value)
+    text = str(value)  # as geventhttpclient writes a value tritonclient hands it
     if any(ch in name + text for ch in "\r\n\0") or not name or ":" in name:
         raise PyTritonClientValueError(f"Header {name!r} cannot be sent over HTTP (control characters or ':').")
     return f"{name}: {text}\r\n"
@@ -164,10 +164,7 @@ def grpc_message(request: InferRequest) -> bytes:
 
 def grpc_metadata(request: InferRequest) -> tuple[tuple[str, str], ...]:
     """The request's headers as gRPC metadata (keys lower-case, as gRPC requires)."""
-    return tuple(
-        (name.lower(), str(value).lower() if isinstance(value, bool) else str(value))
-        for name, value in (request.headers or {}).items()
-    )
+    return tuple((name.lower(), str(value)) for name, value in (request.headers or {}).items())
 
 
 def encoded(request: InferRequest, protocol: str, message: bytes, method: str, *, debatch: bool) -> EncodedRequest:
