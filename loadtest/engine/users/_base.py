@@ -2,7 +2,8 @@
 
 Owns what every pattern shares: creating and closing the client, the loop that sends requests back
 to back (or one per task when paced), open-loop tickets, and turning the clients' timing records
-into recorder entries (the source of truth) and Locust ``request`` events (for its UI and CSVs).
+into recorder entries (the source of truth) and Locust ``request`` events (for its UI and CSVs, when
+``RunControl.feed_locust`` says something reads them).
 Pattern users (``_blocking``, ``_concurrent``) add only how a request is sent and waited for.
 Never parses scenarios and never writes files.
 """
