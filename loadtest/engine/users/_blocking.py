@@ -1,9 +1,9 @@
 """Users whose request blocks until it is done: ``sync`` and ``decoupled``.
 
 Owns how a blocking call waits without blocking the gevent hub: ``sync`` over HTTP runs in the hub
-(the HTTP transport is gevent-native); ``sync`` over gRPC and every ``decoupled`` stream run in
-gevent's native thread pool. Owns too the ``sync`` fast path's shared pool of encoded requests.
-Recording is the base user's.
+(the HTTP transport is gevent-native); ``sync`` over gRPC runs in a thread of each user's own
+(``_bridge.BlockingWorker``), every ``decoupled`` stream in gevent's native thread pool. Owns too
+the ``sync`` fast path's shared pool of encoded requests. Recording is the base user's.
 """
 
 from __future__ import annotations
@@ -30,16 +30,28 @@ class SyncUser(TritonUser):
     abstract = True
     _in_thread = False
     _encoded: Iterator[Any] | None = None
+    _worker: _bridge.BlockingWorker | None = None
+    """gRPC: the thread of this user's blocking calls."""
 
     def open_client(self) -> Any:
         from pytriton_client import ModelClient
 
         make = functools.partial(ModelClient, *self.client_args(), **self.client_kwargs())
         self._in_thread = self.traffic.client.protocol == "grpc"
-        client = _bridge.run_in_thread(make) if self._in_thread else make()
+        if self._in_thread:
+            self._worker = _bridge.BlockingWorker(f"tritonload-{self.traffic.name}")
+            client = self._worker.call(make)
+        else:
+            client = make()
         if self.traffic.fast_path:
             self._encoded = encoded_requests(self.traffic, self.control, client)
         return client
+
+    def close_client(self) -> None:
+        super().close_client()
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.close()
 
     def step(self) -> None:
         """Send one request and wait for it."""
@@ -55,8 +67,9 @@ class SyncUser(TritonUser):
         error: BaseException | None = None
         token = self.control.started(self.traffic.name)
         try:
-            if self._in_thread:
-                _bridge.run_in_thread(functools.partial(method, *args, **kwargs))
+            worker = self._worker
+            if worker is not None:
+                worker.call(functools.partial(method, *args, **kwargs))
             else:
                 method(*args, **kwargs)
         except Exception as exc:  # recorded through the observer (or synthesised by finish)
