@@ -17,6 +17,7 @@ from pytriton_client._decoupled import DecoupledModelClient
 from pytriton_client._futures import FuturesModelClient
 from pytriton_client._server import ServerClient
 from pytriton_client._sync import ModelClient
+from pytriton_client._wire import EncodedRequest
 from pytriton_client.exceptions import (
     ERROR_KINDS,
     PyTritonClientAuthorizationError,
@@ -40,6 +41,7 @@ __all__ = [
     "AsyncioDecoupledModelClient",
     "AsyncioModelClient",
     "DecoupledModelClient",
+    "EncodedRequest",
     "FuturesModelClient",
     "ModelClient",
     "PyTritonClientAuthorizationError",

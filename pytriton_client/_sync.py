@@ -15,10 +15,12 @@ from pytriton_client import _transport
 from pytriton_client._base import ClientBase
 from pytriton_client._core import Array, ClientSettings, ClosingContext, Params, debatch
 from pytriton_client._flow import Flow, FlowRun, Outcome
-from pytriton_client._inputs import RequestPlanner
+from pytriton_client._inputs import RequestPlanner, outputs_bytes
 from pytriton_client._transport import Outputs, SyncTransport
-from pytriton_client.exceptions import PyTritonClientError
+from pytriton_client._wire import EncodedRequest, encoded
+from pytriton_client.exceptions import PyTritonClientClosedError, PyTritonClientError, PyTritonClientValueError
 from pytriton_client.model_config import TritonModelConfig
+from pytriton_client.observer import RequestObserver, RequestRecord
 
 
 def run_flow(flow: Flow, transport: SyncTransport, settings: ClientSettings) -> TritonModelConfig | None:
@@ -31,6 +33,31 @@ def run_flow(flow: Flow, transport: SyncTransport, settings: ClientSettings) -> 
             outcome = Outcome(error=error)
         run.send(outcome)
     return run.config
+
+
+def record_exchange(
+    observer: RequestObserver,
+    settings: ClientSettings,
+    request: EncodedRequest,
+    start_ns: int,
+    end_ns: int,
+    error: BaseException | None,
+    received: int | None,
+) -> None:
+    """Tell the observer about one encoded request's exchange."""
+    observer(
+        RequestRecord(
+            request.method,
+            settings.model_name,
+            settings.model_version,
+            settings.url.protocol,
+            start_ns,
+            end_ns,
+            error,
+            request.bytes_sent,
+            received,
+        )
+    )
 
 
 class ModelClient(ClosingContext, ClientBase):
@@ -168,6 +195,80 @@ class ModelClient(ClosingContext, ClientBase):
             seen.failed(error)
             raise
         return seen.done(debatch(outputs) if sample and planner.batching else outputs)
+
+    # -- the fast path: requests encoded once, sent many times ---------------------------------------
+    @property
+    def can_encode(self) -> bool:
+        """Whether this client's transport sends encoded requests (:meth:`infer_encoded`)."""
+        return callable(getattr(self._transport, "send_encoded", None))
+
+    def encode_sample(
+        self, *inputs: Array, parameters: Params | None = None, headers: Params | None = None, **named_inputs: Array
+    ) -> EncodedRequest:
+        """Check and encode one sample's request into its wire form, to send with :meth:`infer_encoded`.
+
+        Same arguments and checks as :meth:`infer_sample`; nothing is sent. Encode once, send many times:
+        an encoded request carries no request id.
+
+        Raises:
+            PyTritonClientValueError: inputs do not match the model, or this client cannot encode.
+        """
+        return self._encode(inputs, named_inputs, parameters, headers, True)
+
+    def encode_batch(
+        self, *inputs: Array, parameters: Params | None = None, headers: Params | None = None, **named_inputs: Array
+    ) -> EncodedRequest:
+        """Like :meth:`encode_sample` for a batch (first axis = batch), as :meth:`infer_batch` sends it."""
+        return self._encode(inputs, named_inputs, parameters, headers, False)
+
+    def _encode(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], parameters: Any, headers: Any, sample: bool
+    ) -> EncodedRequest:
+        if not self.can_encode:
+            raise PyTritonClientValueError(f"{type(self._transport).__name__} cannot send encoded requests.")
+        planner = self._check_call(args, kwargs, parameters, headers) or self._initialize()
+        request = self._plan(planner, args, kwargs, parameters, headers, sample)
+        request.request_id = ""
+        message = self._transport.encode(request)  # type: ignore[attr-defined]
+        method = "infer_sample" if sample else "infer_batch"
+        return encoded(request, self._settings.url.protocol, message, method, debatch=sample and planner.batching)
+
+    def infer_encoded(self, request: EncodedRequest, *, decode: bool = False) -> dict[str, Array] | None:
+        """Send a request made by :meth:`encode_sample` / :meth:`encode_batch` (of a client with the same URL
+        and model) and wait for its answer.
+
+        The observer's record times the exchange alone: from just before the bytes are written to just
+        after the answer's last byte is read (nothing is built before, nothing decoded inside). The answer
+        is checked for errors (the same exceptions as :meth:`infer_sample`) and measured; its outputs are
+        decoded only with ``decode=True`` (then returned, else ``None``).
+        """
+        settings = self._settings
+        if self._closed:
+            raise PyTritonClientClosedError(f"{self._client_name} is closed")
+        if request.protocol != settings.url.protocol or request.model_name != settings.model_name:
+            raise PyTritonClientValueError(
+                f"This request was encoded for model {request.model_name!r} over {request.protocol}; "
+                f"this client sends to {settings.model_name!r} over {settings.url.protocol}."
+            )
+        transport: Any = self._transport
+        observer = settings.observer
+        start_ns = time.perf_counter_ns()  # replaced by the transport's, taken at the wire, when it answers
+        try:
+            if request.protocol == "grpc":
+                answer, start_ns, end_ns = transport.send_encoded(request.message, request.model_name, request.metadata)
+            else:
+                answer, start_ns, end_ns = transport.send_encoded(request.message, request.model_name)
+        except PyTritonClientError as error:
+            if observer is not None:
+                record_exchange(observer, settings, request, start_ns, time.perf_counter_ns(), error, None)
+            raise
+        outputs = transport.decode_answer(answer) if decode else None
+        if observer is not None:
+            received = outputs_bytes(outputs) if outputs is not None else transport.answer_size(answer)
+            record_exchange(observer, settings, request, start_ns, end_ns, None, received)
+        if outputs is not None and request.debatch:
+            return debatch(outputs)
+        return outputs
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def close(self) -> None:

@@ -115,6 +115,7 @@ def build_run_config(
         pattern = pattern_of(entry.pattern)
         pool = pools[entry.payload]
         in_flight = entry.in_flight if pattern.concurrent and entry.in_flight is not None else 1
+        fast_path = scenario.fast_path and pattern.fast_path
         info: dict[str, Any] = {
             "pattern": pattern.name,
             "method": entry.method,
@@ -124,6 +125,7 @@ def build_run_config(
             "target": entry.target,
             "url": options.url,
             "batch_size": (pool.batch_size or 1) if entry.method == "infer_batch" else 1,
+            "fast_path": fast_path,
         }
         arrivals = None
         if open_loop:
@@ -150,6 +152,7 @@ def build_run_config(
                 weight=entry.weight or 1.0,
                 arrivals=arrivals,
                 info=info,
+                fast_path=fast_path,
             )
         )
     staged = plan.kind == "stages" and not open_loop

@@ -36,6 +36,11 @@ class RunControl:
         """When any request last finished (ok or not): stalls are measured from here."""
         self.last_connection_error_ns: int | None = None
         self.closers: list[Callable[[], None]] = []
+        self.feed_locust = True
+        """Fire Locust's ``request`` event for every request (its web UI, CSVs and a plain ``locust -f`` read
+        Locust's statistics). A headless ``tritonload run`` has no reader and turns it off: ~4 µs a request."""
+        self.encoded: dict[str, Any] = {}
+        """Traffic name -> its payloads pre-encoded, taken in turn by its users (the fast path)."""
 
     @property
     def in_flight(self) -> int:

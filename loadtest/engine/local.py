@@ -100,6 +100,8 @@ def _drive(session: RunSession, web: bool, web_port: int) -> Stop:
     # A ramp-down lets each stopped user finish (and record) its request in flight.
     environment = Environment(user_classes=[], events=None, stop_timeout=config.in_flight_wait_s)
     environment.user_classes = session.user_classes(environment, fixed_counts=not config.staged)
+    if session.control is not None:  # without the web UI nothing reads Locust's statistics
+        session.control.feed_locust = web
     if config.staged:
         environment.shape_class = stage_shape(config.stage_users)
     runner = environment.create_local_runner()

@@ -70,6 +70,8 @@ class TrafficEntry:
     """Shown in summary.json next to the numbers (pattern, model, protocol, ...)."""
     model_config: Any = None
     """The model config read by the preflight; spares every user its own fetch."""
+    fast_path: bool = False
+    """Users send each payload pre-encoded (the pattern allows it and the scenario did not turn it off)."""
 
     @property
     def open_loop(self) -> bool:

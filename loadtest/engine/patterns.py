@@ -36,6 +36,8 @@ class Pattern:
     """Where requests wait (``sync`` over HTTP stays in the hub whatever this says, see ``user_runtime``)."""
     grpc_only: bool = False
     """Only gRPC carries it (streams need gRPC's bidirectional stream)."""
+    fast_path: bool = False
+    """Its users can send each payload pre-encoded (``ModelClient.encode_sample`` + ``infer_encoded``)."""
     summary: str = ""
 
 
@@ -51,6 +53,7 @@ REGISTRY: dict[str, Pattern] = {
             streams=False,
             concurrent=False,
             runtime="threads",
+            fast_path=True,
             summary="one blocking request at a time per user",
         ),
         Pattern(

@@ -400,6 +400,8 @@ def fmt_measured(unit: str, value: float | None) -> str:
         return f"{fmt_ms(value)} ms"
     if unit == "fraction":
         return fmt_percent(value, 3)
+    if unit == "flag":
+        return "true" if value else "false"
     return f"{value:.1f}/s"
 
 

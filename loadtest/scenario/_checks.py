@@ -24,7 +24,7 @@ from loadtest.scenario._model import TLS_SCHEMES, URL_SCHEMES, Embedded, Load, P
 from loadtest.scenario._parts import Finding, Parts, missing_file_problem, resolve_file
 from loadtest.scenario._payload_rules import check_payloads
 from loadtest.scenario._problems import Path
-from loadtest.slo import Slo
+from loadtest.slo import FLAG_METRICS, Slo
 
 
 def _listed(names: list[str], last: str) -> str:
@@ -353,6 +353,8 @@ def _check_slos(parts: Parts) -> Iterator[Finding]:
 
 
 def _slo_problem(slo: Slo, *, decoupled: bool, parts: Parts, entry: bool) -> str | None:
+    if entry and slo.metric in FLAG_METRICS:
+        return f"{slo.metric} is a fact about the whole run: put it in the global slos, not in a traffic entry"
     if slo.metric in ("ttfr", "gap") and not decoupled:
         what = "this entry is not decoupled" if entry else "no traffic entry is decoupled"
         return f"{slo.metric} is measured only for decoupled traffic; {what}"

@@ -125,16 +125,33 @@ SloField = Annotated[
     WithJsonSchema(
         {
             "oneOf": [
-                {"type": "string", "description": "[statistic] metric comparator threshold, e.g. 'p99 latency < 50ms'"},
+                {
+                    "type": "string",
+                    "description": "[statistic] metric comparator threshold, e.g. 'p99 latency < 50ms', "
+                    "or 'generator_saturated == false'",
+                },
                 {
                     "type": "object",
                     "properties": {
-                        "metric": {"enum": ["latency", "response_time", "ttfr", "gap", "error_rate", "throughput"]},
+                        "metric": {
+                            "enum": [
+                                "latency",
+                                "response_time",
+                                "ttfr",
+                                "gap",
+                                "error_rate",
+                                "throughput",
+                                "generator_saturated",
+                            ]
+                        },
                         "stat": {"type": "string", "description": "pNN, mean, max or min (time metrics only)"},
                         "statistic": {"type": "string", "description": "same as stat"},
-                        "op": {"enum": ["<", "<=", ">", ">="]},
-                        "comparator": {"enum": ["<", "<=", ">", ">="], "description": "same as op"},
-                        "threshold": {"type": ["string", "number"], "description": "with a unit: 50ms, 0.1%, 200/s"},
+                        "op": {"enum": ["<", "<=", ">", ">=", "==", "!="]},
+                        "comparator": {"enum": ["<", "<=", ">", ">=", "==", "!="], "description": "same as op"},
+                        "threshold": {
+                            "type": ["string", "number", "boolean"],
+                            "description": "with a unit: 50ms, 0.1%, 200/s; true or false for generator_saturated",
+                        },
                     },
                     "required": ["metric", "threshold"],
                     "additionalProperties": False,
@@ -381,6 +398,10 @@ class Scenario(_Model):
         default=None,
         description="Generator processes on this machine (Locust's distributed runner); 'auto': one per "
         "usable core. Default: one process, no workers. `tritonload run --processes` overrides it.",
+    )
+    fast_path: bool = Field(
+        default=True,
+        description="Send pre-encoded requests where the pattern allows it (sync); false: the ordinary client path.",
     )
     recording: Recording = Recording()
     slos: list[SloField] = Field(default_factory=list, description="Global SLOs, on all traffic merged.")

@@ -6,16 +6,18 @@ a run directory, never decides which histogram a metric comes from (the report d
 Grammar (whitespace between tokens is optional around the comparator)::
 
     slo        := [statistic] metric comparator threshold
+                | flag (== | !=) (true | false)
     statistic  := pNN | pNN.N | mean | max | min          (time metrics only, and required there)
     metric     := latency | response_time | ttfr | gap | error_rate | throughput
+    flag       := generator_saturated                     (global SLOs only: a fact about the whole run)
     comparator := < | <= | > | >=
     threshold  := number unit
     unit       := us | µs | ms | s  (time metrics) ;  %  (error_rate) ;  /s  (throughput)
 
 Canonical units: time thresholds in microseconds, error rate as a fraction 0..1, throughput in
-requests per second. Examples: ``p99 latency < 50ms``, ``mean ttfr <= 800us``,
-``error_rate < 0.1%``, ``throughput >= 200/s``; mapping form
-``{metric: latency, stat: p99, op: "<", threshold: 50ms}``.
+requests per second, flags as 1.0 (true) or 0.0 (false). Examples: ``p99 latency < 50ms``,
+``mean ttfr <= 800us``, ``error_rate < 0.1%``, ``throughput >= 200/s``,
+``generator_saturated == false``; mapping form ``{metric: latency, stat: p99, op: "<", threshold: 50ms}``.
 
 Usage::
 
@@ -35,15 +37,20 @@ from loadtest._suggest import hint
 
 TIME_METRICS: tuple[str, ...] = ("latency", "response_time", "ttfr", "gap")
 """Metrics measured as a duration (thresholds in microseconds); each needs a statistic."""
-METRICS: tuple[str, ...] = (*TIME_METRICS, "error_rate", "throughput")
+FLAG_METRICS: tuple[str, ...] = ("generator_saturated",)
+"""Yes/no facts about the whole run (``summary.json["generator"]["saturated"]``), compared with ``==``/``!=``."""
+METRICS: tuple[str, ...] = (*TIME_METRICS, "error_rate", "throughput", *FLAG_METRICS)
 """Every metric an SLO may name."""
 COMPARATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
     ">": operator.gt,
     ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
-"""Comparator text -> how ``measured <op> threshold`` is decided."""
+"""Comparator text -> how ``measured <op> threshold`` is decided (``==``/``!=``: flags only)."""
+_FLAG_VALUES = {"true": 1.0, "false": 0.0}
 STATISTICS_HELP = "pNN (e.g. p99, p99.9), mean, max or min"
 
 _METRIC_ALIASES = {"time_to_first_response": "ttfr", "response-time": "response_time", "error-rate": "error_rate"}
@@ -87,9 +94,11 @@ class Slo:
 
     @property
     def unit(self) -> str:
-        """The canonical unit of ``threshold`` and of the measured value: ``us``, ``fraction`` or ``/s``."""
+        """The canonical unit of ``threshold`` and of the measured value: ``us``, ``fraction``, ``/s`` or ``flag``."""
         if self.metric in TIME_METRICS:
             return "us"
+        if self.metric in FLAG_METRICS:
+            return "flag"
         return "fraction" if self.metric == "error_rate" else "/s"
 
     def __str__(self) -> str:
@@ -162,7 +171,9 @@ def _parse_mapping(spec: Mapping[object, object], traffic: str | None) -> Slo:
         if key in fields and not isinstance(fields[key], str):
             raise SloError(f"SLO {key} must be a text, not {_kind(fields[key])}")
     threshold = fields["threshold"]
-    if isinstance(threshold, bool) or not isinstance(threshold, (str, int, float)):
+    if isinstance(threshold, bool) and str(fields["metric"]).lower() in FLAG_METRICS:
+        threshold = str(threshold).lower()  # YAML's true/false: the value of a flag
+    elif isinstance(threshold, bool) or not isinstance(threshold, (str, int, float)):
         raise SloError(f"SLO threshold must be a number with a unit such as '50ms', not {_kind(threshold)}")
     stat = str(fields["stat"]) if fields.get("stat") is not None else None
     return _build(str(fields["metric"]), stat, str(fields["op"]), str(threshold), traffic)
@@ -172,12 +183,28 @@ def _build(metric: str, statistic: str | None, op: str, threshold_text: str, tra
     metric = _METRIC_ALIASES.get(metric.lower(), metric.lower())
     if metric not in METRICS:
         raise SloError(f"unknown SLO metric {metric!r}{hint(metric, METRICS)}")
-    if op not in COMPARATORS:
+    if metric in FLAG_METRICS:
+        return _flag(metric, statistic, op, threshold_text, traffic)
+    if op not in COMPARATORS or op in ("==", "!="):
         raise SloError(f"unknown comparator {op!r}; use one of <, <=, >, >=")
     statistic = _statistic(metric, statistic)
     threshold, shown = _threshold(metric, threshold_text)
     text = f"{metric} {op} {shown}" if statistic is None else f"{statistic} {metric} {op} {shown}"
     return Slo(metric=metric, statistic=statistic, comparator=op, threshold=threshold, traffic=traffic, text=text)
+
+
+def _flag(metric: str, statistic: str | None, op: str, value_text: str, traffic: str | None) -> Slo:
+    if statistic is not None:
+        raise SloError(f"{metric} takes no statistic; write e.g. '{metric} == false'")
+    if op not in ("==", "!="):
+        raise SloError(f"{metric} is true or false: compare it with == or !=, e.g. '{metric} == false'")
+    value = _FLAG_VALUES.get(value_text.strip().lower())
+    if value is None:
+        raise SloError(f"{metric} is compared with true or false, not {value_text.strip()!r}")
+    if traffic is not None:
+        raise SloError(f"{metric} is a fact about the whole run: put it in the global slos, not in a traffic entry")
+    text = f"{metric} {op} {value_text.strip().lower()}"
+    return Slo(metric=metric, statistic=None, comparator=op, threshold=value, traffic=None, text=text)
 
 
 def _statistic(metric: str, statistic: str | None) -> str | None:

@@ -13,7 +13,7 @@ Result dicts (stored in ``summary.json["slos"]``, shown by every report)::
 
     {"slo": "p99 latency < 50ms", "scope": "overall" | <traffic name>, "traffic": None | <name>,
      "metric": "latency", "statistic": "p99", "comparator": "<", "threshold": 50000.0,
-     "unit": "us" | "fraction" | "/s", "measured": 41234.0 | None, "passed": True | False | None,
+     "unit": "us" | "fraction" | "/s" | "flag", "measured": 41234.0 | None, "passed": True | False | None,
      "measured_text": "41.2 ms", "threshold_text": "50.0 ms", "reason": None | "why not measured"}
 """
 
@@ -29,7 +29,7 @@ from loadtest._yaml_limits import YamlLimitError, load_plain_yaml
 from loadtest.recording.hdrstats import value_at_percentiles
 from loadtest.recording.recorder import TagKey
 from loadtest.recording.rundir import merge_traffic, percentile_key
-from loadtest.slo import Slo, SloError, evaluate, parse_slo
+from loadtest.slo import FLAG_METRICS, Slo, SloError, evaluate, parse_slo
 
 OVERALL_SCOPE = "overall"
 Histograms = Mapping[TagKey, HdrHistogram] | Callable[[], Mapping[TagKey, HdrHistogram]]
@@ -50,6 +50,8 @@ def _format(unit: str, value: float | None) -> str | None:
         return f"{value / 1000.0:.3f} ms" if value < 1_000_000 else f"{value / 1e6:.3f} s"
     if unit == "fraction":
         return f"{value * 100:.3f}%"
+    if unit == "flag":
+        return "true" if value else "false"
     return f"{value:.1f}/s"
 
 
@@ -76,7 +78,16 @@ class _Measure:
         highest_us = int(self.summary.get("highest_trackable_us", 3_600_000_000))
         return merge_traffic(self._loaded, highest_us).get(metric)
 
+    def flag(self, slo: Slo) -> tuple[float | None, str | None]:
+        """A yes/no fact about the whole run (1.0 / 0.0)."""
+        generator = self.summary.get("generator")
+        if not isinstance(generator, Mapping) or not isinstance(generator.get("saturated"), bool):
+            return None, "the summary has no generator verdict (a run that measured nothing, or an old run)"
+        return (1.0 if generator["saturated"] else 0.0), None
+
     def value(self, slo: Slo) -> tuple[float | None, str | None]:
+        if slo.metric in FLAG_METRICS:
+            return self.flag(slo)
         block = self.block(slo.traffic)
         if block is None:
             return None, f"the run has no traffic entry {slo.traffic!r}"
@@ -124,6 +135,10 @@ def evaluate_slos(
     for slo in _slos(scenario_or_slos):
         measured, reason = measure.value(slo)
         result = evaluate(slo, measured)
+        measured_text = _format(slo.unit, result.measured)
+        if slo.metric in FLAG_METRICS and result.measured and result.passed is False:
+            why = (summary.get("generator") or {}).get("reason")
+            measured_text = f"{measured_text} ({why})" if why else measured_text
         results.append(
             {
                 "slo": slo.text,
@@ -136,7 +151,7 @@ def evaluate_slos(
                 "unit": slo.unit,
                 "measured": result.measured,
                 "passed": result.passed,
-                "measured_text": _format(slo.unit, result.measured),
+                "measured_text": measured_text,
                 "threshold_text": _format(slo.unit, slo.threshold),
                 "reason": reason,
             }

@@ -65,6 +65,8 @@ def mtls_url(triton_server: EmbeddedTriton, certs: Certificates) -> Iterator[str
 def _all_fronts_work(url: str, **tls: object) -> None:
     with ModelClient(url, "Linear", **tls) as client:  # type: ignore[arg-type]
         assert client.infer_sample(X)["OUTPUT_1"].shape == (3,)
+        decoded = client.infer_encoded(client.encode_sample(X), decode=True)  # the fast path's own connection
+        assert decoded is not None and decoded["OUTPUT_1"].shape == (3,)
     with FuturesModelClient(url, "Linear", **tls) as futures:  # type: ignore[arg-type]
         assert futures.infer_sample(X).result(30)["OUTPUT_1"].shape == (3,)
 

@@ -120,7 +120,8 @@ def test_override_problems_name_the_override() -> None:
 def test_null_override_of_an_unknown_path_is_refused_like_any_other_value() -> None:
     assert _problems(BASE, env={}, overrides=["foo=null", "traffic[0].wieght=", "x-anchors=null"]) == [
         "s.yaml (--set foo=null) foo: unknown key 'foo'; known keys: version, name, description, seed, embedded, "
-        "targets, payloads, traffic, load, duration_s, warmup_s, max_requests, grace_s, processes, recording, slos",
+        "targets, payloads, traffic, load, duration_s, warmup_s, max_requests, grace_s, processes, fast_path, "
+        "recording, slos",
         "s.yaml (--set traffic[0].wieght=) traffic[0].wieght: unknown key 'wieght'; did you mean 'weight'?",
     ]
 

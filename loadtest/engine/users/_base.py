@@ -2,7 +2,8 @@
 
 Owns what every pattern shares: creating and closing the client, the loop that sends requests back
 to back (or one per task when paced), open-loop tickets, and turning the clients' timing records
-into recorder entries (the source of truth) and Locust ``request`` events (for its UI and CSVs).
+into recorder entries (the source of truth) and Locust ``request`` events (for its UI and CSVs, when
+``RunControl.feed_locust`` says something reads them).
 Pattern users (``_blocking``, ``_concurrent``) add only how a request is sent and waited for.
 Never parses scenarios and never writes files.
 """
@@ -186,15 +187,15 @@ class TritonUser(User):
             latency_us = record.duration_ns // 1000 if error is None else None
             response_us = response_time_us(record.end_ns, intended_ns)
             control.recorder.record_request(traffic.name, latency_us, kind, response_us, late)
-        environment = self.environment
-        environment.events.request.fire(
-            request_type=traffic.pattern.name,
-            name=traffic.name,
-            response_time=record.duration_ns / 1e6,
-            response_length=record.bytes_received or 0,
-            exception=error,
-            context={},
-        )
+        if control.feed_locust:
+            self.environment.events.request.fire(
+                request_type=traffic.pattern.name,
+                name=traffic.name,
+                response_time=record.duration_ns / 1e6,
+                response_length=record.bytes_received or 0,
+                exception=error,
+                context={},
+            )
 
     def _stream_outcome(self, record: RequestRecord, intended_ns: int | None, late: bool) -> RequestOutcome:
         arrivals = record.response_ns

@@ -1,50 +1,103 @@
 """Users whose request blocks until it is done: ``sync`` and ``decoupled``.
 
 Owns how a blocking call waits without blocking the gevent hub: ``sync`` over HTTP runs in the hub
-(tritonclient's HTTP client is gevent-native); ``sync`` over gRPC and every ``decoupled`` stream run in
-gevent's native thread pool. Recording is the base user's.
+(the HTTP transport is gevent-native); ``sync`` over gRPC runs in a thread of each user's own
+(``_bridge.BlockingWorker``), every ``decoupled`` stream in gevent's native thread pool. Owns too
+the ``sync`` fast path's shared pool of encoded requests. Recording is the base user's.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from loadtest.engine import _bridge
+from loadtest.engine.control import RunControl
+from loadtest.engine.model import TrafficEntry
 from loadtest.engine.users._base import TritonUser
 
 
 class SyncUser(TritonUser):
-    """``sync`` pattern: one blocking request at a time on a ``ModelClient``."""
+    """``sync`` pattern: one blocking request at a time on a ``ModelClient``.
+
+    On the fast path (``traffic.fast_path``) every payload is sent pre-encoded: the entry's pool is
+    encoded once, by its first user, and the users take the encoded requests in turn
+    (``ModelClient.infer_encoded``); the ordinary path builds each request from the payload's arrays.
+    """
 
     abstract = True
     _in_thread = False
+    _encoded: Iterator[Any] | None = None
+    _worker: _bridge.BlockingWorker | None = None
+    """gRPC: the thread of this user's blocking calls."""
 
     def open_client(self) -> Any:
         from pytriton_client import ModelClient
 
         make = functools.partial(ModelClient, *self.client_args(), **self.client_kwargs())
         self._in_thread = self.traffic.client.protocol == "grpc"
-        return _bridge.run_in_thread(make) if self._in_thread else make()
+        if self._in_thread:
+            self._worker = _bridge.BlockingWorker(f"tritonload-{self.traffic.name}")
+            client = self._worker.call(make)
+        else:
+            client = make()
+        if self.traffic.fast_path:
+            self._encoded = encoded_requests(self.traffic, self.control, client)
+        return client
+
+    def close_client(self) -> None:
+        super().close_client()
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.close()
 
     def step(self) -> None:
         """Send one request and wait for it."""
         intended = self.begin()
-        method = getattr(self._client, self.traffic.method)
-        kwargs = self.traffic.call_kwargs()
+        encoded = self._encoded
+        args: tuple[Any, ...]
+        if encoded is not None:
+            method: Callable[..., Any] = self._client.infer_encoded
+            args, kwargs = (next(encoded),), {}
+        else:
+            method = getattr(self._client, self.traffic.method)
+            args, kwargs = (), self.traffic.call_kwargs()
         error: BaseException | None = None
         token = self.control.started(self.traffic.name)
         try:
-            if self._in_thread:
-                _bridge.run_in_thread(functools.partial(method, **kwargs))
+            worker = self._worker
+            if worker is not None:
+                worker.call(functools.partial(method, *args, **kwargs))
             else:
-                method(**kwargs)
+                method(*args, **kwargs)
         except Exception as exc:  # recorded through the observer (or synthesised by finish)
             error = exc
         finally:
             self.control.ended(token)
         self.finish(intended, error)
+
+
+def encoded_requests(traffic: TrafficEntry, control: RunControl, client: Any) -> Iterator[Any] | None:
+    """The entry's payloads in wire form, taken in turn by all its users; encoded once per run, by the
+    first user that asks. None when they cannot be pre-encoded (the ordinary path then runs; the
+    entry's ``info["fast_path"]`` says so in summary.json)."""
+    shared = control.encoded.get(traffic.name)
+    if shared is not None:
+        return shared
+    items = getattr(traffic.payloads, "items", None)
+    if not items or not getattr(client, "can_encode", False):
+        traffic.info["fast_path"] = False
+        return None
+    encode = client.encode_sample if traffic.method == "infer_sample" else client.encode_batch
+    extra: dict[str, Any] = {}
+    if traffic.parameters:
+        extra["parameters"] = dict(traffic.parameters)
+    if traffic.headers:
+        extra["headers"] = dict(traffic.headers)
+    shared = control.encoded[traffic.name] = itertools.cycle([encode(**item, **extra) for item in items])
+    return shared
 
 
 class DecoupledUser(TritonUser):
@@ -84,4 +137,4 @@ class DecoupledUser(TritonUser):
         self.finish(intended, error)
 
 
-__all__ = ["DecoupledUser", "SyncUser"]
+__all__ = ["DecoupledUser", "SyncUser", "encoded_requests"]
