@@ -95,7 +95,7 @@ class StepServer:
     executions: int = 0
     inferences: int = 0
     batch_sizes: dict[int, int] = field(default_factory=dict)
-    """Executed batch size -> model executions of that size in the step (Triton's ``batch_stats``)."""
+    """Executed batch size → model executions of that size in the step (Triton's ``batch_stats``)."""
     pending_requests: float | None = None
     """``nv_inference_pending_request_count`` of the model at the snapshot."""
     gpu: GpuMetrics | None = None
@@ -133,7 +133,7 @@ class Saturation:
 
 
 def _stats_replies(server: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """``model@url`` -> a statistics reply (``{"model_stats": [...]}``), whichever shape the step stored."""
+    """``model@url`` → a statistics reply (``{"model_stats": [...]}``), whichever shape the step stored."""
     models = server.get("models")
     source = models if isinstance(models, Mapping) else server
     replies: dict[str, Mapping[str, Any]] = {}
@@ -166,7 +166,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _series(metrics: Mapping[str, float], name: str) -> dict[str, float]:
-    """Every series of metric ``name``: labels text -> value."""
+    """Every series of metric ``name``: labels text → value."""
     found = {}
     for key, value in metrics.items():
         base, _, labels = key.partition("{")
@@ -276,9 +276,7 @@ def _plateau(step: Mapping[str, Any], previous: Mapping[str, Any] | None, open_l
         return None
     elasticity = ((achieved - prev_achieved) / prev_achieved) / ((level - prev_level) / prev_level)
     if elasticity < PLATEAU_ELASTICITY:
-        return (
-            f"throughput {prev_achieved:.1f} -> {achieved:.1f} req/s while the level went {prev_level:g} -> {level:g}"
-        )
+        return f"throughput {prev_achieved:.1f} → {achieved:.1f} req/s while the level went {prev_level:g} → {level:g}"
     return None
 
 
@@ -325,7 +323,7 @@ def ordered_steps(steps: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]
 
 
 def step_saturations(steps: Sequence[Mapping[str, Any]], open_loop: bool) -> dict[int, tuple[str, str]]:
-    """Step index -> (resource, reason) for every step that shows a saturated resource."""
+    """Step index → (resource, reason) for every step that shows a saturated resource."""
     ordered = ordered_steps(steps)
     lowest = ordered[0] if ordered else None
     found: dict[int, tuple[str, str]] = {}
