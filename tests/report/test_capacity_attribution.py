@@ -1,0 +1,238 @@
+"""Server-side attribution of sweep steps, and the "what saturated first" rule: tables, no server.
+
+Each rule has a case that meets it and a case that misses it by one condition, so a rule turned
+around (or a threshold moved to the wrong side) fails here. GPU metrics come from recorded
+Prometheus pages (tests/fixtures/metrics), since this machine has no GPU.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loadtest.capacity.attribution import (
+    GENERATOR,
+    GPU,
+    GPU_SATURATED_UTILIZATION,
+    NONE,
+    SERVER_QUEUE,
+    first_saturation,
+    gpu_metrics,
+    main_server,
+    pending_requests,
+    step_saturation,
+    step_servers,
+)
+from loadtest.engine.server_poll import parse_metrics
+
+METRICS = Path(__file__).resolve().parents[1] / "fixtures" / "metrics"
+LABEL = "Capacity@http://127.0.0.1:8000"
+
+
+def _phase(mean_us: float, count: int) -> dict[str, int]:
+    return {"count": count, "ns": int(mean_us * 1000 * count)}
+
+
+def model_stats(requests: int, queue_us: float, infer_us: float = 20_000.0, batch: int = 1) -> dict[str, Any]:
+    """One model's statistics delta, in the statistics extension's layout."""
+    executions = requests // batch
+    return {
+        "name": "Capacity",
+        "version": "1",
+        "inference_count": requests,
+        "execution_count": executions,
+        "inference_stats": {
+            "success": _phase(queue_us + infer_us, requests),
+            "fail": {"count": 0, "ns": 0},
+            "queue": _phase(queue_us, requests),
+            "compute_input": _phase(40.0, requests),
+            "compute_infer": _phase(infer_us, requests),
+            "compute_output": _phase(120.0, requests),
+        },
+        "batch_stats": [
+            {
+                "batch_size": batch,
+                "compute_input": _phase(40.0, executions),
+                "compute_infer": _phase(infer_us, executions),
+                "compute_output": _phase(120.0, executions),
+            }
+        ],
+    }
+
+
+def step(
+    index: int,
+    level: float,
+    throughput_rps: float,
+    queue_us: float,
+    *,
+    gpu_util: float | None = None,
+    generator: bool = False,
+    stable: bool = True,
+) -> dict[str, Any]:
+    metrics: dict[str, float] = {}
+    if gpu_util is not None:
+        metrics['nv_gpu_utilization{gpu_uuid="GPU-1"}'] = gpu_util
+    return {
+        "index": index,
+        "level": level,
+        "throughput_rps": throughput_rps,
+        "stable": stable,
+        "generator": {"saturated": generator, "reason": "cpu 97%" if generator else None},
+        "server": {LABEL: {"model_stats": [model_stats(int(throughput_rps * 10), queue_us)]}, "metrics": metrics},
+    }
+
+
+# --- per-step attribution ---------------------------------------------------------------------------------
+
+
+def test_a_statistics_delta_gives_mean_times_per_request_and_executed_batch_sizes() -> None:
+    server = main_server({"server": {LABEL: {"model_stats": [model_stats(800, 5_000.0, batch=4)]}}})
+    assert server is not None
+    assert server.label == LABEL and server.model == "Capacity" and server.requests == 800
+    assert server.phase_us == pytest.approx(
+        {"queue": 5_000.0, "compute_input": 40.0, "compute_infer": 20_000.0, "compute_output": 120.0}
+    )
+    assert server.batch_sizes == {4: 200}
+    assert server.average_batch == 4.0
+    assert server.server_us == pytest.approx(25_160.0)
+    assert server.queue_share == pytest.approx(5_000.0 / 25_160.0)
+
+
+def test_the_flat_the_nested_and_the_grpc_string_layouts_read_alike() -> None:
+    stats = model_stats(100, 1_000.0)
+    as_strings = {
+        **stats,
+        "inference_stats": {
+            key: {"count": str(value["count"]), "ns": str(value["ns"])}
+            for key, value in stats["inference_stats"].items()
+        },
+        "batch_stats": [{"batch_size": "1", "compute_infer": {"count": "100", "ns": "2000000000"}}],
+    }
+    layouts = [
+        {LABEL: {"model_stats": [stats]}},
+        {LABEL: stats},
+        {"models": {LABEL: {"model_stats": [stats]}}},
+        {LABEL: {"model_stats": [as_strings]}},
+    ]
+    views = [main_server({"server": layout}) for layout in layouts]
+    assert all(view is not None for view in views)
+    assert {view.phase_us["queue"] for view in views if view} == {1_000.0}
+    assert [view.batch_sizes for view in views if view] == [{1: 100}] * 4
+
+
+def test_the_busiest_model_comes_first_and_errors_are_skipped() -> None:
+    server = {
+        "Small@u": {"model_stats": [model_stats(10, 0.0)]},
+        LABEL: {"model_stats": [model_stats(500, 0.0)]},
+        "Dead@u": {"error": "connection refused"},
+    }
+    assert [view.requests for view in step_servers({"server": server})] == [500, 10]
+    assert step_servers({"server": None}) == [] and main_server({}) is None
+
+
+def test_a_recorded_gpu_page_gives_utilisation_memory_and_power() -> None:
+    two = gpu_metrics(parse_metrics((METRICS / "gpu.prom").read_text()))
+    assert two is not None
+    assert two.gpus == 2
+    assert two.utilization_max == pytest.approx(0.37) and two.utilization_mean == pytest.approx(0.185)
+    assert two.memory_used_bytes == pytest.approx(21474836480.0 + 524288000.0)
+    assert two.memory_total_bytes == pytest.approx(2 * 85899345920.0)
+    assert two.power_w == pytest.approx(212.493 + 61.027)
+    busy = gpu_metrics(parse_metrics((METRICS / "gpu-saturated.prom").read_text()))
+    assert busy is not None and busy.gpus == 1
+    assert busy.utilization_max == pytest.approx(0.99)
+    assert busy.memory_fraction == pytest.approx(0.75)
+
+
+def test_a_cpu_only_page_has_no_gpu_metrics_but_pending_requests() -> None:
+    values = parse_metrics((METRICS / "triton-2.51-cpu.prom").read_text())
+    assert gpu_metrics(values) is None
+    assert pending_requests(values, "Linear") == 0.0
+    assert pending_requests(values, "Lin") is None  # a label, not a prefix
+    busy = parse_metrics((METRICS / "gpu-saturated.prom").read_text())
+    assert pending_requests(busy, "resnet50") == 37.0  # not the ensemble's 2
+
+
+def test_metrics_stored_per_url_are_merged() -> None:
+    page = parse_metrics((METRICS / "gpu-saturated.prom").read_text())
+    record = {"server": {LABEL: {"model_stats": [model_stats(10, 0.0)]}, "metrics": {"http://h:8002/metrics": page}}}
+    server = main_server(record)
+    assert server is not None and server.gpu is not None
+    assert server.gpu.utilization_max == pytest.approx(0.99)
+
+
+# --- the saturation rules ---------------------------------------------------------------------------------
+
+BASE = step(0, 4, 198.0, 100.0)  # lowest level: no queue
+
+
+@pytest.mark.parametrize(
+    ("case", "current", "previous", "open_loop", "expected"),
+    [
+        # generator: its own flag, whatever the server shows
+        ("generator saturated", step(1, 8, 200.0, 20_000.0, generator=True, gpu_util=1.0), BASE, False, GENERATOR),
+        ("generator not saturated", step(1, 8, 390.0, 100.0), BASE, False, None),
+        # GPU: the busiest GPU at or above the threshold
+        ("GPU at 99%", step(1, 8, 390.0, 100.0, gpu_util=0.99), BASE, False, GPU),
+        ("GPU at the threshold", step(1, 8, 390.0, 100.0, gpu_util=GPU_SATURATED_UTILIZATION), BASE, False, GPU),
+        ("GPU at 90%", step(1, 8, 390.0, 100.0, gpu_util=0.90), BASE, False, None),
+        ("GPU before queue", step(1, 8, 199.0, 20_000.0, gpu_util=0.99), BASE, False, GPU),
+        # server queue: plateau AND queue share high AND grown
+        ("plateau with a grown queue", step(1, 8, 199.0, 20_000.0), BASE, False, SERVER_QUEUE),
+        ("throughput still growing", step(1, 8, 390.0, 20_000.0), BASE, False, None),
+        ("plateau without a queue", step(1, 8, 199.0, 2_000.0), BASE, False, None),
+        ("plateau, queue always there", step(1, 8, 199.0, 20_000.0), step(0, 4, 198.0, 20_000.0), False, None),
+        # open loop: a shortfall against the offered rate, or a step that never became stable, is a plateau
+        ("open loop short of the rate", step(1, 250, 200.0, 60_000.0), step(0, 200, 198.0, 100.0), True, SERVER_QUEUE),
+        ("open loop keeping up", step(1, 250, 246.0, 60_000.0), step(0, 200, 198.0, 100.0), True, None),
+        (
+            "open loop unstable",
+            step(1, 200, 196.0, 60_000.0, stable=False),
+            step(0, 100, 99.0, 100.0),
+            True,
+            SERVER_QUEUE,
+        ),
+        ("closed loop unstable is no plateau", step(1, 8, 390.0, 20_000.0, stable=False), BASE, False, None),
+    ],
+)
+def test_step_saturation_rules(
+    case: str, current: dict[str, Any], previous: dict[str, Any], open_loop: bool, expected: str | None
+) -> None:
+    verdict = step_saturation(current, previous, previous, open_loop)
+    assert (verdict[0] if verdict else None) == expected, (case, verdict)
+
+
+def test_the_lowest_saturated_level_names_the_resource_whatever_the_run_order() -> None:
+    # a capacity search measures levels out of order: the verdict follows the levels
+    steps = [
+        step(0, 4, 198.0, 100.0),
+        step(1, 32, 150.0, 80_000.0, generator=True),
+        step(2, 8, 199.0, 20_000.0),
+        step(3, 2, 99.0, 100.0),
+    ]
+    verdict = first_saturation(steps, open_loop=False)
+    assert (verdict.resource, verdict.step_index, verdict.level) == (SERVER_QUEUE, 2, 8.0)
+    assert "queued 20.0 ms" in verdict.reason
+    # the generator saturating at a lower level comes first
+    steps.append(step(4, 3, 120.0, 100.0, generator=True))
+    verdict = first_saturation(steps, open_loop=False)
+    assert (verdict.resource, verdict.level) == (GENERATOR, 3.0)
+    assert "cpu 97%" in verdict.reason
+
+
+def test_nothing_saturated_says_none() -> None:
+    steps = [step(0, 1, 50.0, 50.0), step(1, 2, 100.0, 60.0), step(2, 4, 199.0, 90.0)]
+    verdict = first_saturation(steps, open_loop=False)
+    assert verdict.resource == NONE and verdict.step_index is None
+
+
+def test_a_confirming_run_is_compared_with_the_level_below_it() -> None:
+    # two runs at 8 users: the second must not be judged against the first (same level, no growth to measure)
+    steps = [step(0, 4, 198.0, 100.0), step(1, 8, 390.0, 100.0), step(2, 8, 391.0, 100.0)]
+    assert first_saturation(steps, open_loop=False).resource == NONE
+    steps = [step(0, 4, 198.0, 100.0), step(1, 8, 199.0, 20_000.0), step(2, 8, 200.0, 20_000.0)]
+    verdict = first_saturation(steps, open_loop=False)
+    assert (verdict.resource, verdict.step_index) == (SERVER_QUEUE, 1)
