@@ -41,7 +41,7 @@ def _batches(step: StepRow) -> str:
 
 def step_table(view: CapacityView) -> tuple[list[str], list[list[str]], str]:
     """Headers, rows (plain text cells) and alignment letters of the per-step table."""
-    headers = ["step", view.variable or "level", "req/s", "p50 ms", "p99 ms", "errors", "stable", "verdict"]
+    headers = ["step", view.variable or "level", "req/s", "p50 ms", "p99 ms", "errors", "stable (windows)", "verdict"]
     headers += ["saturated", *(name for name, _ in _PHASE_COLUMNS), "batches"]
     if view.has_pending:
         headers.append("pending")

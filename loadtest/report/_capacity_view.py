@@ -65,10 +65,10 @@ class StepRow:
 
     @property
     def stable_text(self) -> str:
-        """``yes (3 windows)``, ``NO (10 windows)`` or ``-``."""
+        """``yes (3)``, ``NO (10)`` (the windows measured) or ``-``."""
         if self.stable is None:
             return "-"
-        return f"{'yes' if self.stable else 'NO'} ({self.windows} windows)"
+        return f"{'yes' if self.stable else 'NO'} ({self.windows})"
 
     def phase_ms(self, phase: str) -> str:
         """A server phase's mean time per request, in ms (``-`` without statistics)."""

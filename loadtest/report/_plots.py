@@ -208,7 +208,7 @@ def server_time_svg(title: str, times_s: Sequence[float], phases_ms: Mapping[str
 CURVE_COLORS: dict[str, str] = {
     "p50": "#1f77b4",
     "p99": "#ff7f0e",
-    "slo": "#d62728",
+    "slo": "#e41a1c",
     "knee": "#9467bd",
     "answer": "#2ca02c",
 }
