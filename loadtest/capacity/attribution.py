@@ -138,7 +138,10 @@ def _stats_replies(server: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     source = models if isinstance(models, Mapping) else server
     replies: dict[str, Mapping[str, Any]] = {}
     for label, value in source.items():
-        if label == "metrics" or not isinstance(value, Mapping):
+        if isinstance(value, list) and value and all(isinstance(item, Mapping) for item in value):
+            replies[str(label)] = {"model_stats": value}  # one delta per model version
+            continue
+        if label in ("metrics", "metrics_delta") or not isinstance(value, Mapping):
             continue
         if isinstance(value.get("model_stats"), list):
             replies[str(label)] = value
@@ -166,11 +169,11 @@ def _is_number(value: Any) -> bool:
 
 
 def _series(metrics: Mapping[str, float], name: str) -> dict[str, float]:
-    """Every series of metric ``name``: labels text → value."""
+    """Every series of metric ``name``: labels text → value (a key may start with its page's URL and a space)."""
     found = {}
     for key, value in metrics.items():
         base, _, labels = key.partition("{")
-        if base == name:
+        if base.rsplit(" ", 1)[-1] == name:
             found[labels.rstrip("}")] = value
     return found
 

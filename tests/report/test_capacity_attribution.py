@@ -115,12 +115,13 @@ def test_the_flat_the_nested_and_the_grpc_string_layouts_read_alike() -> None:
         {LABEL: {"model_stats": [stats]}},
         {LABEL: stats},
         {"models": {LABEL: {"model_stats": [stats]}}},
+        {"models": {LABEL: [stats]}, "metrics": {}, "metrics_delta": {}},  # the sweep's per-version deltas
         {LABEL: {"model_stats": [as_strings]}},
     ]
     views = [main_server({"server": layout}) for layout in layouts]
     assert all(view is not None for view in views)
     assert {view.phase_us["queue"] for view in views if view} == {1_000.0}
-    assert [view.batch_sizes for view in views if view] == [{1: 100}] * 4
+    assert [view.batch_sizes for view in views if view] == [{1: 100}] * 5
 
 
 def test_the_busiest_model_comes_first_and_errors_are_skipped() -> None:
@@ -156,9 +157,12 @@ def test_a_cpu_only_page_has_no_gpu_metrics_but_pending_requests() -> None:
     assert pending_requests(busy, "resnet50") == 37.0  # not the ensemble's 2
 
 
-def test_metrics_stored_per_url_are_merged() -> None:
+@pytest.mark.parametrize("layout", ["nested per URL", "prefixed by URL"])
+def test_metrics_of_several_pages_are_merged(layout: str) -> None:
     page = parse_metrics((METRICS / "gpu-saturated.prom").read_text())
-    record = {"server": {LABEL: {"model_stats": [model_stats(10, 0.0)]}, "metrics": {"http://h:8002/metrics": page}}}
+    url = "http://h:8002/metrics"
+    metrics = {url: page} if layout == "nested per URL" else {f"{url} {name}": value for name, value in page.items()}
+    record = {"server": {"models": {LABEL: [model_stats(10, 0.0)]}, "metrics": metrics}}
     server = main_server(record)
     assert server is not None and server.gpu is not None
     assert server.gpu.utilization_max == pytest.approx(0.99)
