@@ -68,13 +68,14 @@ def result_problems(result: Any) -> list[str]:
     if not isinstance(result, dict):
         return ["the file should hold a JSON object"]
     problems.check(result, "kind", lambda v: v in ("sweep", "capacity"), '"sweep" or "capacity"', "", True)
-    for key in ("run_id", "scenario", "variable", "unit"):
+    for key in ("run_id", "scenario", "variable", "unit", "status"):
         problems.check(result, key, _text, "a text", "", key in ("run_id", "variable"))
     problems.check(result, "stability", lambda v: isinstance(v, dict), "a mapping", "", False)
     if problems.check(result, "slos", lambda v: isinstance(v, list), "a list", "", False):
         for index, slo in enumerate(result["slos"]):
             if not _text(slo):
                 problems.found.append(f"slos[{index}] should be a text, got {repr(slo)[:60]}")
+    problems.check(result, "notes", lambda v: isinstance(v, list), "a list", "", False)
     if problems.check(result, "steps", lambda v: isinstance(v, list), "a list", "", True):
         for index, step in enumerate(result["steps"]):
             _step_problems(step, f"steps[{index}].", problems)

@@ -103,6 +103,10 @@ class CapacityView:
     answer: Mapping[str, Any]
     saturation: Saturation
     latency_slos: tuple[LatencySlo, ...]
+    status: str = "completed"
+    """``completed``, or how the run ended early (``interrupted``, ``failed``)."""
+    notes: tuple[str, ...] = ()
+    """The run's own notes (``notes`` of the result file)."""
 
     @property
     def open_loop(self) -> bool:
@@ -117,7 +121,9 @@ class CapacityView:
     @property
     def no_level_passes(self) -> bool:
         """A capacity search whose lowest level already breaks an SLO."""
-        return self.kind == "capacity" and self.answer_level is None and any(s.passed is False for s in self.steps)
+        if self.kind != "capacity" or self.answer_level is not None:
+            return False
+        return self.answer.get("lowest_failed") is True or any(s.passed is False for s in self.steps)
 
     @property
     def has_gpu(self) -> bool:
@@ -136,8 +142,13 @@ class CapacityView:
     def answer_lines(self) -> list[str]:
         """The answer in sentences: level, uncertainty, confirmation, knee, instances, what saturated first."""
         lines = []
+        if self.status not in ("completed", ""):
+            lines.append(f"The run {self.status}: the steps below are what was measured.")
         if self.kind == "capacity":
             lines.append(self._answer_sentence())
+        elif _float(self.answer.get("highest_passing_level")) is not None:
+            level = _float(self.answer.get("highest_passing_level"))
+            lines.append(f"Highest level meeting every SLO: {self.level_text(level)}.")
         knee = self.knee()
         if knee is not None:
             level, throughput, p99 = knee
@@ -149,7 +160,7 @@ class CapacityView:
         if self.instances_line():
             lines.append(self.instances_line())
         lines.append(self.saturation_line())
-        return lines
+        return lines + [f"Note: {note}" for note in self.notes]
 
     def _answer_sentence(self) -> str:
         level, last_pass = self.answer_level, _float(self.answer.get("last_pass"))
@@ -183,12 +194,17 @@ class CapacityView:
             return ""
         headroom = _float(self.answer.get("headroom_pct"))
         now = _float(self.answer.get("instances_now"))
+        each = _float(self.answer.get("capacity_per_instance_rps"))
         return (
             f"For {target:g} req/s at this SLO"
             + (f" with {headroom:g} % headroom" if headroom is not None else "")
             + f": {needed:g} instance{'s' if needed != 1 else ''}"
-            + (f" ({now:g} now)" if now is not None else "")
-            + "."
+            + (
+                f" ({now:g} now" + (f", {each:.1f} req/s each" if each is not None else "") + ")"
+                if now is not None
+                else ""
+            )
+            + ", if capacity scales with instances."
         )
 
     def saturation_line(self) -> str:
@@ -288,4 +304,6 @@ def build_capacity_view(path: Path, result: Mapping[str, Any]) -> CapacityView:
         answer=answer,
         saturation=first_saturation(steps, open_loop),
         latency_slos=_latency_slos(slos),
+        status=str(result.get("status") or "completed"),
+        notes=tuple(str(note) for note in result.get("notes") or [] if isinstance(note, str)),
     )

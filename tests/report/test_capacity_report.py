@@ -61,7 +61,7 @@ def test_the_capacity_answer_its_uncertainty_and_instances_are_stated() -> None:
     assert "Capacity: 181.2 req/s meets every SLO" in text
     assert "between 181.2 req/s (last passing) and 187.5 req/s (first failing)" in text
     assert "confirmed by a second run at the answer" in text
-    assert "For 1000 req/s at this SLO with 20 % headroom: 28 instances (4 now)." in text
+    assert "For 1000 req/s at this SLO with 20 % headroom: 27 instances (4 now, 45.3 req/s each), if capacity" in text
     assert "Saturated first: server queue at 200 req/s" in text
     assert "| 6\\* | 181.2 |" in text and "| 7\\* | 181.2 |" in text  # the answer's rows are marked
     assert "| 5 | 187.5 | 186.9 | 25.1 | 81.6 | 0 | yes (3) | FAIL |" in text
