@@ -1,16 +1,21 @@
-"""Server-side attribution of sweep steps, and the "what saturated first" rule: tables, no server.
+"""Server-side attribution of sweep steps, and the "what saturated first" rule: tables, then a real Triton.
 
 Each rule has a case that meets it and a case that misses it by one condition, so a rule turned
 around (or a threshold moved to the wrong side) fails here. GPU metrics come from recorded
-Prometheus pages (tests/fixtures/metrics), since this machine has no GPU.
+Prometheus pages (tests/fixtures/metrics), since this machine has no GPU. The last test reads real
+statistics of the ``Capacity`` model (over HTTP and gRPC: counters arrive as numbers or strings).
 """
 
 from __future__ import annotations
 
+import queue
+import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import tritonclient.grpc as grpcclient
 
 from loadtest.capacity.attribution import (
     GENERATOR,
@@ -25,7 +30,10 @@ from loadtest.capacity.attribution import (
     step_saturation,
     step_servers,
 )
-from loadtest.engine.server_poll import parse_metrics
+from loadtest.capacity.server_delta import stats_delta
+from loadtest.embedded import EmbeddedTriton
+from loadtest.engine.server_poll import fetch_metrics, parse_metrics, success_count
+from pytriton_client import ServerClient
 
 METRICS = Path(__file__).resolve().parents[1] / "fixtures" / "metrics"
 LABEL = "Capacity@http://127.0.0.1:8000"
@@ -240,3 +248,74 @@ def test_a_confirming_run_is_compared_with_the_level_below_it() -> None:
     steps = [step(0, 4, 198.0, 100.0), step(1, 8, 199.0, 20_000.0), step(2, 8, 200.0, 20_000.0)]
     verdict = first_saturation(steps, open_loop=False)
     assert (verdict.resource, verdict.step_index) == (SERVER_QUEUE, 1)
+
+
+# --- against a real Triton --------------------------------------------------------------------------------
+
+BURST_LATENCY_MS = 100.0
+"""The Capacity model's service time in the bursts below: long next to this machine's scheduling delays."""
+
+
+def _burst_step(server: EmbeddedTriton, protocol: str, index: int, size: int, rounds: int) -> dict[str, Any]:
+    """``rounds`` bursts of ``size`` simultaneous Capacity requests: a step record with the real statistics delta."""
+    url = server.http_url if protocol == "http" else f"grpc://127.0.0.1:{server.grpc_port}"
+    label = f"Capacity@{url}"
+    stats_client = ServerClient(url)
+    infer_client = grpcclient.InferenceServerClient(f"127.0.0.1:{server.grpc_port}")
+    data = np.zeros(4, dtype=np.float32)
+    inputs = [grpcclient.InferInput("INPUT", [4], "FP32")]
+    inputs[0].set_data_from_numpy(data)
+    done: queue.Queue[Any] = queue.Queue()
+    try:
+        infer_client.infer("Capacity", inputs, parameters={"latency_ms": 1.0})  # connect before the clock starts
+        before = {"models": {label: stats_client.model_statistics("Capacity")}}
+        started = time.perf_counter()
+        for _ in range(rounds):
+            for _ in range(size):
+                infer_client.async_infer(
+                    "Capacity",
+                    inputs,
+                    callback=lambda result, error: done.put(error),
+                    parameters={"latency_ms": BURST_LATENCY_MS},
+                )
+            assert [done.get(timeout=30) for _ in range(size)] == [None] * size
+        elapsed_s = time.perf_counter() - started
+        # Triton counts a request in its statistics just after sending the response: wait for the count.
+        expected = success_count(before["models"][label]) + size * rounds
+        deadline_s = time.monotonic() + 10.0
+        while success_count(reply := stats_client.model_statistics("Capacity")) < expected:
+            assert time.monotonic() < deadline_s, "the server never counted every request"
+            time.sleep(0.01)
+        after = {"models": {label: reply}, "metrics": {server.metrics_url: fetch_metrics(server.metrics_url)}}
+    finally:
+        stats_client.close()
+        infer_client.close()
+    return {
+        "index": index,
+        "level": size,
+        "throughput_rps": size * rounds / elapsed_s,
+        "stable": True,
+        "server": stats_delta(before, after),
+    }
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_real_statistics_show_the_queue_saturating_the_capacity_model(
+    triton_server: EmbeddedTriton, protocol: str
+) -> None:
+    """4 simultaneous requests fill the 4 instances; 12 wait in three waves: the queue names itself."""
+    four = _burst_step(triton_server, protocol, 0, 4, rounds=3)
+    twelve = _burst_step(triton_server, protocol, 1, 12, rounds=2)
+    server = main_server(twelve)
+    assert server is not None and server.model == "Capacity"
+    assert server.requests >= 24  # the model's own count; other tests may add theirs
+    assert server.batch_sizes.get(1, 0) >= 24 and set(server.batch_sizes) == {1}  # max_batch_size 0
+    infer_us = server.phase_us["compute_infer"]
+    assert infer_us is not None and infer_us >= BURST_LATENCY_MS * 1000 * 0.95
+    # three waves: a request waits 0, 1 or 2 service times, one on average: half of its server time
+    assert server.queue_share is not None and 0.34 < server.queue_share < 0.75, server.phase_us
+    assert server.pending_requests == 0.0  # read after the burst: nothing left waiting
+    assert server.gpu is None  # no GPU here
+    verdict = first_saturation([four, twelve], open_loop=False)
+    seen = [(step["throughput_rps"], main_server(step)) for step in (four, twelve)]
+    assert (verdict.resource, verdict.level) == (SERVER_QUEUE, 12.0), (verdict, seen)
