@@ -57,7 +57,7 @@ def prepare(
             parsed.append(sweep_slos(loaded, [text])[-1])
         except SloError as exc:
             problems.append((f"{kind}.slos[{index}]", str(exc)))
-    all_slos = [*loaded.all_slos(), *parsed]
+    all_slos = sweep_slos(loaded, [text for text in slos if not _bad(loaded, text)])
     if kind == "capacity" and not all_slos:
         problems.append(("capacity.slos", "a capacity search needs at least one SLO (--slo or the scenario's slos)"))
     if problems:
@@ -66,6 +66,14 @@ def prepare(
     at_step0 = prepare_scenario(scenario, [*user_overrides, *session_overrides(loaded, options, first)])
     check_secrets(at_step0)
     return at_step0, build_pools(at_step0), all_slos
+
+
+def _bad(scenario: Scenario, text: str) -> bool:
+    try:
+        sweep_slos(scenario, [text])
+    except SloError:
+        return True
+    return False
 
 
 def _run(

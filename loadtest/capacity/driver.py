@@ -96,6 +96,7 @@ class StepController:
             early_stop=self.options.early_stop,
             min_achieved_pct=self.options.min_achieved_pct,
             highest_us=highest_us,
+            max_in_flight=config.total_users if config.open_loop else None,
         )
 
     def start(self, runner: Any, start_ns: int) -> None:
@@ -112,7 +113,7 @@ class StepController:
             self._apply(level, index, now_ns)
         self.meter = StepMeter(index, level, self._settings(), now_ns)
         self._snapshots[index] = [None, None]
-        if self.options.warmup_s <= 0:
+        if self.options.warmup_s * 2 < self.session.config_or_fail().interval_s:  # no warm-up interval
             self._snapshot(index, 0, now_ns)
         what = " (confirming)" if self._confirming else ""
         self.session.progress.line(f"step {index}: {self._level_text(level)}{what}")
@@ -144,9 +145,8 @@ class StepController:
         windows_before = len(meter.windows)
         phase = meter.add(interval, extra)
         tags = {"step": meter.tag, "phase": phase, "level": meter.level}
-        warmup_end_ns = meter.start_ns + round(self.options.warmup_s * 1e9)
-        if phase == "warmup" and interval.end_ns >= warmup_end_ns - 1_000_000:
-            self._snapshot(meter.index, 0, interval.end_ns)
+        if phase == "warmup":  # the last one before measuring begins is the step's start
+            self._snapshot(meter.index, 0, interval.end_ns, replace=True)
         if len(meter.windows) > windows_before:
             window = meter.windows[-1]
             p99 = "-" if window.p99_us is None else f"{window.p99_us / 1000:.2f} ms"
@@ -212,9 +212,9 @@ class StepController:
             f"{lat}  {stable}  {verdict}{note}"
         )
 
-    def _snapshot(self, index: int, which: int, now_ns: int) -> None:
+    def _snapshot(self, index: int, which: int, now_ns: int, *, replace: bool = False) -> None:
         poller = self.session.poller
-        if not poller.active or self._snapshots.get(index, [None, None])[which] is not None:
+        if not poller.active or (self._snapshots[index][which] is not None and not replace):
             return
         t_s = (now_ns - (self.base_ns or now_ns)) / 1e9
         self._snapshots[index][which] = poller.submit(lambda: poller.snapshot(t_s))

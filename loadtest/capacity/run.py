@@ -87,7 +87,9 @@ def sweep_slos(scenario: Scenario, extra: Sequence[str]) -> list[Slo]:
         SloError: an extra SLO cannot be parsed (the message says why).
     """
     names = [entry.name for entry in scenario.traffic]
-    return [*scenario.all_slos(), *(parse_slo_option(text, names) for text in extra)]
+    slos = [*scenario.all_slos(), *(parse_slo_option(text, names) for text in extra)]
+    unique = {(slo.traffic, slo.text): slo for slo in reversed(slos)}  # the same SLO twice is judged once
+    return [slo for slo in slos if unique.get((slo.traffic, slo.text)) is slo]
 
 
 def run_sweep(

@@ -61,7 +61,9 @@ class CapacitySearch:
         self.outcomes.append(outcome)
         if self._confirming is not None:
             self.confirmed = outcome.passed
-            if not outcome.passed:  # the answer did not hold: the highest level below it that passed, if any
+            # A failed confirmation moves the answer down to the highest level below it that passed (if any);
+            # a saturated generator measured nothing, so the answer stands, unconfirmed.
+            if not outcome.passed and not outcome.generator_saturated:
                 self.first_fail = self._confirming
                 lower = [o.level for o in self.outcomes if o.passed and o.level < self._confirming]
                 self.last_pass = max(lower) if lower else None

@@ -25,6 +25,10 @@ from loadtest.slo import Slo
 from loadtest.slo.verdicts import evaluate_slos
 
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+STEP_LATE_SHARE_LIMIT = 0.05
+"""Open loop: a step whose sends started late (over 5 ms) this often did not offer its rate: saturated.
+The per-interval rule (1 %) flags a busy second; a step's windows tolerate a few late sends, which move
+single requests by milliseconds but not the rate a window offers."""
 CLEAR_BREACH_FACTOR = 2.0
 """A latency SLO is clearly breached when the measured value is this many times its bound."""
 
@@ -41,6 +45,10 @@ class StepSettings:
     min_achieved_pct: float = 90.0
     """Open loop: a step that achieves less than this % of the offered rate is server-saturated (fails)."""
     highest_us: int = 3_600_000_000
+    max_in_flight: int | None = None
+    """Open loop: the cap on requests in flight (the workers)."""
+    drain_limit_s: float = 30.0
+    """Longest a warm-up waits for the backlog of the step before to drain."""
 
 
 @dataclass
@@ -58,6 +66,7 @@ class StepMeter:
     end_ns: int | None = None
     done: bool = False
     breached_early: bool = False
+    _last_in_flight: int | None = None
 
     @property
     def tag(self) -> str:
@@ -66,8 +75,8 @@ class StepMeter:
 
     def add(self, interval: Interval, extra: Mapping[str, Any]) -> str:
         """Take the next interval; returns its phase in this step (``warmup`` or ``measure``)."""
-        warmup_end_ns = self.start_ns + round(self.settings.warmup_s * 1e9)
-        if self.measure_start_ns is None and interval.end_ns <= warmup_end_ns + 1_000_000:
+        if self.measure_start_ns is None and (self.in_warmup(interval) or self._draining(interval, extra)):
+            self._last_in_flight = int(extra.get("in_flight") or 0)
             return "warmup"
         if self.measure_start_ns is None:
             self.measure_start_ns = interval.start_ns
@@ -77,6 +86,20 @@ class StepMeter:
         if length_ns >= round(self.settings.rule.window_s * 1e9) - interval_ns // 2:
             self._close_window()
         return "measure"
+
+    def in_warmup(self, interval: Interval) -> bool:
+        """Whether ``interval`` belongs to the warm-up (most of it lies before the warm-up's end)."""
+        warmup_end_ns = self.start_ns + round(self.settings.warmup_s * 1e9)
+        return (interval.start_ns + interval.end_ns) // 2 < warmup_end_ns
+
+    def _draining(self, interval: Interval, extra: Mapping[str, Any]) -> bool:
+        """Open loop: the backlog of an overloaded step before is still draining (requests in flight above a
+        quarter of the cap and falling); the warm-up waits for it, up to ``drain_limit_s``."""
+        cap = self.settings.max_in_flight
+        if not cap or interval.end_ns - self.start_ns > self.settings.drain_limit_s * 1e9:
+            return False
+        in_flight = int(extra.get("in_flight") or 0)
+        return in_flight > cap / 4 and (self._last_in_flight is None or in_flight < self._last_in_flight)
 
     def _close_window(self) -> None:
         parts, self._pending = self._pending, []
@@ -123,11 +146,15 @@ class StepMeter:
                 notes.append(f"server saturated: achieved {achieved:.1f} of {self.level:g} req/s offered")
         if self.breached_early:
             notes.append(f"stopped early: an SLO was clearly breached ({clear_breach(slo_results)})")
-        passed = self._passed(stable, server_saturated, generator["saturated"], slo_results, bool(intervals))
+        every_window = bool(intervals) and self._every_window_passes()
+        passed = self._passed(
+            stable or every_window, server_saturated, generator["saturated"], slo_results, bool(intervals)
+        )
         if generator["saturated"]:
             notes.append("generator saturated: not a capacity measurement")
         elif not stable and intervals and not self.breached_early:
-            notes.append(f"not stable after {len(self.windows)} windows")
+            also = "; every window met the SLOs on its own" if every_window and self.settings.slos else ""
+            notes.append(f"not stable after {len(self.windows)} windows{also}")
         latency = (overall.get("metrics") or {}).get(LATENCY) or {}
         ttfr = (overall.get("metrics") or {}).get(TTFR)
         return {
@@ -149,6 +176,14 @@ class StepMeter:
             "note": "; ".join(notes) or None,
         }
 
+    def _every_window_passes(self) -> bool:
+        """Each of the step's last ``windows`` windows meets every SLO by itself (then the verdict does not
+        hang on the noise that kept the step from being stable)."""
+        chosen = self.window_intervals[-self.settings.rule.windows :]
+        if not self.settings.slos or len(chosen) < self.settings.rule.windows:
+            return False
+        return all(all(r["passed"] is True for r in self._slo_results(parts)) for parts in chosen)
+
     def _passed(
         self, stable: bool, server_saturated: bool, generator_saturated: bool, slos: list[dict[str, Any]], data: bool
     ) -> bool | None:
@@ -167,16 +202,22 @@ class StepMeter:
     ) -> dict[str, Any]:
         wall_s = sum((i.end_ns - i.start_ns) / 1e9 for i, _ in items)
         cpu_s = sum(float(extra.get("cpu_s") or 0.0) for _, extra in items)
-        lags = [float(extra["loop_lag_p99_us"]) for _, extra in items if extra.get("loop_lag_p99_us") is not None]
-        lag = max(lags) if lags else None
+        lags = sorted(float(e["loop_lag_p99_us"]) for _, e in items if e.get("loop_lag_p99_us") is not None)
+        # The step's p99 lag, from its intervals' p99s (about 20 samples each): near the second-largest.
+        lag = lags[-2] if len(lags) >= 2 else (lags[-1] if lags else None)
         cpu_util = cpu_s / wall_s if wall_s > 0 else 0.0
         share = None
         if self.settings.open_loop and overall.get("requests"):
             # Late sends count against the generator only while the server keeps up: behind a saturated
             # server every send waits for a free slot, and that is the server's doing.
+            # So do sends that waited because every worker was busy (the cap reached: the server is slow).
             keeps_up = float(overall["throughput_rps"]) >= self.level * self.settings.min_achieved_pct / 100.0
-            share = overall.get("late_sends", 0) / overall["requests"] if keeps_up else None
-        verdict = generator_verdict(cpu_util, lag, share)
+            cap = self.settings.max_in_flight
+            capped = bool(cap) and any(int(e.get("in_flight") or 0) >= 0.9 * (cap or 0) for _, e in items)
+            share = overall.get("late_sends", 0) / overall["requests"] if keeps_up and not capped else None
+        verdict = generator_verdict(
+            cpu_util, lag, share if share is not None and share > STEP_LATE_SHARE_LIMIT else None
+        )
         return {
             "saturated": verdict.saturated,
             "reason": verdict.reason,
