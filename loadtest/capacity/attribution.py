@@ -299,7 +299,7 @@ def step_saturation(
     """
     generator = step.get("generator")
     if isinstance(generator, Mapping) and generator.get("saturated"):
-        return GENERATOR, f"the load generator saturated ({generator.get('reason') or 'no reason given'})"
+        return GENERATOR, str(generator.get("reason") or "the load generator saturated")
     server = main_server(step)
     gpu = server.gpu if server else None
     if gpu is not None and gpu.utilization_max is not None and gpu.utilization_max >= GPU_SATURATED_UTILIZATION:

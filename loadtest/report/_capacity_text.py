@@ -92,7 +92,7 @@ def _notes(view: CapacityView) -> list[str]:
     for step in view.steps:
         if step.generator_saturated:
             notes.append(
-                f"step {step.index}: the load generator saturated ({step.generator_reason or 'no reason given'}); "
+                f"step {step.index}: {step.generator_text}; "
                 "the step is no measurement of the server and is never the answer"
             )
         if step.failed_slos:

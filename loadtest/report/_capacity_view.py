@@ -57,6 +57,11 @@ class StepRow:
     """The step measured the answer's level."""
 
     @property
+    def generator_text(self) -> str:
+        """Why the generator counts as saturated (its own words when it gave a reason)."""
+        return self.generator_reason or "the load generator saturated"
+
+    @property
     def verdict(self) -> str:
         """``pass``, ``FAIL`` or ``-`` (not judged); a saturated generator makes the step no measurement."""
         if self.generator_saturated:

@@ -96,14 +96,14 @@ def test_a_sweep_without_slos_or_answer_draws_no_slo_line_and_no_answer() -> Non
 
 def test_a_saturated_generator_step_is_flagged_and_left_off_the_curve(tmp_path: Path) -> None:
     result = _result("sweep-concurrency")
-    result["steps"][3]["generator"] = {"saturated": True, "reason": "generator CPU at 98%"}
+    result["steps"][3]["generator"] = {"saturated": True, "reason": "the load generator is saturated (CPU at 98%)"}
     view = load_capacity_view(_write(tmp_path / "run", result, "sweep.json"))
     assert view.steps[3].verdict == "invalid"
     assert view.saturation.resource == "generator"
     text = render_capacity(view, "text")
-    assert "step 3: the load generator saturated (generator CPU at 98%)" in text
+    assert "step 3: the load generator is saturated (CPU at 98%); the step is no measurement" in text
     html = render_capacity(view, "html")
-    assert "the load generator saturated (generator CPU at 98%)" in html
+    assert "Step 3: the load generator is saturated (CPU at 98%); the step" in html
     # three points on each curve, not four: the saturated step measured the generator
     assert len(re.findall(r'<g id="p50-curve">.*?</g>', html, re.S)) == 1
     curve = re.search(r'<g id="p50-curve">(.*?)</g>\s*</g>', html, re.S)
