@@ -197,3 +197,22 @@ def test_tritonload_report_exit_codes_for_no_answer_and_a_broken_file(tmp_path: 
     outcome = CliRunner().invoke(main, ["report", str(broken)])
     assert outcome.exit_code == ExitCode.NOT_COMPARABLE
     assert "the file should hold a JSON object" in outcome.output
+
+
+def test_gpu_metrics_add_a_column_and_name_the_gpu_when_it_is_busy(tmp_path: Path) -> None:
+    from loadtest.engine.server_poll import parse_metrics
+
+    busy = parse_metrics((FIXTURES.parent / "metrics" / "gpu-saturated.prom").read_text())
+    result = _result("sweep-concurrency")
+    for step in result["steps"]:
+        idle = {key: (0.42 if key.startswith("nv_gpu_utilization") else value) for key, value in busy.items()}
+        step["server"]["metrics"] = busy if step["level"] >= 4 else idle
+    view = load_capacity_view(_write(tmp_path / "run", result, "sweep.json"))
+    assert (view.saturation.resource, view.saturation.level) == ("GPU", 4.0)
+    text = render_capacity(view, "text")
+    lines = text.splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith("step "))
+    header, rows = lines[start], lines[start + 2 : start + 6]
+    assert header.split()[-2:] == ["GPU", "util"]
+    assert [row.split()[-1] for row in rows] == ["42%", "42%", "99%", "99%"]
+    assert "Saturated first: GPU at 4 users: GPU utilisation 99%." in text
