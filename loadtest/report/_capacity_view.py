@@ -148,7 +148,7 @@ class CapacityView:
         """The answer in sentences: level, uncertainty, confirmation, knee, instances, what saturated first."""
         lines = []
         if self.status not in ("completed", ""):
-            lines.append(f"The run {self.status}: the steps below are what was measured.")
+            lines.append(f"Run status: {self.status}; the steps below are what it measured so far.")
         if self.kind == "capacity":
             lines.append(self._answer_sentence())
         elif _float(self.answer.get("highest_passing_level")) is not None:
