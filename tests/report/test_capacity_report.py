@@ -216,3 +216,12 @@ def test_gpu_metrics_add_a_column_and_name_the_gpu_when_it_is_busy(tmp_path: Pat
     assert header.split()[-2:] == ["GPU", "util"]
     assert [row.split()[-1] for row in rows] == ["42%", "42%", "99%", "99%"]
     assert "Saturated first: GPU at 4 users: GPU utilisation 99%." in text
+
+
+def test_an_interrupted_run_says_so_and_shows_its_notes(tmp_path: Path) -> None:
+    result = _result("capacity-rate")
+    result["status"] = "interrupted"
+    result["notes"] = ["interrupted by Ctrl-C during step 7"]
+    text = render_capacity(load_capacity_view(_write(tmp_path / "run", result)), "markdown")
+    assert "- Run status: interrupted; the steps below are what it measured so far." in text
+    assert "- Note: interrupted by Ctrl-C during step 7" in text
