@@ -43,8 +43,8 @@ def curve_plot(view: CapacityView) -> Plot | None:
     if at is not None:
         answer = (
             at,
-            _throughput_at(view, view.answer.get("last_pass")),
-            _throughput_at(view, view.answer.get("first_fail")),
+            view.throughput_at(_level(view.answer.get("last_pass"))),
+            view.throughput_at(_level(view.answer.get("first_fail"))),
         )
     svg = _plots.latency_throughput_svg(points, slo_lines, knee_point, answer, "capacity-curve")
     caption = (
@@ -78,14 +78,10 @@ def _ms(value_us: float | None) -> float | None:
     return None if value_us is None else value_us / 1000.0
 
 
-def _throughput_at(view: CapacityView, level: Any) -> float | None:
-    """The achieved throughput of the (last) step at ``level``; the level itself for a rate."""
-    if not isinstance(level, int | float) or isinstance(level, bool):
+def _level(value: Any) -> float | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
         return None
-    rows = [s for s in view.steps if s.level == float(level) and s.throughput_rps is not None]
-    if rows:
-        return rows[-1].throughput_rps
-    return float(level) if view.open_loop else None
+    return float(value)
 
 
 def render_capacity_html(view: CapacityView) -> str:

@@ -235,12 +235,24 @@ class CapacityView:
             p99 = step.latency_us.get("p99") if p99 is None else p99
         return level, throughput, p99
 
-    def answer_throughput(self) -> float | None:
-        """The achieved throughput at the answer's level (its last run there), for the curve."""
-        rows = [step for step in self.steps if step.is_answer and step.throughput_rps is not None]
+    def throughput_at(self, level: float | None) -> float | None:
+        """The achieved throughput measured at ``level``, for the curve: of its last passing step there, else of
+        its last step that measured the server (a step where the generator saturated never counts); for a rate
+        with no such step, the level itself."""
+        if level is None:
+            return None
+        measured = [
+            s for s in self.steps if s.level == level and s.throughput_rps is not None and not s.generator_saturated
+        ]
+        passing = [s for s in measured if s.passed]
+        rows = passing or measured
         if rows:
             return rows[-1].throughput_rps
-        return self.answer_level if self.open_loop else None
+        return level if self.open_loop else None
+
+    def answer_throughput(self) -> float | None:
+        """The achieved throughput at the answer's level, for the curve."""
+        return self.throughput_at(self.answer_level)
 
 
 def _float(value: Any) -> float | None:

@@ -225,3 +225,15 @@ def test_an_interrupted_run_says_so_and_shows_its_notes(tmp_path: Path) -> None:
     text = render_capacity(load_capacity_view(_write(tmp_path / "run", result)), "markdown")
     assert "- Run status: interrupted; the steps below are what it measured so far." in text
     assert "- Note: interrupted by Ctrl-C during step 7" in text
+
+
+def test_the_answer_is_drawn_at_a_step_that_measured_the_server(tmp_path: Path) -> None:
+    # the confirming run at the answer's level saturated the generator and achieved less: not the answer's rate
+    result = _result("capacity-rate")
+    confirming = result["steps"][7]
+    confirming.update(throughput_rps=85.8, passed=False, generator={"saturated": True, "reason": "late sends"})
+    view = load_capacity_view(_write(tmp_path / "run", result))
+    assert view.answer_throughput() == 181.0
+    assert view.throughput_at(187.5) == 186.9
+    html = render_capacity(view, "html")
+    assert "answer 181.0 req/s" in html and "85.8 req/s" not in html
