@@ -138,3 +138,27 @@ def test_ctrl_c_mid_sweep_exits_130_and_keeps_the_partial_sweep(triton_server: E
     assert (run_dir / "summary.json").exists() and (run_dir / "report.txt").exists()
     assert "status: interrupted" in stdout
     assert "Traceback" not in stderr
+
+
+@pytest.mark.timeout(90)
+def test_a_scenario_sweep_load_gives_levels_and_settings(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
+    scenario = _scenario(triton_server)
+    del scenario["duration_s"]
+    scenario["load"] = {
+        "kind": "sweep",
+        "variable": "rate",
+        "levels": [40, 80],
+        "window_s": 1,
+        "windows": 2,
+        "max_windows": 4,
+        "step_warmup_s": 1,
+    }
+    result = loadtest.sweep(scenario, out=tmp_path / "run")
+    assert result.exit_code == 0
+    assert result.data["variable"] == "rate" and result.data["unit"] == "req/s" and result.data["open_loop"] is True
+    assert result.data["stability"] == {"tolerance_pct": 10.0, "window_s": 1.0, "windows": 2, "max_windows": 4}
+    steps = result.data["steps"]
+    assert [s["level"] for s in steps] == [40, 80]
+    for step in steps:  # open loop: the achieved rate is the offered one (the server has room for 200/s)
+        assert abs(step["throughput_rps"] - step["level"]) <= 0.1 * step["level"], step
+        assert step["server_saturated"] is False
