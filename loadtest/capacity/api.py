@@ -16,13 +16,13 @@ Usage::
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from loadtest.capacity.options import CONCURRENCY, RATE, SweepOptions, SweepOptionsError
 from loadtest.capacity.run import StepProgress, SweepResult, run_sweep, session_overrides, sweep_slos
-from loadtest.capacity.stability import StabilityRule
 from loadtest.engine.config import check_secrets
 from loadtest.engine.progress import Progress
 from loadtest.recording.rundir import SUMMARY_FILE, make_run_id
@@ -30,16 +30,23 @@ from loadtest.scenario import Scenario
 from loadtest.slo import SloError
 
 DEFAULT_REPORTS_DIR = "reports"
+Scenarioish = str | Path | Mapping[str, Any]
+Overrides = Mapping[str, Any] | Sequence[str] | None
 
 
 def prepare(
     kind: str,
-    scenario: str | Path | Mapping[str, Any],
-    overrides: Mapping[str, Any] | Sequence[str] | None,
+    scenario: Scenarioish,
+    overrides: Overrides,
     options: SweepOptions,
     slos: Sequence[str],
+    settings: Mapping[str, Any] | None = None,
 ) -> tuple[Scenario, Any, list[Any]]:
     """The scenario at step 0, its payload pools and the SLOs, or every problem at once.
+
+    ``settings`` are the step settings the caller gave (``window_s``, ``windows``, ``stability_pct``,
+    ``max_windows``, ``warmup_s``, ``early_stop``; None = not given): they win over the scenario's
+    ``load: {kind: sweep}``, which wins over the defaults (see :meth:`SweepOptions.settle`).
 
     Raises:
         ScenarioError: the scenario (with the overrides) is invalid.
@@ -50,14 +57,16 @@ def prepare(
 
     user_overrides = _overrides(overrides)
     loaded = prepare_scenario(scenario, user_overrides)
+    options.settle(kind, settings or {}, loaded.load)
     problems = options.problems(kind)
-    parsed = []
+    good = []
     for index, text in enumerate(slos):
         try:
-            parsed.append(sweep_slos(loaded, [text])[-1])
+            sweep_slos(loaded, [text])
+            good.append(text)
         except SloError as exc:
             problems.append((f"{kind}.slos[{index}]", str(exc)))
-    all_slos = sweep_slos(loaded, [text for text in slos if not _bad(loaded, text)])
+    all_slos = sweep_slos(loaded, good)
     if kind == "capacity" and not all_slos:
         problems.append(("capacity.slos", "a capacity search needs at least one SLO (--slo or the scenario's slos)"))
     if problems:
@@ -68,79 +77,86 @@ def prepare(
     return at_step0, build_pools(at_step0), all_slos
 
 
-def _bad(scenario: Scenario, text: str) -> bool:
-    try:
-        sweep_slos(scenario, [text])
-    except SloError:
-        return True
-    return False
-
-
 def _run(
     kind: str,
-    scenario: str | Path | Mapping[str, Any],
+    scenario: Scenarioish,
     options: SweepOptions,
+    settings: Mapping[str, Any],
     *,
     slos: Sequence[str],
-    overrides: Mapping[str, Any] | Sequence[str] | None,
+    overrides: Overrides,
     out: str | Path | None,
     reports_dir: str | Path,
     quiet: bool,
 ) -> SweepResult:
-    at_step0, pools, all_slos = prepare(kind, scenario, overrides, options, slos)
+    at_step0, pools, all_slos = prepare(kind, scenario, overrides, options, slos, settings)
     run_dir = Path(out) if out else Path(reports_dir) / make_run_id(at_step0.name or kind)
     if (run_dir / SUMMARY_FILE).exists():
         raise FileExistsError(f"{run_dir} already holds a run; choose another out")
-    import sys
-
     console = Progress.silent() if quiet else StepProgress(sys.stderr, True, None)
     return run_sweep(kind, at_step0, pools, run_dir, options, all_slos, progress=console)
 
 
-def _options(variable: str, window_s: float, windows: int, stability_pct: float, max_windows: int) -> SweepOptions:
-    rule = StabilityRule(tolerance_pct=stability_pct, window_s=window_s, windows=windows, max_windows=max_windows)
-    return SweepOptions(variable=variable, rule=rule)
+def _settings(**values: Any) -> dict[str, Any]:
+    return values
 
 
 def sweep(
-    scenario: str | Path | Mapping[str, Any],
+    scenario: Scenarioish,
     *,
     concurrency: Sequence[float] | None = None,
     rate: Sequence[float] | None = None,
     slos: Sequence[str] = (),
-    overrides: Mapping[str, Any] | Sequence[str] | None = None,
-    window_s: float = 5.0,
-    windows: int = 3,
-    stability_pct: float = 10.0,
-    max_windows: int = 10,
-    warmup_s: float = 2.0,
-    early_stop: bool = True,
+    overrides: Overrides = None,
+    window_s: float | None = None,
+    windows: int | None = None,
+    stability_pct: float | None = None,
+    max_windows: int | None = None,
+    warmup_s: float | None = None,
+    early_stop: bool | None = None,
     out: str | Path | None = None,
     reports_dir: str | Path = DEFAULT_REPORTS_DIR,
     quiet: bool = True,
 ) -> SweepResult:
     """Measure ``scenario`` at each concurrency (users) or open-loop rate (req/s), each step until stable.
 
-    Returns the same data as ``sweep.json`` (``result.data``) and the CLI's exit code.
+    Without ``concurrency`` and ``rate``, the scenario's ``load: {kind: sweep}`` gives the levels. Step
+    settings left None come from that load section, else from the defaults (5 s windows, 3 windows within
+    ±10 %, at most 10, 2 s warm-up, early stop on). Returns the same data as ``sweep.json``
+    (``result.data``) and the CLI's exit code.
 
     Raises:
         ScenarioError: the scenario is invalid.
-        SweepOptionsError: both or neither of ``concurrency`` / ``rate``, or bad settings (every problem).
+        SweepOptionsError: both ``concurrency`` and ``rate``, no levels at all, or bad settings (every problem).
         FileExistsError: ``out`` already holds a run.
     """
-    if (concurrency is None) == (rate is None):
-        raise SweepOptionsError([("sweep.levels", "give exactly one of concurrency or rate")])
-    variable = CONCURRENCY if concurrency is not None else RATE
-    options = _options(variable, window_s, windows, stability_pct, max_windows)
+    if concurrency is not None and rate is not None:
+        raise SweepOptionsError([("sweep.levels", "give concurrency or rate, not both")])
+    options = SweepOptions(variable=CONCURRENCY if rate is None else RATE)
     options.levels = [float(x) for x in (concurrency if concurrency is not None else rate or [])]
-    options.warmup_s, options.early_stop = warmup_s, early_stop
+    settings = _settings(
+        window_s=window_s,
+        windows=windows,
+        stability_pct=stability_pct,
+        max_windows=max_windows,
+        warmup_s=warmup_s,
+        early_stop=early_stop,
+    )
     return _run(
-        "sweep", scenario, options, slos=slos, overrides=overrides, out=out, reports_dir=reports_dir, quiet=quiet
+        "sweep",
+        scenario,
+        options,
+        settings,
+        slos=slos,
+        overrides=overrides,
+        out=out,
+        reports_dir=reports_dir,
+        quiet=quiet,
     )
 
 
 def capacity(
-    scenario: str | Path | Mapping[str, Any],
+    scenario: Scenarioish,
     *,
     slos: Sequence[str] = (),
     rate_min: float | None = None,
@@ -150,13 +166,13 @@ def capacity(
     precision_pct: float = 5.0,
     target_rate: float | None = None,
     headroom_pct: float = 20.0,
-    overrides: Mapping[str, Any] | Sequence[str] | None = None,
-    window_s: float = 5.0,
-    windows: int = 3,
-    stability_pct: float = 10.0,
-    max_windows: int = 10,
-    warmup_s: float = 2.0,
-    early_stop: bool = True,
+    overrides: Overrides = None,
+    window_s: float | None = None,
+    windows: int | None = None,
+    stability_pct: float | None = None,
+    max_windows: int | None = None,
+    warmup_s: float | None = None,
+    early_stop: bool | None = None,
     min_achieved_pct: float = 90.0,
     out: str | Path | None = None,
     reports_dir: str | Path = DEFAULT_REPORTS_DIR,
@@ -165,7 +181,8 @@ def capacity(
     """Find the highest open-loop rate (or concurrency, with ``concurrency_min``) that meets every SLO.
 
     ``result.answer`` holds ``level`` (None when even the lowest level fails), ``last_pass``,
-    ``first_fail``, ``confirmed``, ``knee`` and, with ``target_rate``, ``instances_needed``.
+    ``first_fail``, ``confirmed``, ``knee`` and, with ``target_rate``, ``instances_needed``. Step
+    settings left None come as in :func:`sweep`.
 
     Raises:
         ScenarioError: the scenario is invalid.
@@ -175,7 +192,7 @@ def capacity(
     by_concurrency = concurrency_min is not None or concurrency_max is not None
     if by_concurrency and (rate_min is not None or rate_max is not None):
         raise SweepOptionsError([("capacity.variable", "give rate bounds or concurrency bounds, not both")])
-    options = _options(CONCURRENCY if by_concurrency else RATE, window_s, windows, stability_pct, max_windows)
+    options = SweepOptions(variable=CONCURRENCY if by_concurrency else RATE)
     if by_concurrency:
         options.low = float(concurrency_min if concurrency_min is not None else 1)
         options.high = None if concurrency_max is None else float(concurrency_max)
@@ -183,10 +200,19 @@ def capacity(
         options.low = float(rate_min if rate_min is not None else 10.0)
         options.high = rate_max
     options.precision_pct, options.target_rate, options.headroom_pct = precision_pct, target_rate, headroom_pct
-    options.warmup_s, options.early_stop, options.min_achieved_pct = warmup_s, early_stop, min_achieved_pct
-    return _run(
-        "capacity", scenario, options, slos=slos, overrides=overrides, out=out, reports_dir=reports_dir, quiet=quiet
+    options.min_achieved_pct = min_achieved_pct
+    settings = _settings(
+        window_s=window_s,
+        windows=windows,
+        stability_pct=stability_pct,
+        max_windows=max_windows,
+        warmup_s=warmup_s,
+        early_stop=early_stop,
     )
+    return _run(
+        "capacity", scenario, options, settings, slos=slos, overrides=overrides, out=out, reports_dir=reports_dir,
+        quiet=quiet,
+    )  # fmt: skip
 
 
 __all__ = ["SweepOptionsError", "SweepResult", "capacity", "prepare", "sweep"]

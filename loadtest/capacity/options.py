@@ -8,8 +8,9 @@ input with exit code 2 before anything starts. Parses the level lists of the com
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from loadtest.capacity.stability import StabilityRule
 
@@ -57,6 +58,30 @@ def parse_levels(text: str, path: str, problems: list[tuple[str, str]]) -> list[
     return levels
 
 
+SETTING_DEFAULTS: dict[str, Any] = {
+    "window_s": 5.0,
+    "windows": 3,
+    "stability_pct": 10.0,
+    "max_windows": 10,
+    "warmup_s": 2.0,
+    "early_stop": True,
+}
+"""The step settings when neither the caller nor the scenario's ``load: {kind: sweep}`` gives them."""
+
+
+def _scenario_settings(load: Any) -> dict[str, Any]:
+    if load is None or getattr(load, "kind", None) != "sweep":
+        return {}
+    return {
+        "window_s": load.window_s,
+        "windows": load.windows,
+        "stability_pct": load.stability_pct,
+        "max_windows": load.max_windows,
+        "warmup_s": load.step_warmup_s,
+        "early_stop": load.early_stop,
+    }
+
+
 @dataclass
 class SweepOptions:
     """One sweep's or capacity search's settings (defaults as the CLI documents them)."""
@@ -82,6 +107,25 @@ class SweepOptions:
         """``users`` or ``req/s``."""
         return UNITS.get(self.variable, "")
 
+    def settle(self, kind: str, given: Mapping[str, Any], load: Any = None) -> None:
+        """Fill the step settings: what the caller ``given`` (None = not given), else the scenario's
+        ``load: {kind: sweep}`` (``load``), else :data:`SETTING_DEFAULTS`; a sweep without levels takes the
+        scenario's variable and levels."""
+        if kind == "sweep" and not self.levels and getattr(load, "kind", None) == "sweep":
+            self.variable = str(load.variable)
+            self.levels = [float(level) for level in load.levels or []]
+        merged = dict(SETTING_DEFAULTS)
+        merged.update({key: value for key, value in _scenario_settings(load).items() if value is not None})
+        merged.update({key: value for key, value in given.items() if value is not None and key in SETTING_DEFAULTS})
+        self.rule = StabilityRule(
+            tolerance_pct=float(merged["stability_pct"]),
+            window_s=float(merged["window_s"]),
+            windows=int(merged["windows"]),
+            max_windows=int(merged["max_windows"]),
+        )
+        self.warmup_s = float(merged["warmup_s"])
+        self.early_stop = bool(merged["early_stop"])
+
     def problems(self, kind: str) -> list[tuple[str, str]]:
         """Every problem of these options for a ``sweep`` or a ``capacity`` run, with its path."""
         found: list[tuple[str, str]] = []
@@ -90,7 +134,12 @@ class SweepOptions:
         integer = self.variable == CONCURRENCY
         if kind == "sweep":
             if not self.levels:
-                found.append(("sweep.levels", "give at least one level (--concurrency 1,2,4 or --rate 100:500:100)"))
+                found.append(
+                    (
+                        "sweep.levels",
+                        "give the levels (--concurrency 1,2,4 or --rate 100:500:100, or load: {kind: sweep})",
+                    )
+                )
             for index, level in enumerate(self.levels):
                 if level <= 0 or (integer and level != int(level)):
                     what = "a positive whole number of users" if integer else "a positive rate"
@@ -122,4 +171,4 @@ class SweepOptions:
             raise SweepOptionsError(found)
 
 
-__all__ = ["CONCURRENCY", "RATE", "UNITS", "SweepOptions", "SweepOptionsError", "parse_levels"]
+__all__ = ["CONCURRENCY", "RATE", "SETTING_DEFAULTS", "UNITS", "SweepOptions", "SweepOptionsError", "parse_levels"]

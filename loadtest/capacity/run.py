@@ -75,7 +75,8 @@ def session_overrides(scenario: Scenario, options: SweepOptions, first_level: fl
         new_load += "}"
     else:
         arrival = load.arrival or "constant"
-        max_in_flight = load.max_in_flight if load.kind == "open" and load.max_in_flight else 64
+        open_load = load.kind == "open" or (load.kind == "sweep" and load.variable == "rate")
+        max_in_flight = load.max_in_flight if open_load and load.max_in_flight else 64
         new_load = f"{{kind: open, rate: {first_level}, arrival: {arrival}, max_in_flight: {max_in_flight}}}"
     return [f"load={new_load}", "warmup_s=0", f"duration_s={SESSION_DURATION_S}", "max_requests=null"]
 

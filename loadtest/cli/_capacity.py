@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -24,7 +24,8 @@ DEFAULT_REPORTS_DIR = "reports"
 
 
 def _common(function: F) -> F:
-    """Options every sweep shares: stability, warm-up, SLOs, where the run goes, quiet."""
+    """Options every sweep shares: stability, warm-up, SLOs, where the run goes, quiet. A step setting not
+    given comes from the scenario's ``load: {kind: sweep}``, else from the default in its help."""
     options = [
         click.option(
             "--slo",
@@ -33,35 +34,24 @@ def _common(function: F) -> F:
             metavar="SLO",
             help='An SLO for every step, e.g. "p99 latency < 60ms" (repeatable; added to the scenario\'s).',
         ),
-        click.option(
-            "--window-s", type=float, default=5.0, show_default=True, help="Length of one measurement window."
-        ),
-        click.option(
-            "--windows", type=int, default=3, show_default=True, help="Windows that must agree for a step to be stable."
-        ),
+        click.option("--window-s", type=float, help="Length of one measurement window [default: 5]."),
+        click.option("--windows", type=int, help="Windows that must agree for a step to be stable [default: 3]."),
         click.option(
             "--stability-pct",
             type=float,
-            default=10.0,
-            show_default=True,
-            help="How far (±%) each of those windows' throughput and p99 may be from their mean.",
+            help="How far (±%) each of those windows' throughput and p99 may be from their mean [default: 10].",
         ),
         click.option(
             "--max-windows",
             type=int,
-            default=10,
-            show_default=True,
-            help="Windows at most per step; a step not stable by then is marked unstable.",
+            help="Windows at most per step; a step not stable by then is marked unstable [default: 10].",
         ),
-        click.option(
-            "--warmup-s", type=float, default=2.0, show_default=True, help="Warm-up of every step (sent, not measured)."
-        ),
+        click.option("--warmup-s", type=float, help="Warm-up of every step (sent, not measured) [default: 2]."),
         click.option(
             "--early-stop/--no-early-stop",
-            default=True,
-            show_default=True,
+            default=None,
             help="Cut a step (and a sweep's higher levels) short once an SLO is clearly breached "
-            "(p99 over twice its bound).",
+            "(p99 over twice its bound) [default: on].",
         ),
         click.option(
             "--out", type=click.Path(file_okay=False), help="Run directory to create (default: reports/<run-id>/)."
@@ -80,26 +70,24 @@ def _common(function: F) -> F:
     return set_option(function)
 
 
-def _rule_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {key: kwargs[key] for key in ("window_s", "windows", "stability_pct", "max_windows")}
+SETTINGS = ("window_s", "windows", "stability_pct", "max_windows", "warmup_s", "early_stop")
 
 
 def _execute(kind: str, scenario_file: str, options: Any, kwargs: dict[str, Any]) -> None:
     from loadtest.capacity.api import prepare
     from loadtest.capacity.options import SweepOptionsError
-    from loadtest.capacity.run import console, run_sweep
+    from loadtest.capacity.run import REPORT_FILE, console, run_sweep
     from loadtest.cli._scenario import load_or_exit
     from loadtest.recording.rundir import SUMMARY_FILE, make_run_id
     from loadtest.scenario import ScenarioError
 
     overrides = list(kwargs["overrides"])
     load_or_exit(scenario_file, overrides)  # the scenario's own problems first, as `run` prints them
+    settings = {key: kwargs[key] for key in SETTINGS}
     try:
-        scenario, pools, slos = prepare(kind, scenario_file, overrides, options, kwargs["slos"])
+        scenario, pools, slos = prepare(kind, scenario_file, overrides, options, kwargs["slos"], settings)
     except SweepOptionsError as exc:
-        for path, message in exc.problems:
-            click.echo(f"error: {path}: {message}", err=True)
-        sys.exit(ExitCode.USAGE)
+        _problems_exit(exc.problems)
     except ScenarioError as exc:
         click.echo(str(exc), err=True)
         sys.exit(ExitCode.USAGE)
@@ -109,8 +97,6 @@ def _execute(kind: str, scenario_file: str, options: Any, kwargs: dict[str, Any]
         click.echo(f"error: {run_dir} already holds a run; choose another --out", err=True)
         sys.exit(ExitCode.USAGE)
     result = run_sweep(kind, scenario, pools, run_dir, options, slos, progress=console(kwargs["quiet"]))
-    from loadtest.capacity.run import REPORT_FILE
-
     click.echo("")
     click.echo((run_dir / REPORT_FILE).read_text(encoding="utf-8"), nl=False)
     click.echo(f"run directory: {run_dir}")
@@ -119,7 +105,7 @@ def _execute(kind: str, scenario_file: str, options: Any, kwargs: dict[str, Any]
     sys.exit(result.exit_code)
 
 
-def _problems_exit(problems: Sequence[tuple[str, str]]) -> None:
+def _problems_exit(problems: Sequence[tuple[str, str]]) -> NoReturn:
     for path, message in problems:
         click.echo(f"error: {path}: {message}", err=True)
     sys.exit(ExitCode.USAGE)
@@ -133,32 +119,21 @@ def _problems_exit(problems: Sequence[tuple[str, str]]) -> None:
 def sweep(scenario_file: str, concurrency: str | None, rate: str | None, **kwargs: Any) -> None:
     """Measure SCENARIO at each load level, each step until stable; write sweep.json and report.txt.
 
-    Exit codes: 0 every step measured, 3 the lowest level breaks an SLO, 1 the run failed, 2 bad
-    input, 130 interrupted (the steps done so far are kept).
+    Without --concurrency or --rate, the scenario's `load: {kind: sweep}` gives the levels. Exit codes:
+    0 every step measured, 3 the lowest level breaks an SLO, 1 the run failed, 2 bad input, 130
+    interrupted (the steps done so far are kept).
     """
     from loadtest.capacity.options import CONCURRENCY, RATE, SweepOptions, parse_levels
-    from loadtest.capacity.stability import StabilityRule
 
     problems: list[tuple[str, str]] = []
-    if (concurrency is None) == (rate is None):
-        problems.append(("sweep.levels", "give exactly one of --concurrency or --rate"))
+    if concurrency is not None and rate is not None:
+        problems.append(("sweep.levels", "give --concurrency or --rate, not both"))
     text = concurrency if concurrency is not None else rate
     levels = parse_levels(text, "sweep.levels", problems) if text is not None else []
-    rule = kwargs
-    options = SweepOptions(
-        variable=CONCURRENCY if concurrency is not None else RATE,
-        levels=levels,
-        rule=StabilityRule(
-            tolerance_pct=rule["stability_pct"],
-            window_s=rule["window_s"],
-            windows=rule["windows"],
-            max_windows=rule["max_windows"],
-        ),
-        warmup_s=kwargs["warmup_s"],
-        early_stop=kwargs["early_stop"],
-    )
+    options = SweepOptions(variable=CONCURRENCY if rate is None else RATE, levels=levels)
     if problems:
-        _problems_exit(problems + options.problems("sweep"))
+        options.settle("sweep", {key: kwargs[key] for key in SETTINGS})
+        _problems_exit(problems + [p for p in options.problems("sweep") if p[0] != "sweep.levels"])
     _execute("sweep", scenario_file, options, kwargs)
 
 
@@ -195,26 +170,16 @@ def capacity(scenario_file: str, **kwargs: Any) -> None:
     level breaks the SLOs, 1 the run failed, 2 bad input, 130 interrupted (steps so far kept).
     """
     from loadtest.capacity.options import CONCURRENCY, RATE, SweepOptions
-    from loadtest.capacity.stability import StabilityRule
 
     by_users = kwargs["concurrency_min"] is not None or kwargs["concurrency_max"] is not None
-    problems: list[tuple[str, str]] = []
     if by_users and (kwargs["rate_min"] is not None or kwargs["rate_max"] is not None):
-        problems.append(
-            ("capacity.variable", "give --rate-min/--rate-max or --concurrency-min/--concurrency-max, not both")
+        _problems_exit(
+            [("capacity.variable", "give --rate-min/--rate-max or --concurrency-min/--concurrency-max, not both")]
         )
     low = kwargs["concurrency_min"] if by_users else kwargs["rate_min"]
     high = kwargs["concurrency_max"] if by_users else kwargs["rate_max"]
     options = SweepOptions(
         variable=CONCURRENCY if by_users else RATE,
-        rule=StabilityRule(
-            tolerance_pct=kwargs["stability_pct"],
-            window_s=kwargs["window_s"],
-            windows=kwargs["windows"],
-            max_windows=kwargs["max_windows"],
-        ),
-        warmup_s=kwargs["warmup_s"],
-        early_stop=kwargs["early_stop"],
         min_achieved_pct=kwargs["min_achieved_pct"],
         low=float(low) if low is not None else (1.0 if by_users else 10.0),
         high=None if high is None else float(high),
@@ -222,8 +187,6 @@ def capacity(scenario_file: str, **kwargs: Any) -> None:
         target_rate=kwargs["target_rate"],
         headroom_pct=kwargs["headroom_pct"],
     )
-    if problems:
-        _problems_exit(problems + options.problems("capacity"))
     _execute("capacity", scenario_file, options, kwargs)
 
 

@@ -97,7 +97,7 @@ def test_cli_sweep_bad_options_exit_2_with_every_problem() -> None:
 def test_cli_sweep_needs_exactly_one_kind_of_level() -> None:
     result = CliRunner().invoke(main, ["sweep", str(SCENARIO), "--concurrency", "1", "--rate", "10"])
     assert result.exit_code == 2
-    assert "error: sweep.levels: give exactly one of --concurrency or --rate" in result.output
+    assert "error: sweep.levels: give --concurrency or --rate, not both" in result.output
 
 
 def test_cli_capacity_bad_slo_and_bounds_exit_2() -> None:
@@ -121,3 +121,54 @@ def test_cli_invalid_scenario_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["sweep", str(bad), "--concurrency", "1,2"])
     assert result.exit_code == 2
     assert "traffic" in result.output and "Traceback" not in result.output
+
+
+SWEEP_SCENARIO = """
+version: 1
+embedded: {models: [Capacity]}
+targets:
+  cap: {embedded: true, protocol: http, model: Capacity}
+payloads:
+  small: {inputs: {INPUT: {dtype: float32, shape: [4], generator: zeros}}}
+traffic:
+  - {name: cap, pattern: sync, target: cap, payload: small}
+load:
+"""
+
+
+def test_scenario_sweep_load_is_validated_with_paths(tmp_path: Path) -> None:
+    path = tmp_path / "sweep.yaml"
+    load = "  kind: sweep\n  variable: concurrency\n  levels: [1, 2.5, 4]\n  users: 3\n  arrival: poisson\n"
+    load += "  windows: 4\n  max_windows: 2\n  stability_pct: 150\n"
+    path.write_text(SWEEP_SCENARIO + load, encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2
+    for expected in (
+        "load.levels[1]: 2.5 is not a whole number of users",
+        "load.users: not used by kind sweep",
+        "load.arrival: not used by a concurrency sweep (only by a rate sweep)",
+        "load.max_windows: must be at least windows (4), not 2",
+        "load.stability_pct: must be below 100, not 150",
+    ):
+        assert expected in result.output
+    path.write_text(SWEEP_SCENARIO + "  kind: sweep\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "load.levels: required for kind sweep" in result.output
+    assert "load.variable: required for kind sweep" in result.output
+    path.write_text(SWEEP_SCENARIO + "  kind: closed\n  users: 2\n  levels: [1]\nduration_s: 3\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2 and "load.levels: not used by kind closed (used by: sweep)" in result.output
+
+
+def test_scenario_sweep_load_validates_plans_and_is_refused_by_run(tmp_path: Path) -> None:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(
+        SWEEP_SCENARIO + "  {kind: sweep, variable: rate, levels: [50, 100], window_s: 2}\n", encoding="utf-8"
+    )
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0 and "sweep over rate (50, 100)" in result.output
+    result = CliRunner().invoke(main, ["plan", str(path)])
+    assert result.exit_code == 0 and "sweep over rate: 50, 100 requests/s" in result.output
+    result = CliRunner().invoke(main, ["run", str(path)])
+    assert result.exit_code == 2 and "run it with tritonload sweep" in result.output

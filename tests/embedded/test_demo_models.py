@@ -194,7 +194,7 @@ def test_capacity_serves_four_at_a_time_and_queues_the_rest(triton_server: Embed
         np.testing.assert_array_equal(outcome, np.arange(4, dtype=np.float32))
     assert latency_s <= four_s < 1.7 * latency_s  # four instances: all four served in parallel
     assert 2 * latency_s <= eight_s < 2.7 * latency_s  # the second four waited in the queue
-    stats = json.loads(
-        urllib.request.urlopen(f"{triton_server.http_url}/v2/models/Capacity/stats", timeout=10).read()
-    )["model_stats"][0]["inference_stats"]
+    stats = json.loads(urllib.request.urlopen(f"{triton_server.http_url}/v2/models/Capacity/stats", timeout=10).read())[
+        "model_stats"
+    ][0]["inference_stats"]
     assert int(stats["queue"]["ns"]) > 4 * 0.5 * latency_s * 1e9  # four requests queued ~one latency each
