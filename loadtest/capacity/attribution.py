@@ -229,28 +229,37 @@ def step_servers(step: Mapping[str, Any]) -> list[StepServer]:
     gpu = gpu_metrics(metrics)
     views = []
     for label, reply in _stats_replies(server).items():
-        totals = model_totals(reply)
-        if totals is None:
-            continue
-        phase_us: dict[str, float | None] = {}
-        for phase in SERVER_PHASES:
-            count, spent_ns = totals["phases"][phase]
-            phase_us[phase] = spent_ns / count / 1000.0 if count > 0 else None
-        model = totals["name"] or label.split("@", 1)[0]
-        views.append(
-            StepServer(
-                label=label,
-                model=model,
-                requests=totals["requests"],
-                phase_us=phase_us,
-                executions=totals["executions"],
-                inferences=totals["inferences"],
-                batch_sizes=_batch_sizes(reply),
-                pending_requests=pending_requests(metrics, model),
-                gpu=gpu,
-            )
-        )
+        try:
+            view = _step_server(label, reply, metrics, gpu)
+        except (AttributeError, TypeError, ValueError, IndexError):
+            continue  # statistics of a shape Triton never sends: that model shows no server columns
+        if view is not None:
+            views.append(view)
     return sorted(views, key=lambda view: -view.requests)
+
+
+def _step_server(
+    label: str, reply: Mapping[str, Any], metrics: Mapping[str, float], gpu: GpuMetrics | None
+) -> StepServer | None:
+    totals = model_totals(reply)
+    if totals is None:
+        return None
+    phase_us: dict[str, float | None] = {}
+    for phase in SERVER_PHASES:
+        count, spent_ns = totals["phases"][phase]
+        phase_us[phase] = spent_ns / count / 1000.0 if count > 0 else None
+    model = str(totals["name"] or label.split("@", 1)[0])
+    return StepServer(
+        label=label,
+        model=model,
+        requests=totals["requests"],
+        phase_us=phase_us,
+        executions=totals["executions"],
+        inferences=totals["inferences"],
+        batch_sizes=_batch_sizes(reply),
+        pending_requests=pending_requests(metrics, model),
+        gpu=gpu,
+    )
 
 
 def main_server(step: Mapping[str, Any]) -> StepServer | None:

@@ -319,3 +319,18 @@ def test_real_statistics_show_the_queue_saturating_the_capacity_model(
     verdict = first_saturation([four, twelve], open_loop=False)
     seen = [(step["throughput_rps"], main_server(step)) for step in (four, twelve)]
     assert (verdict.resource, verdict.level) == (SERVER_QUEUE, 12.0), (verdict, seen)
+
+
+@pytest.mark.parametrize(
+    ("reply", "labels"),
+    [
+        ({"model_stats": [{"name": "x", "inference_stats": {"queue": "abc"}}]}, [LABEL]),
+        ({"model_stats": [{"name": "x", "inference_stats": {}, "batch_stats": 5}]}, [LABEL]),
+        ({"model_stats": ["not a model"]}, [LABEL]),
+        ({"model_stats": [{"name": ["x"], "inference_stats": {"success": {"count": {}}}}]}, [LABEL, "bad@u"]),
+    ],
+)
+def test_statistics_of_a_shape_triton_never_sends_are_skipped(reply: dict[str, Any], labels: list[str]) -> None:
+    good = {"model_stats": [model_stats(10, 0.0)]}
+    servers = step_servers({"server": {"models": {"bad@u": reply, LABEL: good}}})
+    assert [server.label for server in servers] == labels  # a count that is no number counts 0
