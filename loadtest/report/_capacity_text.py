@@ -123,10 +123,8 @@ def render_capacity_text(view: CapacityView) -> str:
     notes = _notes(view)
     if notes:
         out += ["", *notes]
-    out += [
-        "",
-        "* the answer's level; server times are Triton's means per request (queue, compute input/infer/output).",
-    ]
+    out += ["", "* the answer's level; server times are Triton's means per request (queue, compute input/infer/output)"]
+    out[-1] += f" of {', '.join(view.server_labels)}." if view.server_labels else "."
     return "\n".join(out) + "\n"
 
 
@@ -148,7 +146,8 @@ def render_capacity_markdown(view: CapacityView) -> str:
         "",
         md_escape(
             "* the answer's level. Server columns: Triton's mean time per request in its queue and in "
-            "compute input, infer and output; batches: executed batch size × executions."
+            "compute input, infer and output; batches: executed batch size × executions"
+            + (f"; statistics of {', '.join(view.server_labels)}." if view.server_labels else ".")
         ),
     ]
     return "\n".join(lines) + "\n"

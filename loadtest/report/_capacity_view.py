@@ -131,6 +131,11 @@ class CapacityView:
         return self.answer.get("lowest_failed") is True or any(s.passed is False for s in self.steps)
 
     @property
+    def server_labels(self) -> list[str]:
+        """The ``model@url`` labels whose statistics fill the server columns (the busiest model of each step)."""
+        return list(dict.fromkeys(step.server.label for step in self.steps if step.server is not None))
+
+    @property
     def has_gpu(self) -> bool:
         """Any step recorded GPU metrics."""
         return any(step.server is not None and step.server.gpu is not None for step in self.steps)

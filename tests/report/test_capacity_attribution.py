@@ -252,7 +252,7 @@ def test_a_confirming_run_is_compared_with_the_level_below_it() -> None:
 
 # --- against a real Triton --------------------------------------------------------------------------------
 
-BURST_LATENCY_MS = 100.0
+BURST_LATENCY_MS = 200.0
 """The Capacity model's service time in the bursts below: long next to this machine's scheduling delays."""
 
 
@@ -303,22 +303,25 @@ def _burst_step(server: EmbeddedTriton, protocol: str, index: int, size: int, ro
 def test_real_statistics_show_the_queue_saturating_the_capacity_model(
     triton_server: EmbeddedTriton, protocol: str
 ) -> None:
-    """4 simultaneous requests fill the 4 instances; 12 wait in three waves: the queue names itself."""
+    """4 simultaneous requests fill the 4 instances; 16 wait in four waves: the queue names itself.
+
+    Four times the requests for the same throughput is a plateau however slow this machine makes each
+    burst's turnaround (the rule would need 2.5 times the throughput of the first burst)."""
     four = _burst_step(triton_server, protocol, 0, 4, rounds=3)
-    twelve = _burst_step(triton_server, protocol, 1, 12, rounds=2)
-    server = main_server(twelve)
+    sixteen = _burst_step(triton_server, protocol, 1, 16, rounds=2)
+    server = main_server(sixteen)
     assert server is not None and server.model == "Capacity"
-    assert server.requests >= 24  # the model's own count; other tests may add theirs
-    assert server.batch_sizes.get(1, 0) >= 24 and set(server.batch_sizes) == {1}  # max_batch_size 0
+    assert server.requests >= 32  # the model's own count; other tests may add theirs
+    assert server.batch_sizes.get(1, 0) >= 32 and set(server.batch_sizes) == {1}  # max_batch_size 0
     infer_us = server.phase_us["compute_infer"]
     assert infer_us is not None and infer_us >= BURST_LATENCY_MS * 1000 * 0.95
-    # three waves: a request waits 0, 1 or 2 service times, one on average: half of its server time
-    assert server.queue_share is not None and 0.34 < server.queue_share < 0.75, server.phase_us
+    # four waves: a request waits 0 to 3 service times, 1.5 on average: 60 % of its server time
+    assert server.queue_share is not None and 0.4 < server.queue_share < 0.8, server.phase_us
     assert server.pending_requests == 0.0  # read after the burst: nothing left waiting
     assert server.gpu is None  # no GPU here
-    verdict = first_saturation([four, twelve], open_loop=False)
-    seen = [(step["throughput_rps"], main_server(step)) for step in (four, twelve)]
-    assert (verdict.resource, verdict.level) == (SERVER_QUEUE, 12.0), (verdict, seen)
+    verdict = first_saturation([four, sixteen], open_loop=False)
+    seen = [(round(step["throughput_rps"], 1), main_server(step)) for step in (four, sixteen)]
+    assert (verdict.resource, verdict.level) == (SERVER_QUEUE, 16.0), (verdict.reason, seen)
 
 
 @pytest.mark.parametrize(
