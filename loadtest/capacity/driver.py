@@ -122,7 +122,7 @@ class StepController:
         config = self.session.config_or_fail()
         if self.options.variable == CONCURRENCY:
             users = int(level)
-            self.runner.start(users, spawn_rate=float(max(users, 1) * 10))
+            self.runner.start(users, spawn_rate=float(max(users, 1)))  # all there within a second, as `run` does
             return
         control = self.session.control
         assert control is not None
@@ -346,7 +346,7 @@ def drive_with(controller: StepController) -> Any:
         start_ns = time.perf_counter_ns()
         session.begin(start_ns)
         controller.start(runner, start_ns)
-        runner.start(config.total_users, spawn_rate=float(max(config.total_users, 1) * 10))
+        runner.start(config.total_users, spawn_rate=float(max(config.total_users, 1)))
         try:
             return session.interval_loop(runner)
         finally:

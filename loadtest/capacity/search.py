@@ -5,7 +5,9 @@ and what the answer is. The search brackets by doubling from the lowest level un
 the highest level passes), then bisects between the last passing and the first failing level until
 they are within ``precision_pct`` % of each other, then measures the answer once more to confirm it.
 Only a step that passed counts as passing: a failed, unstable, server-saturated or generator-saturated
-step is an upper bound, and a generator-saturated step is never the answer. Never measures anything.
+step is an upper bound, and a generator-saturated step is never the answer. A step whose generator
+saturated is measured once more first (a busy machine's hiccup passes; a generator that cannot offer
+the level saturates again). Never measures anything.
 
 The knee: on the curve of p99 latency against achieved throughput (steps in level order, both axes
 scaled to [0, 1] by their largest value), the step furthest below the straight line from the first to
@@ -52,6 +54,8 @@ class CapacitySearch:
     first_fail: float | None = None
     confirmed: bool | None = None
     _confirming: float | None = None
+    _retry: float | None = None
+    _retried: set[float] = field(default_factory=set)
 
     def _round(self, level: float) -> float:
         return float(math.floor(level)) if self.integer else round(level, 3)
@@ -59,6 +63,10 @@ class CapacitySearch:
     def record(self, outcome: Outcome) -> None:
         """Take the outcome of the step that :meth:`next_level` asked for."""
         self.outcomes.append(outcome)
+        if outcome.generator_saturated and outcome.level not in self._retried:
+            self._retried.add(outcome.level)
+            self._retry = outcome.level  # measure it again before it counts (the confirmation stays pending)
+            return
         if self._confirming is not None:
             self.confirmed = outcome.passed
             # A failed confirmation moves the answer down to the highest level below it that passed (if any);
@@ -78,6 +86,9 @@ class CapacitySearch:
         """The level to measure next; None when the search is over."""
         if not self.outcomes:
             return self._round(self.low)
+        if self._retry is not None:
+            level, self._retry = self._retry, None
+            return level
         if self.confirmed is not None:
             return None
         if self.last_pass is None:

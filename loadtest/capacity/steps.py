@@ -25,10 +25,11 @@ from loadtest.slo import Slo
 from loadtest.slo.verdicts import evaluate_slos
 
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
-STEP_LATE_SHARE_LIMIT = 0.05
+STEP_LATE_SHARE_LIMIT = 0.10
 """Open loop: a step whose sends started late (over 5 ms) this often did not offer its rate: saturated.
-The per-interval rule (1 %) flags a busy second; a step's windows tolerate a few late sends, which move
-single requests by milliseconds but not the rate a window offers."""
+The per-interval rule (1 %) warns of a busy second; a step's verdict tolerates some late sends, which
+move single requests by milliseconds but not the rate a window offers (achieved against offered is
+checked on its own)."""
 CLEAR_BREACH_FACTOR = 2.0
 """A latency SLO is clearly breached when the measured value is this many times its bound."""
 

@@ -83,7 +83,20 @@ def test_a_saturated_confirmation_keeps_the_answer_unconfirmed() -> None:
     search.record(Outcome(20, True))
     assert search.next_level() == 20 and search.confirming
     search.record(Outcome(20, False, generator_saturated=True))
+    assert search.next_level() == 20  # measured once more first
+    search.record(Outcome(20, False, generator_saturated=True))
+    assert search.next_level() is None
     assert search.answer()["level"] == 20 and search.answer()["confirmed"] is False
+
+
+def test_a_generator_hiccup_is_measured_again() -> None:
+    search = CapacitySearch(low=100, high=400, precision_pct=10)
+    hiccups = {200}  # the generator saturates once at 200, then measures it cleanly
+    levels = _drive(
+        search, lambda level: level <= 195, saturated=lambda level: level in hiccups and not hiccups.clear()
+    )
+    assert levels[:4] == [100, 200, 200, 150]
+    assert 175 <= search.answer()["level"] <= 195
 
 
 @pytest.mark.parametrize(
