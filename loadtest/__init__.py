@@ -1,7 +1,8 @@
 """tritonload's load-testing harness: scenarios, Locust users, HDR recording, run directories.
 
 The Python face is :func:`run_scenario` (what ``tritonload run`` does) and :func:`load_run` (a
-finished run directory); see ``loadtest.api``.
+finished run directory), see ``loadtest.api``; :func:`sweep` and :func:`capacity` (what ``tritonload
+sweep`` / ``capacity`` do), see ``loadtest.capacity.api``.
 
 Importing this package tells Locust not to monkey-patch the standard library with gevent
 (``LOCUST_SKIP_MONKEY_PATCH``), unless the process already decided otherwise: tritonload's users do
@@ -12,6 +13,7 @@ keeps its choice; see ``loadtest.locust_plugin``.
 """
 
 import os
+import sys
 
 os.environ.setdefault("LOCUST_SKIP_MONKEY_PATCH", "1")
 
@@ -26,6 +28,7 @@ _API = (
     "load_run",
     "run_scenario",
 )
+_CAPACITY_API = ("SweepOptionsError", "SweepResult", "capacity", "sweep")
 
 
 def __getattr__(name: str) -> object:
@@ -34,6 +37,11 @@ def __getattr__(name: str) -> object:
         from loadtest import api
 
         return getattr(api, name)
+    if name in _CAPACITY_API:
+        from loadtest.capacity import api as capacity_api
+
+        # ``capacity`` is also the name of the subpackage, which is callable (it runs the search).
+        return sys.modules["loadtest.capacity"] if name == "capacity" else getattr(capacity_api, name)
     raise AttributeError(f"module 'loadtest' has no attribute {name!r}")
 
 
@@ -43,7 +51,11 @@ __all__ = [
     "RunResult",
     "ScenarioError",
     "ServerUnreachableError",
+    "SweepOptionsError",
+    "SweepResult",
     "__version__",
+    "capacity",
     "load_run",
     "run_scenario",
+    "sweep",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from loadtest import __version__
+from loadtest.cli import _capacity as _cli_capacity
 from loadtest.cli import _compare as _cli_compare
 from loadtest.cli import _gate as _cli_gate
 from loadtest.cli import _report as _cli_report
@@ -35,3 +36,5 @@ main.add_command(_cli_report.report)
 main.add_command(_cli_compare.compare)
 main.add_command(_cli_gate.ab)
 main.add_command(_cli_gate.calibrate)
+main.add_command(_cli_capacity.sweep)
+main.add_command(_cli_capacity.capacity)

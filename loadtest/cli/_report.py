@@ -6,7 +6,9 @@ now) and the exit codes: 0 ok, 2 invalid usage, 3 an SLO is breached, 5 not a re
 directory, 1 anything else (e.g. the output directory is not writable). On a run set
 (``runset.json``) every run is rendered into its own directory and the set's summary (each run, the
 median and the run-to-run spread) is printed and written as the set's ``report.txt``; exit 3 when any
-run breaches an SLO. Never talks to a server.
+run breaches an SLO. On a sweep or capacity run (``sweep.json`` / ``capacity.json``) the capacity
+report is rendered (text, markdown or html); exit 3 when even its lowest level breaks an SLO. Never
+talks to a server.
 """
 
 from __future__ import annotations
@@ -105,13 +107,18 @@ def report(
     """Render reports of RUN_DIR (written into it as report.txt, report.html, ..., junit.xml).
 
     On a run set (tritonload run --repeat), every run is rendered and the set's summary is printed.
+    On a sweep or capacity run (sweep.json, capacity.json), the capacity report is rendered.
 
-    Exit codes: 0 ok, 2 invalid usage, 3 an SLO is breached, 5 RUN_DIR is not a readable run
-    directory, 1 another error (e.g. the output directory is not writable).
+    Exit codes: 0 ok, 2 invalid usage, 3 an SLO is breached (a capacity run: even its lowest level),
+    5 RUN_DIR is not a readable run directory, 1 another error (e.g. the output directory is not writable).
     """
     from loadtest.recording.runset import is_runset
+    from loadtest.report.capacity import is_capacity_run
 
     chosen = list(formats) or ["text"]
+    if is_capacity_run(run_dir):
+        _report_capacity(Path(run_dir), chosen, out, to_stdout, bool(slo_texts or reevaluate))
+        return
     if is_runset(run_dir):
         _report_set(Path(run_dir), chosen, out, to_stdout, slo_texts, reevaluate)
         return
@@ -194,4 +201,35 @@ def _report_set(
         click.echo(f"report: {target / 'report.txt'}")
     click.echo(summary, nl=False)
     if breached:
+        sys.exit(ExitCode.SLO_BREACHED)
+
+
+def _report_capacity(run_dir: Path, chosen: Sequence[str], out: str | None, to_stdout: bool, judged: bool) -> None:
+    """A sweep or capacity run: its capacity report in the chosen formats (text, markdown, html)."""
+    from loadtest.recording.rundir import RunDirectoryError
+    from loadtest.report.capacity import CAPACITY_FORMATS, load_capacity_view, render_capacity
+
+    unsupported = [fmt for fmt in chosen if fmt not in CAPACITY_FORMATS]
+    if unsupported:
+        raise click.BadParameter(
+            f"a sweep or capacity run renders as {', '.join(CAPACITY_FORMATS)}, not {unsupported[0]}",
+            param_hint="--format",
+        )
+    if judged:
+        raise click.UsageError("--slo and --reevaluate judge a single run; a sweep's SLOs are judged while it runs")
+    if to_stdout and len(chosen) != 1:
+        raise click.UsageError("--stdout prints one format; choose exactly one with --format")
+    try:
+        view = load_capacity_view(run_dir)
+    except RunDirectoryError as exc:
+        _fail(str(exc), ExitCode.NOT_COMPARABLE)
+        return
+    rendered = {fmt: render_capacity(view, fmt) for fmt in chosen}
+    if to_stdout:
+        click.echo(rendered[chosen[0]], nl=False)
+    else:
+        _write_rendered(Path(out) if out else run_dir, rendered)
+        if "text" in rendered:
+            click.echo(rendered["text"], nl=False)
+    if view.no_level_passes:
         sys.exit(ExitCode.SLO_BREACHED)

@@ -91,6 +91,11 @@ def run(
         workers_timeout_s=workers_timeout_s,
     )
     scenario, pools = load_or_exit(scenario_file, overrides)
+    if scenario.load.kind == "sweep":
+        click.echo(
+            f"error: {scenario_file}: load.kind is sweep: run it with tritonload sweep {scenario_file}", err=True
+        )
+        sys.exit(ExitCode.USAGE)
     from loadtest.gate.runs import run_one, run_repeats
     from loadtest.recording.rundir import RunDirectoryError, make_run_id
     from loadtest.recording.runset import RUNSET_FILE

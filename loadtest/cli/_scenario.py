@@ -83,6 +83,8 @@ def summary(scenario: Scenario) -> str:
         shape = f"closed loop, {load.users} users"
     elif plan.kind == "open":
         shape = f"open loop, {load.rate:g} requests/s ({load.arrival})"
+    elif plan.kind == "sweep":
+        shape = f"sweep over {load.variable} ({', '.join(f'{x:g}' for x in load.levels or [])})"
     else:
         shape = f"{len(load.stages or [])} stages ({'open' if plan.open_loop else 'closed'} loop)"
     count = len(scenario.traffic)

@@ -43,7 +43,7 @@ from loadtest.embedded._workdir import make_work_dir, sweep_stale_work_dirs
 LOGGER = logging.getLogger(__name__)
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
-DEMO_MODELS: tuple[str, ...] = ("Linear", "ImageNet", "TextGen", "streaming_bot", "Sleep", "Fail")
+DEMO_MODELS: tuple[str, ...] = ("Linear", "ImageNet", "TextGen", "streaming_bot", "Sleep", "Fail", "Capacity")
 DEFAULT_STARTUP_TIMEOUT_S = 60.0
 LOG_TAIL_LINES = 20
 _SHM_DIR = Path("/dev/shm")

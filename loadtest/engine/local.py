@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -65,15 +65,24 @@ def run_log(run_dir: Path) -> Iterator[None]:
         handler.close()
 
 
-def run_local(session: RunSession, *, web: bool = False, web_port: int = 8089) -> SessionOutcome:
-    """Every phase of ``session`` in order, with a Locust local runner; the run directory is left in any case."""
+Drive = Callable[[RunSession, bool, int], Stop]
+"""Creates the Locust runner, starts the users and runs the interval loop: ``(session, web, web_port) -> Stop``."""
+
+
+def run_local(
+    session: RunSession, *, web: bool = False, web_port: int = 8089, drive: Drive | None = None
+) -> SessionOutcome:
+    """Every phase of ``session`` in order, with a Locust local runner; the run directory is left in any case.
+
+    ``drive`` replaces the default way of starting the users and looping (a sweep changes the load between
+    steps); the preparation, the error handling and the finish stay the same."""
     session.run_dir.mkdir(parents=True, exist_ok=True)
     failure: Exception | None = None
     stop = Stop("failed", ExitCode.RUNTIME_ERROR, "did not start")
     with run_log(session.run_dir), session.interrupt:
         try:
             session.prepare()
-            stop = _drive(session, web, web_port)
+            stop = (drive or _drive)(session, web, web_port)
         except PreflightError as exc:
             failure = exc
             stop = Stop("failed", exc.exit_code, str(exc))
@@ -128,4 +137,4 @@ def _drive(session: RunSession, web: bool, web_port: int) -> Stop:
         sys.argv = saved_argv
 
 
-__all__ = ["run_local", "run_log"]
+__all__ = ["Drive", "run_local", "run_log"]

@@ -46,7 +46,7 @@ from loadtest.engine.watch import RunWatch
 from loadtest.exit_codes import ExitCode
 from loadtest.plan.payloads import PayloadPool
 from loadtest.recording import hlog
-from loadtest.recording.recorder import GAP, LATENCY, RESPONSE_TIME, RESPONSES, TTFR, Recorder
+from loadtest.recording.recorder import GAP, LATENCY, RESPONSE_TIME, RESPONSES, TTFR, Interval, Recorder
 from loadtest.recording.rundir import HLOG_FILE, RunWriteError, RunWriter, build_summary
 from loadtest.scenario import Scenario
 from loadtest.slo.verdicts import evaluate_slos
@@ -133,6 +133,11 @@ class RunSession:
         self.before_roll: Callable[[bool], None] | None = None
         """Called at each interval tick before the recorder rolls (``True`` when measuring starts now):
         a distributed run's master gathers its workers' intervals here."""
+        self.on_interval: Callable[[Interval, dict[str, Any]], Mapping[str, Any] | None] | None = None
+        """Called in the hub with every measured interval and its ``intervals.jsonl`` extras, before they are
+        written; what it returns is added to the extras (a sweep tags each interval with its step here)."""
+        self.judge_slos = True
+        """False when someone else judges the SLOs (a sweep judges them per step, not over the whole run)."""
 
     # -- phases -----------------------------------------------------------------------------------
     def prepare(self) -> RunConfig:
@@ -388,6 +393,8 @@ class RunSession:
             "loop_lag_p99_us": lag_p99_us,
             "generator_saturated": verdict.saturated,
         }
+        if self.on_interval is not None:
+            extra.update(self.on_interval(interval, extra) or {})
         try:
             writer.write_interval(interval, extra)
             self._poll_server(now_ns)
@@ -449,7 +456,7 @@ class RunSession:
         summary["stalls"] = self.watch.stall_list(self.measure_start_ns or self.start_ns or end_ns, end_ns)
         if self.watch.unfinished:
             summary["unfinished"] = self.watch.unfinished
-        if final and config is not None and config.slos:
+        if final and config is not None and config.slos and self.judge_slos:
             summary["slos"] = self._evaluate_slos(summary)
         if self.writer is not None:
             try:

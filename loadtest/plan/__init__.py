@@ -250,6 +250,12 @@ def _schedule(scenario: Scenario) -> StageSchedule:
         stages = [Stage(duration_s, users=load.users, spawn_rate=load.spawn_rate)]
     elif load.kind == "open":
         stages = [Stage(duration_s, rate_per_s=load.rate)]
+    elif load.kind == "sweep":  # a sweep's plan is its first step (`tritonload sweep` runs the others)
+        first = (load.levels or [1.0])[0]
+        if load.variable == "rate":
+            stages = [Stage(duration_s, rate_per_s=first)]
+        else:
+            stages = [Stage(duration_s, users=int(first), spawn_rate=float(first))]
     else:
         stages = [
             Stage(s.duration_s, users=s.users, spawn_rate=s.spawn_rate, rate_per_s=s.rate) for s in load.stages or []

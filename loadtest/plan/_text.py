@@ -72,6 +72,14 @@ def _load_text(plan: Plan) -> str:
         pacing = f"pacing {_s(load.pacing_s or 0.0)}" if load.pacing_s else "no pacing"
         return f"closed loop: {load.users} users, spawn {load.spawn_rate:g}/s, {pacing}"
     arrival = f"{load.arrival} arrivals, at most {load.max_in_flight} in flight"
+    if plan.kind == "sweep":
+        unit = "requests/s" if plan.open_loop else "users"
+        levels = ", ".join(f"{level:g}" for level in load.levels or [])
+        return (
+            f"sweep over {load.variable}: {levels} {unit}; each step {_s(load.step_warmup_s or 0.0)} warm-up, then "
+            f"{_s(load.window_s or 0.0)} windows until {load.windows} agree within ±{load.stability_pct:g} % "
+            f"(at most {load.max_windows}); shown below: the first step (run it with `tritonload sweep`)"
+        )
     if plan.kind == "open":
         return f"open loop: {load.rate:g} requests/s, {arrival}"
     what = f"open loop, {arrival}" if plan.open_loop else "closed loop"

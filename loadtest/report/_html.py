@@ -61,7 +61,8 @@ class Plot:
     """True for a figure of latency histograms (False: throughput, server-side times)."""
 
 
-def _environment() -> Environment:
+def jinja_environment() -> Environment:
+    """The reports' Jinja2 environment: package templates, autoescaping on, strict undefined, number filters."""
     environment = Environment(
         loader=PackageLoader("loadtest.report", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -73,7 +74,8 @@ def _environment() -> Environment:
     return environment
 
 
-def _svg(text: str) -> Markup:
+def inline_svg(text: str) -> Markup:
+    """matplotlib's SVG as markup for a page (its metadata block dropped)."""
     # matplotlib escapes every text it writes into the SVG; its RDF metadata block is dropped
     return Markup(_METADATA.sub("", text))
 
@@ -89,7 +91,9 @@ def _spectrum_plots(view: ReportView, totals: dict[tuple[str, str], HdrHistogram
         series = [(name, totals[(name, metric)]) for name in names if (name, metric) in totals]
         if series:
             title = f"{METRIC_LABELS[metric].capitalize()}: percentile spectrum"
-            plots.append(Plot("spectrum", title, caption, _svg(_plots.spectrum_svg(title, series, f"s-{metric}"))))
+            plots.append(
+                Plot("spectrum", title, caption, inline_svg(_plots.spectrum_svg(title, series, f"s-{metric}")))
+            )
     for entry in view.entries:
         if entry.open_loop and (entry.name, RESPONSE_TIME) in totals and (entry.name, LATENCY) in totals:
             title = f"{entry.name}: service time and response time"
@@ -101,7 +105,9 @@ def _spectrum_plots(view: ReportView, totals: dict[tuple[str, str], HdrHistogram
                 "Open loop: the response time counts from each request's intended start, so waiting for a free "
                 "slot (coordinated omission) shows here and not in the service time."
             )
-            plots.append(Plot("spectrum", title, caption, _svg(_plots.spectrum_svg(title, series, f"o-{entry.name}"))))
+            plots.append(
+                Plot("spectrum", title, caption, inline_svg(_plots.spectrum_svg(title, series, f"o-{entry.name}")))
+            )
     return plots
 
 
@@ -130,7 +136,7 @@ def _over_time_plots(view: ReportView) -> list[Plot]:
                 "Percentiles of each recording interval (dotted: the interval's maximum); a final partial "
                 "interval is left out."
             )
-            plots.append(Plot("time", title, caption, _svg(svg)))
+            plots.append(Plot("time", title, caption, inline_svg(svg)))
     return plots
 
 
@@ -154,7 +160,7 @@ def _throughput_plot(view: ReportView) -> list[Plot]:
         "Successful and failed requests per second in each recording interval, per traffic entry; a final "
         "partial interval is left out."
     )
-    return [Plot("time", "Throughput and errors over time", caption, _svg(svg), latency=False)]
+    return [Plot("time", "Throughput and errors over time", caption, inline_svg(svg), latency=False)]
 
 
 def _server_plots(view: ReportView) -> list[Plot]:
@@ -185,7 +191,7 @@ def _server_plots(view: ReportView) -> list[Plot]:
             title = f"Server side: {server.model}"
             svg = _plots.server_time_svg(title, times, phases, f"m-{server.label}")
             caption = f"Triton's statistics for {server.label}: average time per request in each interval."
-            plots.append(Plot("server", title, caption, _svg(svg), latency=False))
+            plots.append(Plot("server", title, caption, inline_svg(svg), latency=False))
     return plots
 
 
@@ -222,7 +228,7 @@ def empty_section_notes(view: ReportView, plots: Sequence[Plot]) -> dict[str, st
 
 def render_html(view: ReportView, plots: Sequence[Plot] | None = None) -> str:
     """The HTML report of one run (``plots``: defaults to :func:`build_plots`)."""
-    template = _environment().get_template("report.html.j2")
+    template = jinja_environment().get_template("report.html.j2")
     figures = list(build_plots(view) if plots is None else plots)
     context: dict[str, Any] = {
         "view": view,

@@ -203,3 +203,109 @@ def server_time_svg(title: str, times_s: Sequence[float], phases_ms: Mapping[str
     axes.set_title(title, loc="left")
     _legend(axes)
     return _svg(figure, salt)
+
+
+CURVE_COLORS: dict[str, str] = {
+    "p50": "#1f77b4",
+    "p99": "#ff7f0e",
+    "slo": "#e41a1c",
+    "knee": "#9467bd",
+    "answer": "#2ca02c",
+}
+"""Colours of the latency-throughput curve (fixed, so a test can find each element in a screenshot)."""
+PHASE_COLORS: dict[str, str] = {
+    "queue": "#8c564b",
+    "compute_input": "#bcbd22",
+    "compute_infer": "#17becf",
+    "compute_output": "#7f7f7f",
+}
+"""Colours of the server-breakdown bars (none shared with the curve)."""
+
+
+@_styled
+def latency_throughput_svg(
+    points: Sequence[tuple[float, float | None, float | None, bool]],
+    slo_lines_ms: Sequence[tuple[str, float]],
+    knee: tuple[float, float] | None,
+    answer: tuple[float, float | None, float | None] | None,
+    salt: str,
+) -> str:
+    """p50 and p99 (ms) against achieved throughput (req/s), one point per step, in level order.
+
+    Args:
+        points: (achieved req/s, p50 ms, p99 ms, stable) per step; an unstable step is drawn as an x.
+        slo_lines_ms: (label, threshold ms) of each latency SLO, drawn as a dashed horizontal line.
+        knee: (req/s, p99 ms) of the knee, circled.
+        answer: (req/s, lower req/s, upper req/s): a vertical line at the answer and the band between
+            the last passing and the first failing level when known.
+        salt: the figure's id salt.
+
+    Each element carries an SVG id (``p50-curve``, ``p99-curve``, ``slo-line-N``, ``knee``,
+    ``answer``, ``answer-band``) so the page can be checked for it.
+    """
+    figure = _figure(height_in=4.2)
+    axes = figure.add_subplot()
+    xs = [x for x, _, _, _ in points]
+    plotted: list[float] = []
+    for key in ("p50", "p99"):
+        ys = [(p50 if key == "p50" else p99) for _, p50, p99, _ in points]
+        values = [math.nan if y is None else y for y in ys]
+        plotted += [y for y in ys if y is not None]
+        (line,) = axes.plot(xs, values, label=f"{key} latency", color=CURVE_COLORS[key], linewidth=1.6, marker="o")
+        line.set_gid(f"{key}-curve")
+        unstable = [(x, y) for (x, *_, stable), y in zip(points, values, strict=True) if not stable]
+        if unstable:
+            marks = axes.scatter(*zip(*unstable, strict=True), marker="x", s=70, color="black", zorder=5)
+            marks.set_gid(f"{key}-unstable")
+    if any(not stable for *_, stable in points):
+        axes.scatter([], [], marker="x", color="black", label="unstable step")
+    for number, (label, threshold_ms) in enumerate(slo_lines_ms):
+        line = axes.axhline(
+            threshold_ms, color=CURVE_COLORS["slo"], linestyle="--", linewidth=1.8, label=f"SLO {label}"
+        )
+        line.set_gid(f"slo-line-{number}")
+        plotted.append(threshold_ms)
+    if knee is not None:
+        marker = axes.scatter(
+            [knee[0]], [knee[1]], s=220, facecolors="none", edgecolors=CURVE_COLORS["knee"], linewidths=2.2, zorder=6
+        )
+        marker.set_gid("knee")
+        marker.set_label("knee")
+    if answer is not None:
+        at, lower, upper = answer
+        if lower is not None and upper is not None and upper > lower:
+            band = axes.axvspan(lower, upper, color=CURVE_COLORS["answer"], alpha=0.12, label="answer uncertainty")
+            band.set_gid("answer-band")
+        line = axes.axvline(at, color=CURVE_COLORS["answer"], linewidth=2.2, label=f"answer {at:.1f} req/s")
+        line.set_gid("answer")
+    axes.set_xlabel("achieved throughput (req/s)")
+    axes.set_xlim(left=0, right=max([*xs, *(answer[:1] if answer else ()), 1.0]) * 1.08)
+    latency_axis(axes, plotted, "latency (ms)")
+    axes.set_title("Latency against throughput", loc="left")
+    _legend(axes)
+    return _svg(figure, salt)
+
+
+@_styled
+def server_breakdown_svg(labels: Sequence[str], phases_ms: Mapping[str, Sequence[float]], salt: str) -> str:
+    """A stacked bar per step: mean server time per request in each phase (ms)."""
+    figure = _figure(height_in=3.2)
+    axes = figure.add_subplot()
+    positions = list(range(len(labels)))
+    bottoms = [0.0] * len(labels)
+    for phase, values in phases_ms.items():
+        heights = [0.0 if math.isnan(v) else v for v in values]
+        bars = axes.bar(
+            positions, heights, bottom=bottoms, label=phase, color=PHASE_COLORS.get(phase), width=0.6, edgecolor="white"
+        )
+        for number, patch in enumerate(bars.patches):
+            patch.set_gid(f"bar-{phase}-{number}")
+        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    axes.set_xticks(positions, labels)
+    axes.set_xlabel("step (level)")
+    axes.set_ylabel("ms per request")
+    axes.set_ylim(bottom=0)
+    axes.grid(axis="x", visible=False)
+    axes.set_title("Server time per request, by phase", loc="left")
+    _legend(axes)
+    return _svg(figure, salt)

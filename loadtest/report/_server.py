@@ -61,7 +61,9 @@ def _number(value: Any) -> int:
         return 0
 
 
-def _model_totals(model: Mapping[str, Any]) -> dict[str, Any] | None:
+def model_totals(model: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Counts of one statistics reply's first model: name, version, ``phases`` (phase -> (count, ns)),
+    ``requests``, ``failed``, ``inferences``, ``executions``; None when the reply has no model."""
     stats = (model.get("model_stats") or [None])[0]
     if not isinstance(stats, Mapping):
         return None
@@ -94,7 +96,7 @@ def server_times(snapshots: Sequence[Mapping[str, Any]]) -> dict[str, ServerTime
     lasts: dict[str, dict[str, Any]] = {}
     for snapshot in snapshots:
         for label, model in (snapshot.get("models") or {}).items():
-            totals = _model_totals(model) if isinstance(model, Mapping) else None
+            totals = model_totals(model) if isinstance(model, Mapping) else None
             if totals is not None:
                 firsts.setdefault(label, totals)
                 lasts[label] = totals

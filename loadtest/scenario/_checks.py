@@ -37,6 +37,16 @@ _STREAMING = _listed([p.name for p in REGISTRY.values() if p.streams], "or")
 DEFAULT_MAX_IN_FLIGHT = 64
 OPEN_ONLY = ("rate", "arrival", "max_in_flight")
 CLOSED_ONLY = ("users", "spawn_rate", "pacing_s")
+SWEEP_ONLY = (
+    "variable",
+    "levels",
+    "window_s",
+    "windows",
+    "stability_pct",
+    "max_windows",
+    "step_warmup_s",
+    "early_stop",
+)
 
 
 def check(parts: Parts) -> list[Finding]:
@@ -60,6 +70,8 @@ def served_models(embedded: Embedded | None) -> tuple[str, ...]:
 
 def is_open_loop(load: Load) -> bool:
     """True when requests follow an arrival rate (kind open, or stages given as rates)."""
+    if load.kind == "sweep":
+        return load.variable == "rate"
     return load.kind == "open" or (load.kind == "stages" and any(s.rate is not None for s in load.stages or ()))
 
 
@@ -267,6 +279,8 @@ def _check_load(parts: Parts) -> Iterator[Finding]:
     if parts.stage_count is not None:
         given.add("stages")
     entries = list(parts.traffic.values()) if parts.all_traffic_valid else None
+    if load.kind != "sweep":
+        yield from _not_for(given, SWEEP_ONLY, load.kind)
     if load.kind == "closed":
         yield from _not_for(given, (*OPEN_ONLY, "stages"), "closed")
         yield from _check_users(("load", "users"), load.users, entries)
@@ -274,10 +288,36 @@ def _check_load(parts: Parts) -> Iterator[Finding]:
         yield from _not_for(given, (*CLOSED_ONLY, "stages"), "open")
         if load.rate is None:
             yield ("load", "rate"), "required for kind open (requests per second, all traffic entries together)"
+    elif load.kind == "sweep":
+        yield from _check_sweep(load, given)
+        return
     else:
         yield from _check_stages(parts, given, entries)
     if load.kind != "stages" and parts.duration_valid and parts.duration_s is None:
         yield ("duration_s",), f"required for load kind {load.kind} (measured seconds after warm-up)"
+
+
+def _check_sweep(load: Load, given: set[str]) -> Iterator[Finding]:
+    yield from _not_for(given, ("users", "rate", "stages"), "sweep")
+    if load.variable is None:
+        yield ("load", "variable"), "required for kind sweep: concurrency (users) or rate (requests per second)"
+    else:
+        other = "rate" if load.variable == "concurrency" else "concurrency"
+        for key in OPEN_ONLY[1:] if load.variable == "concurrency" else CLOSED_ONLY[1:]:
+            if key in given:
+                yield ("load", key), f"not used by a {load.variable} sweep (only by a {other} sweep)"
+    levels = load.levels or []
+    if not levels:
+        yield ("load", "levels"), "required for kind sweep: the levels in order, e.g. [1, 2, 4, 8]"
+    if load.variable == "concurrency":
+        for index, level in enumerate(levels):
+            if level != int(level):
+                yield ("load", "levels", index), f"{level:g} is not a whole number of users"
+    if load.stability_pct is not None and load.stability_pct >= 100:
+        yield ("load", "stability_pct"), f"must be below 100, not {load.stability_pct:g}"
+    windows = load.windows or 3
+    if load.max_windows is not None and load.max_windows < windows:
+        yield ("load", "max_windows"), f"must be at least windows ({windows}), not {load.max_windows}"
 
 
 def _not_for(given: set[str], keys: tuple[str, ...], kind: str) -> Iterator[Finding]:
@@ -289,6 +329,8 @@ def _not_for(given: set[str], keys: tuple[str, ...], kind: str) -> Iterator[Find
 def _kinds_using(key: str) -> tuple[str, ...]:
     if key == "stages":
         return ("stages",)
+    if key in SWEEP_ONLY:
+        return ("sweep",)
     return ("open", "stages") if key in OPEN_ONLY else ("closed", "stages")
 
 

@@ -249,7 +249,9 @@ class _Salvage:
                     parts.stages[index] = valid_stage
         without_stages = {k: v for k, v in raw.items() if k != "stages"}
         stage_errors = _Salvage([loc for loc in self.bad if loc[:2] != ("load", "stages")])
-        parts.load = stage_errors.item(Load, without_stages, ("load",), frozenset({"kind", "users", "rate"}))
+        parts.load = stage_errors.item(
+            Load, without_stages, ("load",), frozenset({"kind", "users", "rate", "variable", "levels"})
+        )
 
 
 def _scrub(message: str, path: Path, interpolated: Mapping[Path, str]) -> str:

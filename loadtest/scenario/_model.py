@@ -57,7 +57,7 @@ else:
     Pattern = Literal[NAMES]  # one spelling: the pattern registry
 Method = Literal["infer_sample", "infer_batch"]
 Generator = Literal["zeros", "constant", "uniform", "normal", "sequence", "prompts", "file"]
-LoadKind = Literal["closed", "open", "stages"]
+LoadKind = Literal["closed", "open", "stages", "sweep"]
 Protocol = Literal["http", "grpc"]
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1, max_length=100)]
@@ -329,7 +329,9 @@ class LoadStage(_Model):
 class Load(_Model):
     """How much load, and how it is generated: closed loop, open loop or stages."""
 
-    kind: LoadKind = Field(default="closed", description="closed (users), open (arrival rate) or stages.")
+    kind: LoadKind = Field(
+        default="closed", description="closed (users), open (arrival rate), stages, or sweep (`tritonload sweep`)."
+    )
     users: PositiveInt | None = Field(
         default=None, description="closed: total users (fixed users of entries included)."
     )
@@ -347,6 +349,26 @@ class Load(_Model):
         default=None, description="open: cap on outstanding requests (default 64); a send beyond it is counted late."
     )
     stages: list[LoadStage] | None = Field(default=None, description="stages: the stages, in order.")
+    variable: Literal["concurrency", "rate"] | None = Field(
+        default=None, description="sweep: what the levels are, users (concurrency) or open-loop requests/s (rate)."
+    )
+    levels: list[PositiveFloat] | None = Field(
+        default=None, description="sweep: the load levels, in order (run with `tritonload sweep`)."
+    )
+    window_s: PositiveFloat | None = Field(default=None, description="sweep: one measurement window (default 5).")
+    windows: PositiveInt | None = Field(
+        default=None, description="sweep: windows that must agree for a step to be stable (default 3)."
+    )
+    stability_pct: PositiveFloat | None = Field(
+        default=None, description="sweep: how far (±%) those windows may be from their mean (default 10)."
+    )
+    max_windows: PositiveInt | None = Field(default=None, description="sweep: windows at most per step (default 10).")
+    step_warmup_s: NonNegativeFloat | None = Field(
+        default=None, description="sweep: warm-up of every step (default 2)."
+    )
+    early_stop: bool | None = Field(
+        default=None, description="sweep: cut steps short once an SLO is clearly breached (default true)."
+    )
 
 
 class Embedded(_Model):

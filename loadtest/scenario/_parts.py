@@ -53,6 +53,8 @@ class Parts:
             return False
         if load.kind == "open":
             return True
+        if load.kind == "sweep":
+            return load.variable == "rate"
         kinds = [s.rate is not None for _, s in sorted(self.stages.items()) if (s.users is None) != (s.rate is None)]
         return bool(kinds) and kinds[0]
 

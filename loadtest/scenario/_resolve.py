@@ -31,6 +31,8 @@ def resolve(scenario: Scenario, default_name: str) -> Scenario:
     duration_s = scenario.duration_s
     if duration_s is None and load.stages:
         duration_s = sum(stage.duration_s for stage in load.stages)
+    if duration_s is None and load.kind == "sweep":  # the shortest a step measures
+        duration_s = (load.windows or 3) * (load.window_s or 5.0)
     return scenario.model_copy(
         update={
             "name": scenario.name or default_name,
@@ -90,6 +92,8 @@ def _load(load: Load, traffic: list[Traffic]) -> Load:
         )
     if load.kind == "open":
         return load.model_copy(update=_open_defaults(load))
+    if load.kind == "sweep":
+        return load.model_copy(update=_sweep_defaults(load))
     stages = load.stages or []
     if any(stage.rate is not None for stage in stages):
         return load.model_copy(update=_open_defaults(load))
@@ -100,6 +104,22 @@ def _load(load: Load, traffic: list[Traffic]) -> Load:
         for stage in stages
     ]
     return load.model_copy(update={"stages": resolved, "pacing_s": load.pacing_s if load.pacing_s is not None else 0.0})
+
+
+def _sweep_defaults(load: Load) -> dict[str, object]:
+    sweep: dict[str, object] = {
+        "window_s": load.window_s if load.window_s is not None else 5.0,
+        "windows": load.windows if load.windows is not None else 3,
+        "stability_pct": load.stability_pct if load.stability_pct is not None else 10.0,
+        "max_windows": load.max_windows if load.max_windows is not None else 10,
+        "step_warmup_s": load.step_warmup_s if load.step_warmup_s is not None else 2.0,
+        "early_stop": load.early_stop if load.early_stop is not None else True,
+    }
+    if load.variable == "rate":
+        sweep.update(_open_defaults(load))
+    else:
+        sweep["pacing_s"] = load.pacing_s if load.pacing_s is not None else 0.0
+    return sweep
 
 
 def _open_defaults(load: Load) -> dict[str, object]:

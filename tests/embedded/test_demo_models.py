@@ -42,7 +42,7 @@ def _input(protocol: str, name: str, array: np.ndarray, datatype: str) -> Any:
 def test_all_demo_models_are_ready(triton_server: EmbeddedTriton, protocol: str) -> None:
     client = _client(triton_server, protocol)
     assert client.is_server_ready()
-    for name in ("Linear", "ImageNet", "TextGen", "streaming_bot", "Sleep", "Fail"):
+    for name in ("Linear", "ImageNet", "TextGen", "streaming_bot", "Sleep", "Fail", "Capacity"):
         assert client.is_model_ready(name), name
     client.close()
 
@@ -165,3 +165,36 @@ def test_fail_fails_the_requested_fraction(triton_server: EmbeddedTriton, protoc
             outcomes.append("fail")
     client.close()
     assert outcomes.count("fail") == 5
+
+
+def _capacity_batch(server: EmbeddedTriton, count: int, latency_ms: float) -> tuple[float, list[Any]]:
+    """Send ``count`` Capacity requests at once; the seconds until all answered, and their errors."""
+    client = grpcclient.InferenceServerClient(f"127.0.0.1:{server.grpc_port}")
+    data = np.arange(4, dtype=np.float32)
+    done: queue.Queue[Any] = queue.Queue()
+    started = time.perf_counter()
+    for _ in range(count):
+        client.async_infer(
+            "Capacity",
+            [_input("grpc", "INPUT", data, "FP32")],
+            callback=lambda result, error: done.put(error if error else result.as_numpy("OUTPUT")),
+            parameters={"latency_ms": latency_ms},
+        )
+    outcomes = [done.get(timeout=10) for _ in range(count)]
+    elapsed_s = time.perf_counter() - started
+    client.close()
+    return elapsed_s, outcomes
+
+
+def test_capacity_serves_four_at_a_time_and_queues_the_rest(triton_server: EmbeddedTriton) -> None:
+    latency_s = 0.300
+    four_s, four = _capacity_batch(triton_server, 4, latency_s * 1000)
+    eight_s, eight = _capacity_batch(triton_server, 8, latency_s * 1000)
+    for outcome in four + eight:
+        np.testing.assert_array_equal(outcome, np.arange(4, dtype=np.float32))
+    assert latency_s <= four_s < 1.7 * latency_s  # four instances: all four served in parallel
+    assert 2 * latency_s <= eight_s < 2.7 * latency_s  # the second four waited in the queue
+    stats = json.loads(urllib.request.urlopen(f"{triton_server.http_url}/v2/models/Capacity/stats", timeout=10).read())[
+        "model_stats"
+    ][0]["inference_stats"]
+    assert int(stats["queue"]["ns"]) > 4 * 0.5 * latency_s * 1e9  # four requests queued ~one latency each

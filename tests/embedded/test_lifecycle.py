@@ -123,7 +123,7 @@ def test_serve_command_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     assert "ready" in output, output
     assert ready_s < 60
     pid = int(output.split("(pid ")[1].split(")")[0])
-    for name in ("Linear", "ImageNet", "TextGen", "streaming_bot", "Sleep", "Fail"):
+    for name in ("Linear", "ImageNet", "TextGen", "streaming_bot", "Sleep", "Fail", "Capacity"):
         assert name in output
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 0

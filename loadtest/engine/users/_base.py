@@ -120,18 +120,21 @@ class TritonUser(User):
         control = self.control
         if not control.may_send():
             raise StopUser()
-        tickets = control.tickets.get(self.traffic.name)
-        if tickets is None:
-            return None
-        intended = tickets.take()
-        if intended is None:
-            raise StopUser()
-        delay_ns = intended - time.perf_counter_ns()
-        if delay_ns > 0:
-            gevent.sleep(delay_ns / 1e9)
-        if control.stopping:
-            raise StopUser()
-        return intended
+        while True:
+            tickets = control.tickets.get(self.traffic.name)
+            if tickets is None:
+                return None
+            intended = tickets.take()
+            if intended is None:
+                raise StopUser()
+            delay_ns = intended - time.perf_counter_ns()
+            if delay_ns > 0:
+                gevent.sleep(delay_ns / 1e9)
+            if control.stopping:
+                raise StopUser()
+            if control.tickets.get(self.traffic.name) is tickets:
+                return intended
+            # The schedule was replaced while this user waited (a sweep changed the rate): the ticket is void.
 
     # -- recording ------------------------------------------------------------------------------
     def finish(self, intended_ns: int | None, error: BaseException | None) -> None:

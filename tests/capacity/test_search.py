@@ -1,0 +1,144 @@
+"""The capacity search (bracketing, bisection, confirmation), the knee and the instance count, from tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from loadtest.capacity.search import CapacitySearch, CurvePoint, Outcome, instances_needed, knee
+
+
+def _drive(search: CapacitySearch, passes: object, saturated: object = lambda level: False) -> list[float]:
+    """Run the search against a synthetic server: ``passes(level)`` says whether a step passes."""
+    levels = []
+    while (level := search.next_level()) is not None:
+        levels.append(level)
+        assert len(levels) < 50, "the search does not end"
+        gen = bool(saturated(level))  # type: ignore[operator]
+        search.record(Outcome(level, bool(passes(level)) and not gen, gen))  # type: ignore[operator]
+    return levels
+
+
+def test_brackets_by_doubling_then_bisects_then_confirms() -> None:
+    search = CapacitySearch(low=50, high=400, precision_pct=5)
+    levels = _drive(search, lambda level: level <= 195)
+    assert levels[:4] == [50, 100, 200, 150]  # doubling until 200 fails, then the middle
+    assert levels[-1] == levels[-2] or levels[-1] == search.last_pass  # the confirming step repeats the answer
+    answer = search.answer()
+    assert answer["confirmed"] is True
+    assert 185 <= answer["level"] <= 195 < answer["first_fail"]
+    assert answer["first_fail"] - answer["level"] <= 0.05 * answer["level"]
+
+
+@pytest.mark.parametrize(
+    ("capacity", "low", "high", "expected_last_pass", "expected_first_fail"),
+    [
+        (1000, 10, 80, 80, None),  # the highest level passes: the answer is a lower bound
+        (15, 10, None, 15, 16.25),
+        (5, 10, None, None, 10),  # even the lowest level fails
+    ],
+)
+def test_answers_and_bounds(
+    capacity: float, low: float, high: float | None, expected_last_pass: float | None, expected_first_fail: float | None
+) -> None:
+    search = CapacitySearch(low=low, high=high, precision_pct=10)
+    _drive(search, lambda level: level <= capacity)
+    assert search.last_pass == expected_last_pass
+    assert search.first_fail == expected_first_fail
+    assert search.answer()["lowest_failed"] is (expected_last_pass is None)
+
+
+def test_concurrency_levels_are_whole_numbers() -> None:
+    search = CapacitySearch(low=1, high=64, precision_pct=1, integer=True)
+    levels = _drive(search, lambda users: users <= 6)
+    assert all(level == int(level) for level in levels)
+    assert search.last_pass == 6 and search.first_fail == 7
+
+
+def test_a_failed_confirmation_moves_the_answer_down() -> None:
+    search = CapacitySearch(low=10, high=40, precision_pct=10)
+    outcomes = iter([True, True, True, False])  # 10, 20, 40 pass; the confirmation of 40 fails
+    _drive(search, lambda level: next(outcomes))
+    assert search.answer() == {
+        "level": 20,
+        "last_pass": 20,
+        "first_fail": 40,
+        "confirmed": False,
+        "lowest_failed": False,
+    }
+
+
+def test_a_saturated_generator_step_is_never_the_answer() -> None:
+    # The server would pass everything up to 300, but the generator saturates at 160 and above.
+    search = CapacitySearch(low=20, high=640, precision_pct=5)
+    levels = _drive(search, lambda level: level <= 300, saturated=lambda level: level >= 160)
+    assert any(level >= 160 for level in levels)  # such steps were measured ...
+    assert search.last_pass is not None and search.last_pass < 160  # ... and never chosen
+    assert search.first_fail is not None and search.first_fail >= 160
+
+
+def test_a_saturated_confirmation_keeps_the_answer_unconfirmed() -> None:
+    search = CapacitySearch(low=10, high=20, precision_pct=10)
+    search.record(Outcome(10, True))
+    assert search.next_level() == 20
+    search.record(Outcome(20, True))
+    assert search.next_level() == 20 and search.confirming
+    search.record(Outcome(20, False, generator_saturated=True))
+    assert search.next_level() == 20  # measured once more first
+    search.record(Outcome(20, False, generator_saturated=True))
+    assert search.next_level() is None
+    assert search.answer()["level"] == 20 and search.answer()["confirmed"] is False
+
+
+def test_a_generator_hiccup_is_measured_again() -> None:
+    search = CapacitySearch(low=100, high=400, precision_pct=10)
+    hiccups = {200}  # the generator saturates once at 200, then measures it cleanly
+    levels = _drive(
+        search, lambda level: level <= 195, saturated=lambda level: level in hiccups and not hiccups.clear()
+    )
+    assert levels[:4] == [100, 200, 200, 150]
+    assert 175 <= search.answer()["level"] <= 195
+
+
+@pytest.mark.parametrize(
+    ("points", "expected"),
+    [
+        # flat latency until the server saturates at 4 users: the knee is the last flat step
+        ([(1, 50, 21_000), (2, 100, 21_000), (4, 199, 21_500), (8, 200, 41_000)], 4),
+        ([(1, 50, 21_000), (2, 100, 21_000), (4, 200, 21_000), (8, 200, 41_000), (16, 200, 81_000)], 4),
+        # latency climbs from the start, gently then steeply
+        ([(50, 50, 20_000), (100, 100, 21_000), (150, 150, 25_000), (175, 175, 60_000)], 150),
+        ([(1, 50, 21_000), (2, 100, 21_000)], None),  # two steps: no curve to bend
+        ([(1, 50, 40_000), (2, 100, 30_000), (3, 150, 20_000)], None),  # never bends upwards
+    ],
+)
+def test_knee(points: list[tuple[float, float, float]], expected: float | None) -> None:
+    found = knee([CurvePoint(level, rps, p99) for level, rps, p99 in points])
+    assert (found.level if found else None) == expected
+
+
+def test_knee_takes_the_last_measurement_of_a_repeated_level() -> None:
+    points = [
+        CurvePoint(1, 50, 21_000),
+        CurvePoint(2, 100, 90_000),
+        CurvePoint(4, 200, 95_000),
+        CurvePoint(2, 100, 21_000),
+    ]
+    assert knee(points) == CurvePoint(2, 100, 21_000)
+
+
+@pytest.mark.parametrize(
+    ("answer", "now", "target", "headroom", "needed"),
+    [
+        (200, 4, 1000, 20, 24),  # 50 req/s per instance; 1200 / 50
+        (200, 4, 1000, 0, 20),
+        (180, 4, 100, 20, 3),  # 45 per instance; 120 / 45 = 2.7
+        (200, 4, 10, 20, 1),
+    ],
+)
+def test_instances_needed(answer: float, now: int, target: float, headroom: float, needed: int) -> None:
+    assert instances_needed(answer, now, target, headroom) == needed
+
+
+def test_instances_needed_refuses_nonsense() -> None:
+    with pytest.raises(ValueError):
+        instances_needed(0, 4, 100, 20)
