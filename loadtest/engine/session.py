@@ -24,13 +24,15 @@ import gevent
 
 from loadtest import __version__
 from loadtest.engine import _bridge
+from loadtest.engine import summary as summary_of_run
 from loadtest.engine._locust import Interrupt, NoInterrupt
 from loadtest.engine.config import build_run_config, embedded_options, target_urls
 from loadtest.engine.control import RunControl
-from loadtest.engine.generator import LagProbe, interval_verdict, run_summary
+from loadtest.engine.embedded_target import start_embedded
+from loadtest.engine.generator import LagProbe, interval_verdict
 from loadtest.engine.model import RunConfig
 from loadtest.engine.patterns import uses_thread_pool
-from loadtest.engine.preflight import PreflightError, probe, provenance
+from loadtest.engine.preflight import probe, provenance
 from loadtest.engine.progress import Progress
 from loadtest.engine.readiness import Watch
 from loadtest.engine.rules import (
@@ -47,9 +49,8 @@ from loadtest.exit_codes import ExitCode
 from loadtest.plan.payloads import PayloadPool
 from loadtest.recording import hlog
 from loadtest.recording.recorder import GAP, LATENCY, RESPONSE_TIME, RESPONSES, TTFR, Interval, Recorder
-from loadtest.recording.rundir import HLOG_FILE, RunWriteError, RunWriter, build_summary
+from loadtest.recording.rundir import HLOG_FILE, RunWriteError, RunWriter
 from loadtest.scenario import Scenario
-from loadtest.slo.verdicts import evaluate_slos
 
 LOGGER = logging.getLogger("loadtest.run")
 T = TypeVar("T")
@@ -162,22 +163,9 @@ class RunSession:
         options = embedded_options(self.scenario)
         if options is None:
             return target_urls(self.scenario)
-        from loadtest.embedded import EmbeddedServerError, EmbeddedTriton, EmbeddedUnavailableError
-
-        self.progress.line("starting the embedded Triton Inference Server ...")
-        server = EmbeddedTriton(
-            models=options.models,
-            model_parameters=options.model_parameters,
-            startup_timeout_s=options.startup_timeout_s,
-            log_path=self.run_dir / "tritonserver.log",
-        )
-        try:
-            server.start()
-        except (EmbeddedServerError, EmbeddedUnavailableError, ValueError) as exc:
-            raise PreflightError(f"the embedded server did not start: {exc}") from exc
+        server = start_embedded(options, self.run_dir, self.progress.line)
         self.server = server
         self.poller.metrics_urls.append(server.metrics_url)
-        self.progress.line(f"embedded Triton ready in {server.startup_s:.1f} s: {server.http_url} {server.grpc_url}")
         return target_urls(self.scenario, http_url=server.http_url, grpc_url=server.grpc_url)
 
     def user_classes(self, environment: Any, *, fixed_counts: bool) -> list[type]:
@@ -324,14 +312,7 @@ class RunSession:
         wait_s = 0.2 if self.watch.stalls.current is not None else 2.0  # a hung server will not answer this either
         end = self._result(self.poller.submit(self.poller.success_counts), timeout_s=wait_s) if counts_start else None
         if counts_start is not None and end is not None:
-            self.meta["server_counts"] = {
-                label: {
-                    "success_at_start": start,
-                    "success_at_end": end.get(label),
-                    "success_delta": end[label] - start if label in end else None,
-                }
-                for label, start in counts_start.items()
-            }
+            self.meta["server_counts"] = summary_of_run.server_counts(counts_start, end)
         if self.writer is not None:
             self.writer.close()  # gives up the writer's reserve: room for the final summary on a full disk
         summary = self._write_summary(complete=stop.status == "completed", final=True, now_ns=self.stopped_ns)
@@ -426,54 +407,39 @@ class RunSession:
             return {}
         config = self.config
         end_ns = now_ns or time.perf_counter_ns()
-        duration_s = self.clock.measured_s(self.measure_start_ns, end_ns) if self.clock else 0.0
-        summary = build_summary(
+        measured_from_ns = self.measure_start_ns or end_ns
+        summary = summary_of_run.assemble(
             self.recorder,
             run_id=self.run_dir.name,
             status=self.status,
             complete=complete,
             started_at_s=self.started_at_s,
             ended_at_s=time.time(),
-            duration_s=duration_s,
+            duration_s=self.clock.measured_s(self.measure_start_ns, end_ns) if self.clock else 0.0,
             percentiles=config.percentiles if config else tuple(self.scenario.recording.percentiles),
             meta=self.meta,
             traffic_info={t.name: t.info for t in config.traffic} if config else {},
             error=self.error,
+            cpu_s=None if self.cpu_start_s is None else time.process_time() - self.cpu_start_s,
+            wall_s=(end_ns - measured_from_ns) / 1e9,
+            open_loop=config is not None and config.open_loop,
+            lag_probe=self.lag_probe,
+            watch=self.watch,
+            stalls_from_ns=self.measure_start_ns or self.start_ns or end_ns,
+            end_ns=end_ns,
         )
-        if self.cpu_start_s is not None:
-            cpu_s = time.process_time() - self.cpu_start_s
-            requests = summary["overall"]["requests"]
-            summary["client"] = {
-                "cpu_s": round(cpu_s, 3),
-                "cpu_us_per_request": round(cpu_s * 1e6 / requests, 1) if requests else None,
-                "note": "CPU time of the load-generator process while measuring (all its threads)",
-            }
-            open_loop = config is not None and config.open_loop
-            wall_s = (end_ns - (self.measure_start_ns or end_ns)) / 1e9
-            summary["generator"] = run_summary(
-                cpu_s, wall_s, self.lag_probe, summary["overall"], open_loop, self.watch.saturated_intervals
-            )
-        summary["stalls"] = self.watch.stall_list(self.measure_start_ns or self.start_ns or end_ns, end_ns)
-        if self.watch.unfinished:
-            summary["unfinished"] = self.watch.unfinished
         if final and config is not None and config.slos and self.judge_slos:
-            summary["slos"] = self._evaluate_slos(summary)
+
+            def histograms() -> Any:  # only for a percentile the summary does not list
+                return hlog.read_totals(self.run_dir / HLOG_FILE, int(summary["highest_trackable_us"]))
+
+            summary["slos"] = summary_of_run.judge_slos(config.slos, summary, self.status, histograms)
         if self.writer is not None:
             try:
                 self.writer.write_summary(summary)
             except RunWriteError as exc:
                 self._write_failed(exc)
         return summary
-
-    def _evaluate_slos(self, summary: dict[str, Any]) -> list[dict[str, Any]]:
-        def histograms() -> Any:  # only for a percentile the summary does not list
-            return hlog.read_totals(self.run_dir / HLOG_FILE, int(summary["highest_trackable_us"]))
-
-        results = evaluate_slos(self._config().slos, summary, histograms)
-        if self.status != "completed":  # SLOs speak of a whole run (docs/reports.md)
-            for result in results:
-                result.update(passed=None, reason=f"not judged: the run is {self.status}")
-        return results
 
     # -- helpers ------------------------------------------------------------------------------------
     @staticmethod
