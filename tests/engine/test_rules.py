@@ -300,6 +300,17 @@ def test_a_stall_lasts_while_requests_stay_in_flight_and_ends_when_none_are() ->
     ended = tracker.update(now_ns=12 * S, in_flight=0, last_completion_ns=9 * S)  # the request timed out
     assert ended is started and ended.end_ns == 12 * S
     assert tracker.update(now_ns=30 * S, in_flight=0, last_completion_ns=9 * S) is None  # idle is no stall
+    assert tracker.update(now_ns=31 * S, in_flight=1, last_completion_ns=31 * S - S // 4) is None  # recent answer
+
+
+def test_closing_at_the_end_closes_the_stall_going_on_and_no_earlier_one() -> None:
+    tracker = StallTracker(threshold_s=1.0)
+    for start_s in (0, 10, 20):  # two stalls that ended, then one that lasts
+        tracker.update(now_ns=(start_s + 1) * S, in_flight=1, last_completion_ns=start_s * S)
+        if start_s < 20:
+            tracker.update(now_ns=(start_s + 3) * S, in_flight=1, last_completion_ns=(start_s + 2) * S)
+    tracker.close(now_ns=25 * S)
+    assert [(s.start_ns // S, s.end_ns // S) for s in tracker.stalls] == [(0, 2), (10, 12), (20, 25)]  # type: ignore[operator]
 
 
 def test_no_stall_without_requests_in_flight_and_one_that_lasts_to_the_end_is_closed() -> None:
@@ -330,6 +341,7 @@ FIX = "spread the load over more generator processes or machines, or use fewer u
         (GENERATOR_CPU_LIMIT - 0.001, None, None, None),
         (GENERATOR_CPU_LIMIT, 500.0, None, "its CPU use is 90% of one core"),
         (0.5, LOOP_LAG_LIMIT_US + 1.0, None, "its event loop runs 50 ms late (p99)"),
+        (0.5, 2_000_000.0, None, "its event loop runs 2000 ms late (p99)"),
         (0.5, LOOP_LAG_LIMIT_US, None, None),  # at the bound: fine
         (0.5, None, LATE_SHARE_LIMIT, None),  # at the bound: fine
         (0.5, None, 0.25, "25.0% of sends started late"),
