@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from hdrh.histogram import HdrHistogram
 
-from loadtest.recording.hlog import IntervalLogWriter, read_intervals, read_totals
+from loadtest.recording.hlog import IntervalLogError, IntervalLogWriter, _CompleteLines, read_intervals, read_totals
 from loadtest.recording.recorder import new_histogram
 
 
@@ -89,3 +90,74 @@ def test_totals_keep_response_counts_above_the_time_range(tmp_path: Path) -> Non
     responses = totals[("s", "responses")]
     assert responses.get_total_count() == 4
     assert responses.get_max_value() == responses.get_highest_equivalent_value(60_000)
+
+
+def _log_with_intervals(path: Path, count: int) -> list[str]:
+    """Write ``count`` one-second intervals; returns the file's lines (four header lines come first)."""
+    with path.open("w") as stream:
+        writer = IntervalLogWriter(stream, start_epoch_s=1_790_000_000.0)
+        for second in range(count):
+            writer.write(second, second + 1, {("a", "latency"): _histogram("latency", 10 + second)})
+    return path.read_text().splitlines(keepends=True)
+
+
+def test_a_torn_last_line_is_left_out_and_the_lines_before_it_stay_readable(tmp_path: Path) -> None:
+    path = tmp_path / "torn.hlog"
+    lines = _log_with_intervals(path, 3)
+    path.write_text("".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])  # cut mid-payload, no newline
+    assert [i.start_s for i in read_intervals(path, 21_000_000)] == [0.0, 1.0]
+
+
+def test_a_last_line_that_only_lacks_its_newline_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "no-newline.hlog"
+    lines = _log_with_intervals(path, 2)
+    path.write_text("".join(lines)[:-1])
+    assert [i.start_s for i in read_intervals(path, 21_000_000)] == [0.0, 1.0]
+
+
+def _corrupt_start(path: Path, start_text: str) -> ValueError:
+    """A log whose second interval line has ``start_text`` as its start; the error float() gives for it."""
+    lines = _log_with_intervals(path, 3)
+    payload = lines[5].split(",", 4)[4]
+    lines[5] = f"Tag=a/latency,{start_text},1.000,0.010,{payload}"
+    path.write_text("".join(lines))
+    try:
+        float(start_text)
+    except ValueError as exc:
+        return exc
+    raise AssertionError(f"{start_text!r} is a valid float")
+
+
+def test_a_corrupt_line_in_the_middle_is_named_by_its_number_and_error(tmp_path: Path) -> None:
+    path = tmp_path / "corrupt.hlog"
+    start_text = "1.2." + "3" * 39  # float()'s message is exactly 80 characters: kept whole
+    expected = _corrupt_start(path, start_text)
+    assert len(str(expected)) == 80
+    read: list[float] = []
+    with pytest.raises(IntervalLogError) as caught:
+        read.extend(i.start_s for i in read_intervals(path, 21_000_000))
+    assert read == [0.0]  # the line before was read
+    error = caught.value
+    assert (error.line, error.reason) == (6, f"not a valid interval line (ValueError: {expected})")
+    assert str(error) == f"line 6: not a valid interval line (ValueError: {expected})"
+
+
+def test_a_long_decoder_message_is_cut_to_80_characters(tmp_path: Path) -> None:
+    path = tmp_path / "corrupt.hlog"
+    expected = str(_corrupt_start(path, "1.2." + "3" * 40))
+    assert len(expected) == 81
+    with pytest.raises(IntervalLogError) as caught:
+        list(read_intervals(path, 21_000_000))
+    assert caught.value.reason == f"not a valid interval line (ValueError: {expected[:77]}...)"
+
+
+def test_complete_lines_count_lines_and_note_a_missing_last_newline() -> None:
+    lines = _CompleteLines(io.StringIO("one\ntwo\nthr"))
+    assert (lines.number, lines.torn) == (0, False)  # nothing read, nothing torn
+    assert (lines.readline(), lines.number, lines.torn) == ("one\n", 1, False)
+    assert (lines.readline(), lines.number, lines.torn) == ("two\n", 2, False)
+    assert (lines.readline(), lines.number, lines.torn) == ("thr", 3, True)
+    assert (lines.readline(), lines.number, lines.torn) == ("", 3, False)  # the end is not a line
+    assert (lines.readline(), lines.number, lines.torn) == ("", 3, False)
+    lines.close()
+    assert lines.stream.closed

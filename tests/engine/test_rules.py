@@ -7,12 +7,17 @@ import dataclasses
 import pytest
 
 from loadtest.engine.rules import (
+    GENERATOR_CPU_LIMIT,
+    LATE_SHARE_LIMIT,
     LATE_THRESHOLD_NS,
+    LOOP_LAG_LIMIT_US,
     UNREACHABLE_ABORT_S,
     IntervalClock,
     RequestBudget,
     RunState,
+    StallTracker,
     Tickets,
+    generator_verdict,
     is_late,
     response_time_us,
     stop_reason,
@@ -26,6 +31,7 @@ OK, FAILED = ExitCode.OK, ExitCode.RUNTIME_ERROR
 # -- request budget ----------------------------------------------------------------------------------
 def test_a_budget_admits_exactly_max_requests_measured_sends() -> None:
     budget = RequestBudget(3)
+    assert budget.exhausted is False and budget.spent == 0
     assert [budget.take(measuring=True) for _ in range(5)] == [True, True, True, False, False]
     assert budget.spent == 3
     assert budget.exhausted
@@ -65,6 +71,11 @@ def test_tickets_round_to_the_nearest_nanosecond() -> None:
     assert tickets.take() == 300_000_000  # 0.3 * 1e9 = 299999999.99999994 when truncated
 
 
+def test_tickets_keep_nanosecond_precision_far_into_the_schedule() -> None:
+    tickets = Tickets(lambda n: 100.0 + n * 1e-9, start_ns=S)
+    assert [tickets.take(), tickets.take()] == [101 * S, 101 * S + 1]
+
+
 # -- late sends and response time ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("start_ns", "intended_ns", "late"),
@@ -85,6 +96,8 @@ def test_late_means_more_than_the_threshold_after_the_intended_start(
 def test_response_time_runs_from_the_intended_start() -> None:
     assert response_time_us(end_ns=5 * S + 2_500_000, intended_ns=5 * S) == 2_500
     assert response_time_us(end_ns=5 * S, intended_ns=None) is None
+    took_us = response_time_us(end_ns=5 * S + 2_500_999, intended_ns=5 * S)
+    assert took_us == 2_500 and isinstance(took_us, int)  # whole microseconds, rounded down
 
 
 # -- the interval clock -------------------------------------------------------------------------------
@@ -117,6 +130,29 @@ def test_a_late_wake_up_skips_missed_ticks_instead_of_bursting() -> None:
     assert clock.tick(int(4.2 * S)).roll
     assert clock.wake_at_ns() == 5 * S
     assert not clock.tick(int(4.9 * S)).roll
+    assert clock.tick(7 * S).roll  # late by exactly two intervals: the next tick is after now
+    assert clock.wake_at_ns() == 8 * S
+    assert not clock.tick(7 * S).roll
+
+
+def test_a_warm_up_shorter_than_a_second_is_still_a_warm_up() -> None:
+    clock = IntervalClock(0, warmup_s=0.5, duration_s=10, interval_s=1.0)
+    assert not clock.measuring
+    assert clock.wake_at_ns() == S // 2
+    assert clock.tick(S // 2).start_measuring
+
+
+def test_the_end_of_the_window_rolls_even_between_ticks() -> None:
+    clock = IntervalClock(0, warmup_s=0, duration_s=2.5, interval_s=1.0)
+    assert clock.tick(1 * S).roll and clock.tick(2 * S).roll
+    assert clock.wake_at_ns() == int(2.5 * S)
+    assert clock.tick(int(2.5 * S)).roll  # the last, half-length interval
+
+
+def test_an_interval_of_zero_becomes_one_nanosecond() -> None:
+    clock = IntervalClock(5, warmup_s=0, duration_s=1, interval_s=0.0)
+    assert clock.interval_ns == 1
+    assert clock.wake_at_ns() == 6
 
 
 def test_measured_time_stops_at_the_end_of_the_window() -> None:
@@ -126,6 +162,7 @@ def test_measured_time_stops_at_the_end_of_the_window() -> None:
     assert clock.measured_s(1 * S, 21 * S + 323_000_000) == 20.0
     assert clock.measured_s(1 * S, 11 * S) == 10.0
     assert clock.measured_s(None, 11 * S) == 0.0
+    assert clock.measured_s(5 * S, 4 * S) == 0.0  # a clock read before the start: nothing measured yet
 
 
 def test_a_clock_without_an_end_never_ends() -> None:
@@ -169,6 +206,7 @@ def state(**changes: object) -> RunState:
         ({"users": 0, "in_flight": 0, "closed_loop": False}, ("completed", OK, "the arrival schedule is done")),
         ({"users": 0, "in_flight": 1}, None),  # a request is still out
         ({"users": 0, "in_flight": 0, "measured_s": 0.5}, None),  # too early to call it idle
+        ({"users": 0, "in_flight": 0, "measured_s": 1.0}, None),  # idle for exactly the grace: not yet
         ({"users": 0, "in_flight": 0, "measuring": False}, None),  # users not spawned yet in warm-up
     ],
 )
@@ -187,7 +225,11 @@ def test_the_server_counts_as_unreachable_after_five_seconds_of_connection_error
     erroring = state(last_ok_ns=last_ok, last_connection_error_ns=last_ok + S)
     assert stop_reason(dataclasses.replace(erroring, now_ns=last_ok + limit_ns)) is None
     stop = stop_reason(dataclasses.replace(erroring, now_ns=last_ok + limit_ns + 1))
-    assert stop is not None and stop.status == "failed" and "unreachable" in stop.reason
+    assert stop is not None
+    assert (stop.status, stop.exit_code, stop.reason) == ("failed", FAILED, "the server has been unreachable for 5 s")
+    # an error at the very instant of the last success does not outweigh it
+    same_instant = state(last_ok_ns=last_ok, last_connection_error_ns=last_ok, end_ns=100 * S)
+    assert stop_reason(dataclasses.replace(same_instant, now_ns=last_ok + 2 * limit_ns)) is None
     # a success after the last connection error means the server answers again
     recovered = state(last_ok_ns=last_ok + 2 * S, last_connection_error_ns=last_ok + S, now_ns=last_ok + 3 * limit_ns)
     assert stop_reason(dataclasses.replace(recovered, end_ns=100 * S)) is None
@@ -232,3 +274,89 @@ def test_run_control_closes_every_client_past_failures() -> None:
     errors = control.close_clients()
     assert closed == [1, 3]
     assert [str(e) for e in errors] == ["already gone"]
+
+
+# -- stalls ----------------------------------------------------------------------------------------------
+def test_a_stall_starts_at_the_last_completion_once_two_intervals_pass_without_one() -> None:
+    tracker = StallTracker(threshold_s=2.0)
+    assert tracker.threshold_ns == 2 * S and tracker.stalls == [] and tracker.current is None
+    assert tracker.update(now_ns=2 * S - 1, in_flight=3, last_completion_ns=0) is None  # one ns short
+    started = tracker.update(now_ns=2 * S, in_flight=3, last_completion_ns=0)
+    assert started is not None and started.start_ns == 0 and started.end_ns is None
+    assert tracker.current is started
+    assert tracker.update(now_ns=3 * S, in_flight=3, last_completion_ns=0) is None  # reported once
+    ended = tracker.update(now_ns=6 * S, in_flight=3, last_completion_ns=5 * S)
+    assert ended is started and ended.end_ns == 5 * S
+    assert tracker.current is None
+    assert tracker.stalls == [started]
+
+
+def test_a_stall_lasts_while_requests_stay_in_flight_and_ends_when_none_are() -> None:
+    tracker = StallTracker(threshold_s=0.5)
+    started = tracker.update(now_ns=10 * S, in_flight=1, last_completion_ns=9 * S)
+    assert started is not None and started.start_ns == 9 * S
+    assert tracker.update(now_ns=11 * S, in_flight=1, last_completion_ns=9 * S) is None  # no completion yet
+    assert tracker.current is started and started.end_ns is None
+    ended = tracker.update(now_ns=12 * S, in_flight=0, last_completion_ns=9 * S)  # the request timed out
+    assert ended is started and ended.end_ns == 12 * S
+    assert tracker.update(now_ns=30 * S, in_flight=0, last_completion_ns=9 * S) is None  # idle is no stall
+    assert tracker.update(now_ns=31 * S, in_flight=1, last_completion_ns=31 * S - S // 4) is None  # recent answer
+
+
+def test_closing_at_the_end_closes_the_stall_going_on_and_no_earlier_one() -> None:
+    tracker = StallTracker(threshold_s=1.0)
+    for start_s in (0, 10, 20):  # two stalls that ended, then one that lasts
+        tracker.update(now_ns=(start_s + 1) * S, in_flight=1, last_completion_ns=start_s * S)
+        if start_s < 20:
+            tracker.update(now_ns=(start_s + 3) * S, in_flight=1, last_completion_ns=(start_s + 2) * S)
+    tracker.close(now_ns=25 * S)
+    assert [(s.start_ns // S, s.end_ns // S) for s in tracker.stalls] == [(0, 2), (10, 12), (20, 25)]  # type: ignore[operator]
+
+
+def test_no_stall_without_requests_in_flight_and_one_that_lasts_to_the_end_is_closed() -> None:
+    tracker = StallTracker(threshold_s=2.0)
+    assert tracker.update(now_ns=10 * S, in_flight=0, last_completion_ns=0) is None  # idle is not a stall
+    assert tracker.stalls == []
+    assert tracker.update(now_ns=12 * S, in_flight=1, last_completion_ns=9 * S) is not None
+    assert tracker.update(now_ns=13 * S, in_flight=0, last_completion_ns=9 * S).end_ns == 13 * S  # type: ignore[union-attr]
+    tracker.close(now_ns=14 * S)  # nothing going on: closes nothing
+    assert tracker.update(now_ns=20 * S, in_flight=2, last_completion_ns=13 * S) is not None
+    tracker.close(now_ns=21 * S)
+    assert [(s.start_ns, s.end_ns) for s in tracker.stalls] == [(9 * S, 13 * S), (13 * S, 21 * S)]
+    assert tracker.current is None
+
+
+def test_a_threshold_rounds_to_the_nearest_nanosecond() -> None:
+    assert StallTracker(threshold_s=0.3).threshold_ns == 300_000_000
+
+
+# -- generator saturation ------------------------------------------------------------------------------
+FIX = "spread the load over more generator processes or machines, or use fewer users per process"
+
+
+@pytest.mark.parametrize(
+    ("cpu_util", "lag_us", "late", "reasons"),
+    [
+        (0.2, 500.0, None, None),
+        (GENERATOR_CPU_LIMIT - 0.001, None, None, None),
+        (GENERATOR_CPU_LIMIT, 500.0, None, "its CPU use is 90% of one core"),
+        (0.5, LOOP_LAG_LIMIT_US + 1.0, None, "its event loop runs 50 ms late (p99)"),
+        (0.5, 2_000_000.0, None, "its event loop runs 2000 ms late (p99)"),
+        (0.5, LOOP_LAG_LIMIT_US, None, None),  # at the bound: fine
+        (0.5, None, LATE_SHARE_LIMIT, None),  # at the bound: fine
+        (0.5, None, 0.25, "25.0% of sends started late"),
+        (
+            0.95,
+            60_000.0,
+            0.5,
+            "its CPU use is 95% of one core; its event loop runs 60 ms late (p99); 50.0% of sends started late",
+        ),
+    ],
+)
+def test_generator_verdict(cpu_util: float, lag_us: float | None, late: float | None, reasons: str | None) -> None:
+    verdict = generator_verdict(cpu_util, lag_us, late)
+    if reasons is None:
+        assert (verdict.saturated, verdict.reason) == (False, None)
+    else:
+        assert verdict.saturated is True
+        assert verdict.reason == f"the load generator is saturated ({reasons}): {FIX}"  # says what to do

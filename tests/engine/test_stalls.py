@@ -1,6 +1,7 @@
 """A hung server: the run keeps ticking, records the stall, ends on time and counts what never came back.
 
-The server is really stopped (SIGSTOP on the embedded Triton's process) and resumed (SIGCONT).
+The server is really stopped (SIGSTOP on the embedded Triton's process) and resumed (SIGCONT). The pure
+rule (``StallTracker``) is unit-tested in tests/engine/test_rules.py.
 """
 
 from __future__ import annotations
@@ -19,32 +20,10 @@ from pathlib import Path
 import pytest
 
 from loadtest.embedded import EmbeddedTriton
-from loadtest.engine.rules import StallTracker
 from loadtest.exit_codes import ExitCode
 
 ROOT = Path(__file__).resolve().parents[2]
 S = 1_000_000_000
-
-
-def test_a_stall_starts_at_the_last_completion_once_two_intervals_pass_without_one() -> None:
-    tracker = StallTracker(threshold_s=2.0)
-    assert tracker.update(now_ns=1 * S, in_flight=3, last_completion_ns=0) is None
-    started = tracker.update(now_ns=2 * S, in_flight=3, last_completion_ns=0)
-    assert started is not None and started.start_ns == 0 and started.end_ns is None
-    assert tracker.update(now_ns=3 * S, in_flight=3, last_completion_ns=0) is None  # reported once
-    ended = tracker.update(now_ns=6 * S, in_flight=3, last_completion_ns=5 * S)
-    assert ended is started and ended.end_ns == 5 * S
-    assert tracker.current is None
-
-
-def test_no_stall_without_requests_in_flight_and_one_that_lasts_to_the_end_is_closed() -> None:
-    tracker = StallTracker(threshold_s=2.0)
-    assert tracker.update(now_ns=10 * S, in_flight=0, last_completion_ns=0) is None  # idle is not a stall
-    assert tracker.update(now_ns=12 * S, in_flight=1, last_completion_ns=9 * S) is not None
-    assert tracker.update(now_ns=13 * S, in_flight=0, last_completion_ns=9 * S).end_ns == 13 * S  # type: ignore[union-attr]
-    assert tracker.update(now_ns=20 * S, in_flight=2, last_completion_ns=13 * S) is not None
-    tracker.close(now_ns=21 * S)
-    assert [(s.start_ns, s.end_ns) for s in tracker.stalls] == [(9 * S, 13 * S), (13 * S, 21 * S)]
 
 
 def _scenario(tmp_path: Path, server: EmbeddedTriton, duration_s: float) -> Path:
