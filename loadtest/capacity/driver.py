@@ -69,6 +69,8 @@ class StepController:
         self._snapshots: dict[int, list[concurrent.futures.Future[dict[str, Any]] | None]] = {}
         self._confirming = False
         self.done = False
+        self._model_config: concurrent.futures.Future[dict[str, Any]] | None = None
+        """The first traffic entry's model config as the server gives it (JSON), for its instance count."""
 
     # -- levels --------------------------------------------------------------------------------------
     def first_level(self) -> float:
@@ -103,6 +105,10 @@ class StepController:
         """Step 0 begins at ``start_ns`` (the runner was started at its level)."""
         self.runner = runner
         self.base_ns = start_ns
+        poller = self.session.poller
+        if poller.servers:
+            raw, model = poller.servers[0]
+            self._model_config = poller.submit(lambda: raw.model_config(model, raw.options.version))
         level = self._next_level()
         assert level is not None
         self._begin_step(level, start_ns, apply=False)
@@ -259,7 +265,7 @@ class StepController:
         answer: dict[str, Any] = {"knee": knee_data}
         if self.search is not None:
             answer.update(self.search.answer())
-            answer.update(self._instances())
+            answer.update(self._instances(wait=status != "running"))
             if any(s["generator"]["saturated"] for s in steps):
                 answer["generator_saturated_levels"] = [s["level"] for s in steps if s["generator"]["saturated"]]
         else:
@@ -285,10 +291,13 @@ class StepController:
             "answer": answer,
         }
 
-    def _instances(self) -> dict[str, Any]:
+    def _instances(self, wait: bool) -> dict[str, Any]:
         options = self.options
-        config = self.session.config
-        now = instance_count(config.traffic[0].model_config) if config and config.traffic else None
+        future = self._model_config
+        # In the hub (during the run) only a config already read; after the run, wait for it a little.
+        ready = future is not None and (wait or future.done())
+        model_config = _result(future, time.monotonic() + SNAPSHOT_WAIT_S) if ready else None
+        now = instance_count(model_config)
         out: dict[str, Any] = {
             "instances_now": now,
             "target_rate": options.target_rate,
