@@ -35,6 +35,7 @@ FORMAT = 1
 SCHEDULE_S = 30 * 24 * 3600.0
 """Length of an open-loop step's arrival schedule: far beyond any step (the controller moves on first)."""
 SNAPSHOT_WAIT_S = 5.0
+MAX_DRAIN_S = 10.0
 
 
 def file_name(kind: str) -> str:
@@ -132,6 +133,11 @@ class StepController:
             return
         control = self.session.control
         assert control is not None
+        # The backlog an overloaded step left drains before the new schedule starts (no new sends meanwhile):
+        # its requests in flight at the rate the server just achieved, at most MAX_DRAIN_S.
+        achieved = self.steps[-1]["throughput_rps"] if self.steps else 0.0
+        if control.in_flight and achieved > 0:
+            now_ns += round(min(control.in_flight / achieved, MAX_DRAIN_S) * 1e9)
         arrival = self.session.scenario.load.arrival or "constant"
         schedule = StageSchedule([Stage(duration_s=SCHEDULE_S, rate_per_s=level)])
         for stream, entry in enumerate(config.traffic):

@@ -49,6 +49,8 @@ class CapacitySearch:
     precision_pct: float = 5.0
     integer: bool = False
     ceiling: float = 1e6
+    max_confirmations: int = 2
+    """A failed confirmation resumes the bisection below it; after this many, the answer stands unconfirmed."""
     outcomes: list[Outcome] = field(default_factory=list)
     last_pass: float | None = None
     first_fail: float | None = None
@@ -56,6 +58,7 @@ class CapacitySearch:
     _confirming: float | None = None
     _retry: float | None = None
     _retried: set[float] = field(default_factory=set)
+    _confirmations: int = 0
 
     def _round(self, level: float) -> float:
         return float(math.floor(level)) if self.integer else round(level, 3)
@@ -68,14 +71,18 @@ class CapacitySearch:
             self._retry = outcome.level  # measure it again before it counts (the confirmation stays pending)
             return
         if self._confirming is not None:
-            self.confirmed = outcome.passed
-            # A failed confirmation moves the answer down to the highest level below it that passed (if any);
-            # a saturated generator measured nothing, so the answer stands, unconfirmed.
-            if not outcome.passed and not outcome.generator_saturated:
-                self.first_fail = self._confirming
-                lower = [o.level for o in self.outcomes if o.passed and o.level < self._confirming]
-                self.last_pass = max(lower) if lower else None
-            self._confirming = None
+            confirming, self._confirming = self._confirming, None
+            self._confirmations += 1
+            if outcome.passed or outcome.generator_saturated:
+                # a saturated generator measured nothing: the answer stands, unconfirmed
+                self.confirmed = outcome.passed
+                return
+            # The answer did not hold: bisect on below it, from the highest level under it that passed.
+            self.first_fail = confirming
+            lower = [o.level for o in self.outcomes if o.passed and o.level < confirming]
+            self.last_pass = max(lower) if lower else None
+            if self._confirmations >= self.max_confirmations or self.last_pass is None:
+                self.confirmed = False
             return
         if outcome.passed:
             self.last_pass = outcome.level if self.last_pass is None else max(self.last_pass, outcome.level)

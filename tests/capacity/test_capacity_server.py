@@ -56,11 +56,12 @@ def test_concurrency_sweep_matches_the_known_capacity(triton_server: EmbeddedTri
     assert [s["level"] for s in steps] == [1, 2, 4, 8]
     for step in steps:
         expected = min(step["level"], 4) * CAPACITY_RPS / 4
-        # Each request also pays its round trip (~1 ms on a quiet machine) on top of the 20 ms, which only
-        # ever lowers throughput: 5 % above, more slack below for a loaded 2-core box (measured on one with load
-        # average 5-9: 44-46 req/s at 1 user, 84-91 at 2, i.e. 1.5-3.7 ms per round trip; the ±5 % acceptance
-        # figure is for a quiet machine).
-        assert 0.8 * expected <= step["throughput_rps"] <= 1.05 * expected, (step["level"], step["throughput_rps"])
+        if step["level"] >= 4:  # the instances are the limit: a busy one keeps a steady 20 ms cadence
+            assert 0.95 * expected <= step["throughput_rps"] <= 1.05 * expected, (step["level"], step["throughput_rps"])
+        else:
+            # An idle instance also pays each request's round trip on top of the 20 ms, which only lowers
+            # throughput (measured: 45 req/s at 1 user, 87-92 at 2 users, i.e. 1.5-2.5 ms per round trip).
+            assert 0.8 * expected <= step["throughput_rps"] <= 1.05 * expected, (step["level"], step["throughput_rps"])
         assert step["stable"] is True, step
         assert step["tag"] == f"step-{step['index']}" and step["generator"]["saturated"] is False
         assert step["server"]["models"], step["server"]
