@@ -56,12 +56,12 @@ def test_concurrency_sweep_matches_the_known_capacity(triton_server: EmbeddedTri
     assert [s["level"] for s in steps] == [1, 2, 4, 8]
     for step in steps:
         expected = min(step["level"], 4) * CAPACITY_RPS / 4
-        if step["level"] >= 4:  # the instances are the limit: a busy one keeps a steady 20 ms cadence
-            assert 0.95 * expected <= step["throughput_rps"] <= 1.05 * expected, (step["level"], step["throughput_rps"])
-        else:
-            # An idle instance also pays each request's round trip on top of the 20 ms, which only lowers
-            # throughput (measured: 45 req/s at 1 user, 87-92 at 2 users, i.e. 1.5-2.5 ms per round trip).
-            assert 0.8 * expected <= step["throughput_rps"] <= 1.05 * expected, (step["level"], step["throughput_rps"])
+        # Over 4 users requests wait in Triton's queue and every instance keeps its 20 ms cadence: the
+        # throughput is the capacity. Up to 4 users an instance also waits for each client's round trip
+        # (1.5-2.5 ms measured here), which only lowers throughput, and at 4 users, on a busy machine, a
+        # round trip over the model's 5 ms cadence slack costs a slot (180 req/s seen at load average 3).
+        low = {1: 0.8, 2: 0.8, 4: 0.88}.get(int(step["level"]), 0.95)
+        assert low * expected <= step["throughput_rps"] <= 1.05 * expected, (step["level"], step["throughput_rps"])
         assert step["stable"] is True, step
         assert step["tag"] == f"step-{step['index']}" and step["generator"]["saturated"] is False
         assert step["server"]["models"], step["server"]
