@@ -6,8 +6,9 @@ the highest level passes), then bisects between the last passing and the first f
 they are within ``precision_pct`` % of each other, then measures the answer once more to confirm it.
 Only a step that passed counts as passing: a failed, unstable, server-saturated or generator-saturated
 step is an upper bound, and a generator-saturated step is never the answer. A step whose generator
-saturated is measured once more first (a busy machine's hiccup passes; a generator that cannot offer
-the level saturates again). Never measures anything.
+saturated, or an inconclusive one (unstable, its SLOs met overall but not in every window), is
+measured once more first (a busy machine's hiccup passes; a generator that cannot offer the level
+saturates again). Never measures anything.
 
 The knee: on the curve of p99 latency against achieved throughput (steps in level order, both axes
 scaled to [0, 1] by their largest value), the step furthest below the straight line from the first to
@@ -31,6 +32,8 @@ class Outcome:
     passed: bool
     """Stable, every SLO met, the offered load achieved, the generator not saturated."""
     generator_saturated: bool = False
+    inconclusive: bool = False
+    """Unstable, every SLO met on the step's numbers but not in each of its windows: worth measuring again."""
 
 
 @dataclass
@@ -66,7 +69,7 @@ class CapacitySearch:
     def record(self, outcome: Outcome) -> None:
         """Take the outcome of the step that :meth:`next_level` asked for."""
         self.outcomes.append(outcome)
-        if outcome.generator_saturated and outcome.level not in self._retried:
+        if (outcome.generator_saturated or outcome.inconclusive) and outcome.level not in self._retried:
             self._retried.add(outcome.level)
             self._retry = outcome.level  # measure it again before it counts (the confirmation stays pending)
             return

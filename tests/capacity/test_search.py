@@ -158,3 +158,13 @@ def test_instances_needed(answer: float, now: int, target: float, headroom: floa
 def test_instances_needed_refuses_nonsense() -> None:
     with pytest.raises(ValueError):
         instances_needed(0, 4, 100, 20)
+
+
+def test_an_inconclusive_step_is_measured_again_once() -> None:
+    search = CapacitySearch(low=100, high=200, precision_pct=10)
+    search.record(Outcome(100, True))
+    assert search.next_level() == 200
+    search.record(Outcome(200, False, inconclusive=True))
+    assert search.next_level() == 200  # again
+    search.record(Outcome(200, False, inconclusive=True))
+    assert search.first_fail == 200 and search.next_level() == 150  # the second time it counts
