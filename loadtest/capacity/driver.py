@@ -35,6 +35,7 @@ FORMAT = 1
 SCHEDULE_S = 30 * 24 * 3600.0
 """Length of an open-loop step's arrival schedule: far beyond any step (the controller moves on first)."""
 SNAPSHOT_WAIT_S = 5.0
+MAX_DRAIN_S = 10.0
 
 
 def file_name(kind: str) -> str:
@@ -69,6 +70,8 @@ class StepController:
         self._snapshots: dict[int, list[concurrent.futures.Future[dict[str, Any]] | None]] = {}
         self._confirming = False
         self.done = False
+        self._model_config: concurrent.futures.Future[dict[str, Any]] | None = None
+        """The first traffic entry's model config as the server gives it (JSON), for its instance count."""
 
     # -- levels --------------------------------------------------------------------------------------
     def first_level(self) -> float:
@@ -103,6 +106,10 @@ class StepController:
         """Step 0 begins at ``start_ns`` (the runner was started at its level)."""
         self.runner = runner
         self.base_ns = start_ns
+        poller = self.session.poller
+        if poller.servers:
+            raw, model = poller.servers[0]
+            self._model_config = poller.submit(lambda: raw.model_config(model, raw.options.version))
         level = self._next_level()
         assert level is not None
         self._begin_step(level, start_ns, apply=False)
@@ -126,6 +133,11 @@ class StepController:
             return
         control = self.session.control
         assert control is not None
+        # The backlog an overloaded step left drains before the new schedule starts (no new sends meanwhile):
+        # its requests in flight at the rate the server just achieved, at most MAX_DRAIN_S.
+        achieved = self.steps[-1]["throughput_rps"] if self.steps else 0.0
+        if control.in_flight and achieved > 0:
+            now_ns += round(min(control.in_flight / achieved, MAX_DRAIN_S) * 1e9)
         arrival = self.session.scenario.load.arrival or "constant"
         schedule = StageSchedule([Stage(duration_s=SCHEDULE_S, rate_per_s=level)])
         for stream, entry in enumerate(config.traffic):
@@ -178,7 +190,7 @@ class StepController:
         """Decide what comes after ``step``: the next level, or None to end."""
         if self.search is not None:
             generator = bool(step["generator"]["saturated"])
-            self.search.record(Outcome(step["level"], step["passed"] is True, generator))
+            self.search.record(Outcome(step["level"], step["passed"] is True, generator, bool(step["inconclusive"])))
             return self._next_level()
         if self.options.early_stop and step["passed"] is False and clear_breach(step["slo"]) is not None:
             remaining = [level for level in self._pending_levels if level > step["level"]]
@@ -259,7 +271,7 @@ class StepController:
         answer: dict[str, Any] = {"knee": knee_data}
         if self.search is not None:
             answer.update(self.search.answer())
-            answer.update(self._instances())
+            answer.update(self._instances(wait=status != "running"))
             if any(s["generator"]["saturated"] for s in steps):
                 answer["generator_saturated_levels"] = [s["level"] for s in steps if s["generator"]["saturated"]]
         else:
@@ -285,10 +297,13 @@ class StepController:
             "answer": answer,
         }
 
-    def _instances(self) -> dict[str, Any]:
+    def _instances(self, wait: bool) -> dict[str, Any]:
         options = self.options
-        config = self.session.config
-        now = instance_count(config.traffic[0].model_config) if config and config.traffic else None
+        future = self._model_config
+        # In the hub (during the run) only a config already read; after the run, wait for it a little.
+        ready = future is not None and (wait or future.done())
+        model_config = _result(future, time.monotonic() + SNAPSHOT_WAIT_S) if ready else None
+        now = instance_count(model_config)
         out: dict[str, Any] = {
             "instances_now": now,
             "target_rate": options.target_rate,

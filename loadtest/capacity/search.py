@@ -6,8 +6,9 @@ the highest level passes), then bisects between the last passing and the first f
 they are within ``precision_pct`` % of each other, then measures the answer once more to confirm it.
 Only a step that passed counts as passing: a failed, unstable, server-saturated or generator-saturated
 step is an upper bound, and a generator-saturated step is never the answer. A step whose generator
-saturated is measured once more first (a busy machine's hiccup passes; a generator that cannot offer
-the level saturates again). Never measures anything.
+saturated, or an inconclusive one (unstable, its SLOs met overall but not in every window), is
+measured once more first (a busy machine's hiccup passes; a generator that cannot offer the level
+saturates again). Never measures anything.
 
 The knee: on the curve of p99 latency against achieved throughput (steps in level order, both axes
 scaled to [0, 1] by their largest value), the step furthest below the straight line from the first to
@@ -31,6 +32,8 @@ class Outcome:
     passed: bool
     """Stable, every SLO met, the offered load achieved, the generator not saturated."""
     generator_saturated: bool = False
+    inconclusive: bool = False
+    """Unstable, every SLO met on the step's numbers but not in each of its windows: worth measuring again."""
 
 
 @dataclass
@@ -49,6 +52,8 @@ class CapacitySearch:
     precision_pct: float = 5.0
     integer: bool = False
     ceiling: float = 1e6
+    max_confirmations: int = 2
+    """A failed confirmation resumes the bisection below it; after this many, the answer stands unconfirmed."""
     outcomes: list[Outcome] = field(default_factory=list)
     last_pass: float | None = None
     first_fail: float | None = None
@@ -56,6 +61,7 @@ class CapacitySearch:
     _confirming: float | None = None
     _retry: float | None = None
     _retried: set[float] = field(default_factory=set)
+    _confirmations: int = 0
 
     def _round(self, level: float) -> float:
         return float(math.floor(level)) if self.integer else round(level, 3)
@@ -63,19 +69,23 @@ class CapacitySearch:
     def record(self, outcome: Outcome) -> None:
         """Take the outcome of the step that :meth:`next_level` asked for."""
         self.outcomes.append(outcome)
-        if outcome.generator_saturated and outcome.level not in self._retried:
+        if (outcome.generator_saturated or outcome.inconclusive) and outcome.level not in self._retried:
             self._retried.add(outcome.level)
             self._retry = outcome.level  # measure it again before it counts (the confirmation stays pending)
             return
         if self._confirming is not None:
-            self.confirmed = outcome.passed
-            # A failed confirmation moves the answer down to the highest level below it that passed (if any);
-            # a saturated generator measured nothing, so the answer stands, unconfirmed.
-            if not outcome.passed and not outcome.generator_saturated:
-                self.first_fail = self._confirming
-                lower = [o.level for o in self.outcomes if o.passed and o.level < self._confirming]
-                self.last_pass = max(lower) if lower else None
-            self._confirming = None
+            confirming, self._confirming = self._confirming, None
+            self._confirmations += 1
+            if outcome.passed or outcome.generator_saturated:
+                # a saturated generator measured nothing: the answer stands, unconfirmed
+                self.confirmed = outcome.passed
+                return
+            # The answer did not hold: bisect on below it, from the highest level under it that passed.
+            self.first_fail = confirming
+            lower = [o.level for o in self.outcomes if o.passed and o.level < confirming]
+            self.last_pass = max(lower) if lower else None
+            if self._confirmations >= self.max_confirmations or self.last_pass is None:
+                self.confirmed = False
             return
         if outcome.passed:
             self.last_pass = outcome.level if self.last_pass is None else max(self.last_pass, outcome.level)

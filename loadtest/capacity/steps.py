@@ -172,6 +172,13 @@ class StepMeter:
             "ttfr_us": _percentiles(ttfr) if ttfr else None,
             "slo": slo_results,
             "passed": passed,
+            "inconclusive": bool(
+                passed is False
+                and intervals
+                and not (stable or every_window or server_saturated or self.breached_early)
+                and slo_results
+                and all(result["passed"] is True for result in slo_results)
+            ),
             "server_saturated": server_saturated,
             "generator": generator,
             "note": "; ".join(notes) or None,

@@ -61,6 +61,9 @@ def _answer_lines(data: Mapping[str, Any]) -> list[str]:
             fail = answer.get("first_fail")
             bound = f"below {fail:g} {unit} (first failing level)" if fail is not None else "the highest level tried"
             confirmed = "confirmed" if answer.get("confirmed") else "NOT confirmed by a second measurement"
+            last = (data.get("steps") or [{}])[-1]
+            if not answer.get("confirmed") and "confirming" in str(last.get("note")) and last.get("level") != level:
+                confirmed = f"measured once; {last.get('level'):g} {unit} did not hold when measured again"
             lines.append(f"answer: {level:g} {unit} meets every SLO ({confirmed}); capacity lies {bound}")
         if answer.get("generator_saturated_levels"):
             levels = ", ".join(f"{x:g}" for x in answer["generator_saturated_levels"])

@@ -1,6 +1,6 @@
 """Sweeps and capacity searches against the real embedded Triton's ``Capacity`` model (4 x 20 ms = 200 req/s).
 
-Windows are short (1-2 s) to keep the suite quick; the defaults (5 s windows) are for real use.
+Windows are short (1-3 s) to keep the suite quick; the defaults (5 s windows) are for real use.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _scenario_file(tmp_path: Path, server: EmbeddedTriton) -> Path:
 @pytest.mark.timeout(150)
 def test_concurrency_sweep_matches_the_known_capacity(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
     result = loadtest.sweep(
-        _scenario(triton_server), concurrency=[1, 2, 4, 8], window_s=2, warmup_s=1, out=tmp_path / "run"
+        _scenario(triton_server), concurrency=[1, 2, 4, 8], window_s=3, warmup_s=1, out=tmp_path / "run"
     )
     assert result.exit_code == 0
     data = json.loads((tmp_path / "run" / "sweep.json").read_text())
@@ -56,10 +56,12 @@ def test_concurrency_sweep_matches_the_known_capacity(triton_server: EmbeddedTri
     assert [s["level"] for s in steps] == [1, 2, 4, 8]
     for step in steps:
         expected = min(step["level"], 4) * CAPACITY_RPS / 4
-        # Each request also pays its round trip (~1 ms on a quiet machine) on top of the 20 ms, which only
-        # ever lowers throughput: 5 % above, more slack below for a loaded 2-core CI box (measured there:
-        # 44-46 req/s at 1 user, i.e. 1.5-2.7 ms per round trip; the ±5 % acceptance is for a quiet machine).
-        assert 0.85 * expected <= step["throughput_rps"] <= 1.05 * expected, (step["level"], step["throughput_rps"])
+        # Over 4 users requests wait in Triton's queue and every instance keeps its 20 ms cadence: the
+        # throughput is the capacity. Up to 4 users an instance also waits for each client's round trip
+        # (1.5-2.5 ms measured here), which only lowers throughput, and at 4 users, on a busy machine, a
+        # round trip over the model's 5 ms cadence slack costs a slot (180 req/s seen at load average 3).
+        low = {1: 0.8, 2: 0.8, 4: 0.88}.get(int(step["level"]), 0.95)
+        assert low * expected <= step["throughput_rps"] <= 1.05 * expected, (step["level"], step["throughput_rps"])
         assert step["stable"] is True, step
         assert step["tag"] == f"step-{step['index']}" and step["generator"]["saturated"] is False
         assert step["server"]["models"], step["server"]
@@ -79,8 +81,8 @@ def test_capacity_cli_finds_the_known_capacity(triton_server: EmbeddedTriton, tm
     run_dir = tmp_path / "cap"
     command = [
         sys.executable, "-m", "loadtest", "capacity", str(scenario), "--slo", "p99 latency < 60ms",
-        "--rate-min", "100", "--rate-max", "300", "--precision-pct", "10", "--window-s", "2", "--warmup-s", "1",
-        "--max-windows", "5", "--target-rate", "1000", "--out", str(run_dir), "-q",
+        "--rate-min", "100", "--rate-max", "300", "--precision-pct", "10", "--window-s", "3", "--warmup-s", "1",
+        "--max-windows", "6", "--target-rate", "1000", "--out", str(run_dir), "-q",
     ]  # fmt: skip
     started = time.monotonic()
     process = subprocess.run(command, check=False, capture_output=True, text=True, cwd=ROOT, timeout=230)

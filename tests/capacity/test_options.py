@@ -172,3 +172,23 @@ def test_scenario_sweep_load_validates_plans_and_is_refused_by_run(tmp_path: Pat
     assert result.exit_code == 0 and "sweep over rate: 50, 100 requests/s" in result.output
     result = CliRunner().invoke(main, ["run", str(path)])
     assert result.exit_code == 2 and "run it with tritonload sweep" in result.output
+
+
+def test_settings_come_from_the_caller_then_the_scenario_then_the_defaults() -> None:
+    from types import SimpleNamespace
+
+    load = SimpleNamespace(
+        kind="sweep", variable="rate", levels=[50.0, 100.0], window_s=2.0, windows=None, stability_pct=20.0,
+        max_windows=None, step_warmup_s=1.0, early_stop=False,
+    )  # fmt: skip
+    options = SweepOptions()
+    options.settle("sweep", {"window_s": 4.0, "windows": None}, load)
+    assert options.variable == "rate" and options.levels == [50.0, 100.0]
+    assert options.rule == StabilityRule(tolerance_pct=20.0, window_s=4.0, windows=3, max_windows=10)
+    assert options.warmup_s == 1.0 and options.early_stop is False
+    given = SweepOptions(variable="concurrency", levels=[1, 2])
+    given.settle("sweep", {}, load)  # levels given: the scenario's do not replace them
+    assert given.variable == "concurrency" and given.levels == [1, 2]
+    plain = SweepOptions()
+    plain.settle("capacity", {}, None)
+    assert plain.rule == StabilityRule() and plain.warmup_s == 2.0 and plain.early_stop is True

@@ -54,8 +54,24 @@ def test_concurrency_levels_are_whole_numbers() -> None:
     assert search.last_pass == 6 and search.first_fail == 7
 
 
-def test_a_failed_confirmation_moves_the_answer_down() -> None:
+def test_a_failed_confirmation_resumes_the_bisection_below() -> None:
     search = CapacitySearch(low=10, high=40, precision_pct=10)
+    seen: set[float] = set()
+
+    def passes(level: float) -> bool:  # 40 passes once (luck), then fails; the real capacity is 30
+        lucky = level == 40 and level not in seen
+        seen.add(level)
+        return lucky or level <= 30
+
+    levels = _drive(search, passes)
+    assert levels[:4] == [10, 20, 40, 40]  # 40 passed, its confirmation failed ...
+    assert levels[4] == 30  # ... so the bisection goes on between 20 and 40
+    answer = search.answer()
+    assert answer["confirmed"] is True and 27 <= answer["level"] <= 30 and answer["first_fail"] <= 40
+
+
+def test_confirmations_are_limited() -> None:
+    search = CapacitySearch(low=10, high=40, precision_pct=10, max_confirmations=1)
     outcomes = iter([True, True, True, False])  # 10, 20, 40 pass; the confirmation of 40 fails
     _drive(search, lambda level: next(outcomes))
     assert search.answer() == {
@@ -142,3 +158,13 @@ def test_instances_needed(answer: float, now: int, target: float, headroom: floa
 def test_instances_needed_refuses_nonsense() -> None:
     with pytest.raises(ValueError):
         instances_needed(0, 4, 100, 20)
+
+
+def test_an_inconclusive_step_is_measured_again_once() -> None:
+    search = CapacitySearch(low=100, high=200, precision_pct=10)
+    search.record(Outcome(100, True))
+    assert search.next_level() == 200
+    search.record(Outcome(200, False, inconclusive=True))
+    assert search.next_level() == 200  # again
+    search.record(Outcome(200, False, inconclusive=True))
+    assert search.first_fail == 200 and search.next_level() == 150  # the second time it counts

@@ -69,8 +69,21 @@ def test_an_unstable_step_that_breaks_the_slo_fails() -> None:
     _feed(meter, [(_interval(t, 100, lat), _extra()) for t, lat in enumerate(latencies)])
     step = meter.result()
     assert meter.done and len(step["windows"]) == 6  # max_windows
-    assert step["stable"] is False and step["passed"] is False
+    assert step["stable"] is False and step["passed"] is False and step["inconclusive"] is False
     assert "not stable after 6 windows" in step["note"]
+
+
+def test_unstable_met_overall_but_not_in_every_window_is_inconclusive() -> None:
+    rule = StabilityRule(tolerance_pct=10, window_s=2, windows=3, max_windows=3)
+    meter = StepMeter(1, 8, _settings(rule=rule, early_stop=False), start_ns=0)
+    intervals = [_interval(t, 100, 21_000) for t in range(7)]  # warm-up, then three windows of two
+    for _ in range(4):  # 4 slow requests in the second window: its p99 is 65 ms, the step's stays 21 ms
+        intervals[3].histograms[("t", LATENCY)].record_value(65_000)
+    _feed(meter, [(interval, _extra()) for interval in intervals])
+    step = meter.result()
+    assert [round((w["p99_us"] or 0) / 1000) for w in step["windows"]] == [21, 65, 21]
+    assert step["slo"][0]["passed"] is True and step["stable"] is False
+    assert step["passed"] is False and step["inconclusive"] is True
 
 
 def test_a_clear_breach_ends_the_step_early() -> None:

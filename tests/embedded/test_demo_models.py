@@ -192,8 +192,10 @@ def test_capacity_serves_four_at_a_time_and_queues_the_rest(triton_server: Embed
     eight_s, eight = _capacity_batch(triton_server, 8, latency_s * 1000)
     for outcome in four + eight:
         np.testing.assert_array_equal(outcome, np.arange(4, dtype=np.float32))
-    assert latency_s <= four_s < 1.7 * latency_s  # four instances: all four served in parallel
-    assert 2 * latency_s <= eight_s < 2.7 * latency_s  # the second four waited in the queue
+    # A busy instance keeps its cadence, so a request that follows another within cadence_slack_ms (5 ms)
+    # may end up to 5 ms before a full latency after its own start.
+    assert 0.98 * latency_s <= four_s < 1.7 * latency_s  # four instances: all four served in parallel
+    assert 1.98 * latency_s <= eight_s < 2.7 * latency_s  # the second four waited in the queue
     stats = json.loads(urllib.request.urlopen(f"{triton_server.http_url}/v2/models/Capacity/stats", timeout=10).read())[
         "model_stats"
     ][0]["inference_stats"]
