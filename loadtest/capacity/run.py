@@ -114,7 +114,19 @@ def run_sweep(
     data = controller.write(status, exit_code, partial=status != "completed")
     text = render_text(data)
     write_atomic(run_dir / REPORT_FILE, text)
+    _write_rich_reports(run_dir, progress)
     return SweepResult(exit_code, run_dir, data)
+
+
+def _write_rich_reports(run_dir: Path, progress: Progress) -> None:
+    """``report.md`` and ``report.html`` beside ``report.txt``; a failure to render them loses no result."""
+    from loadtest.recording.rundir import RunDirectoryError
+    from loadtest.report.capacity import write_capacity_reports
+
+    try:
+        write_capacity_reports(run_dir, ("markdown", "html"))
+    except (OSError, RunDirectoryError, ValueError) as exc:
+        progress.error(f"the Markdown/HTML capacity reports could not be written: {exc}")
 
 
 def _verdict(controller: StepController, session_exit: int, failure: Exception | None) -> tuple[str, int]:

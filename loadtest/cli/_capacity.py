@@ -117,9 +117,10 @@ def _problems_exit(problems: Sequence[tuple[str, str]]) -> NoReturn:
 @click.option("--rate", metavar="LEVELS", help="Open-loop requests/s per step: 100,200 or 100:1000:100.")
 @_common
 def sweep(scenario_file: str, concurrency: str | None, rate: str | None, **kwargs: Any) -> None:
-    """Measure SCENARIO at each load level, each step until stable; write sweep.json and report.txt.
+    """Measure SCENARIO at each load level, each step until stable; write sweep.json and the reports.
 
-    Without --concurrency or --rate, the scenario's `load: {kind: sweep}` gives the levels. Exit codes:
+    Reports: report.txt, report.md and report.html (the latency-throughput curve). Without
+    --concurrency or --rate, the scenario's `load: {kind: sweep}` gives the levels. Exit codes:
     0 every step measured, 3 the lowest level breaks an SLO, 1 the run failed, 2 bad input, 130
     interrupted (the steps done so far are kept).
     """
@@ -166,8 +167,8 @@ def capacity(scenario_file: str, **kwargs: Any) -> None:
     """Find the highest open-loop rate (or user count) of SCENARIO whose stable step meets every SLO.
 
     Brackets by doubling from --rate-min, bisects to --precision-pct, confirms the answer with one
-    more step; writes capacity.json and report.txt. Exit codes: 0 answer found, 3 even the lowest
-    level breaks the SLOs, 1 the run failed, 2 bad input, 130 interrupted (steps so far kept).
+    more step; writes capacity.json, report.txt, report.md and report.html. Exit codes: 0 answer
+    found, 3 even the lowest level breaks the SLOs, 1 the run failed, 2 bad input, 130 interrupted (steps so far kept).
     """
     from loadtest.capacity.options import CONCURRENCY, RATE, SweepOptions
 

@@ -73,6 +73,11 @@ def test_concurrency_sweep_matches_the_known_capacity(triton_server: EmbeddedTri
     assert (tmp_path / "run" / "latency.hlog").stat().st_size > 0
     report = (tmp_path / "run" / "report.txt").read_text()
     assert "knee: 4 users" in report
+    assert "<svg" in (tmp_path / "run" / "report.html").read_text()  # the latency-throughput curve
+    assert (
+        "| 4 |" in (tmp_path / "run" / "report.md").read_text()
+        or "4 users" in (tmp_path / "run" / "report.md").read_text()
+    )
 
 
 @pytest.mark.timeout(240)
