@@ -77,5 +77,13 @@ class RunControl:
                 errors.append(exc)
         return errors
 
+    def close(self) -> list[BaseException]:
+        """Close every client and stop the asyncio loop thread (if one runs); returns the clients' errors."""
+        errors = self.close_clients()
+        if self.loop_thread is not None:
+            self.loop_thread.stop()
+            self.loop_thread = None
+        return errors
+
 
 __all__ = ["RunControl"]

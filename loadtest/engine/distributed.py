@@ -26,13 +26,12 @@ from loadtest.engine._fleet import DONE, LOST, READY, RUNNING, Fleet
 from loadtest.engine._locust import stage_shape
 from loadtest.engine._processes import LocalWorkers, free_port
 from loadtest.engine._split import slots_of, split_total
-from loadtest.engine.local import run_log
-from loadtest.engine.preflight import PreflightError
+from loadtest.engine.local import run_local
 from loadtest.engine.rules import Stop
 from loadtest.engine.session import RunSession, SessionOutcome
 from loadtest.exit_codes import ExitCode
 from loadtest.recording.hlog import IntervalLogWriter
-from loadtest.recording.rundir import LOG_FILE, RunWriteError, without_shared_write
+from loadtest.recording.rundir import without_shared_write
 
 LOGGER = logging.getLogger("loadtest.run")
 ROLL_WAIT_S = 1.0
@@ -96,37 +95,15 @@ def run_distributed(
     session: RunSession, options: DistributedOptions, *, web: bool = False, web_port: int = 8089
 ) -> SessionOutcome:
     """Every phase of ``session`` with a Locust master and its workers; the run directory is left in any case."""
-    session.run_dir.mkdir(parents=True, exist_ok=True)
-    failure: Exception | None = None
-    stop = Stop("failed", ExitCode.RUNTIME_ERROR, "did not start")
     master = _Master(session, options)
-    with run_log(session.run_dir), session.interrupt:
-        try:
-            session.prepare()
-            stop = master.drive(web, web_port)
-        except PreflightError as exc:
-            failure = exc
-            stop = Stop("failed", exc.exit_code, str(exc))
-            session.progress.error(str(exc))
-        except FleetError as exc:
-            stop = Stop("failed", ExitCode.RUNTIME_ERROR, str(exc))
-            LOGGER.error("run failed: %s", exc)
-            session.progress.error(str(exc))
-        except RunWriteError as exc:
-            stop = Stop("failed", ExitCode.RUNTIME_ERROR, str(exc))
-            session.progress.error(str(exc))
-        except KeyboardInterrupt:
-            stop = Stop("interrupted", ExitCode.INTERRUPTED, "interrupted by Ctrl-C")
-        except Exception as exc:
-            LOGGER.exception("run failed")
-            stop = Stop("failed", ExitCode.RUNTIME_ERROR, f"{type(exc).__name__}: {exc}")
-            session.progress.error(f"{stop.reason} (details in {session.run_dir / LOG_FILE})")
-        finally:
-            master.shut_down()
-            outcome = session.finish(stop)
-            session.close()
-    outcome.failure = failure
-    return outcome
+    return run_local(
+        session,
+        drive=lambda _session, web, web_port: master.drive(web, web_port),
+        web=web,
+        web_port=web_port,
+        run_errors=(FleetError,),
+        after_drive=master.shut_down,
+    )
 
 
 class _Master:

@@ -70,12 +70,20 @@ Drive = Callable[[RunSession, bool, int], Stop]
 
 
 def run_local(
-    session: RunSession, *, web: bool = False, web_port: int = 8089, drive: Drive | None = None
+    session: RunSession,
+    *,
+    web: bool = False,
+    web_port: int = 8089,
+    drive: Drive | None = None,
+    run_errors: tuple[type[Exception], ...] = (),
+    after_drive: Callable[[], None] | None = None,
 ) -> SessionOutcome:
     """Every phase of ``session`` in order, with a Locust local runner; the run directory is left in any case.
 
     ``drive`` replaces the default way of starting the users and looping (a sweep changes the load between
-    steps); the preparation, the error handling and the finish stay the same."""
+    steps; a distributed run drives a master and its workers); the preparation, the error handling and the
+    finish stay the same. ``run_errors`` are the driver's own expected failures: said in one line, without
+    a traceback. ``after_drive`` runs before the finish whatever happened (a master stops its workers)."""
     session.run_dir.mkdir(parents=True, exist_ok=True)
     failure: Exception | None = None
     stop = Stop("failed", ExitCode.RUNTIME_ERROR, "did not start")
@@ -88,6 +96,10 @@ def run_local(
             stop = Stop("failed", exc.exit_code, str(exc))
             LOGGER.error("run failed: %s", exc)
             session.progress.error(str(exc))
+        except run_errors as exc:
+            stop = Stop("failed", ExitCode.RUNTIME_ERROR, str(exc))
+            LOGGER.error("run failed: %s", exc)
+            session.progress.error(str(exc))
         except RunWriteError as exc:  # the run directory cannot be written at all
             stop = Stop("failed", ExitCode.RUNTIME_ERROR, str(exc))
             session.progress.error(str(exc))
@@ -98,6 +110,8 @@ def run_local(
             stop = Stop("failed", ExitCode.RUNTIME_ERROR, f"{type(exc).__name__}: {exc}")
             session.progress.error(f"{stop.reason} (details in {session.run_dir / LOG_FILE})")
         finally:
+            if after_drive is not None:
+                after_drive()
             outcome = session.finish(stop)
             session.close()
     outcome.failure = failure

@@ -330,11 +330,8 @@ class RunSession:
         """Close every client, the asyncio loop thread, the stats clients and the embedded server."""
         control = self.control
         if control is not None:
-            for error in control.close_clients():
+            for error in control.close():
                 LOGGER.debug("closing a client failed: %s", error)
-            if control.loop_thread is not None:
-                control.loop_thread.stop()
-                control.loop_thread = None
         self.lag_probe.stop()
         self.poller.close()
         if self.server is not None:

@@ -273,11 +273,8 @@ class WorkerAgent:
         control = self.control
         if control is not None:
             control.stopping = True
-            for error in control.close_clients():
+            for error in control.close():
                 LOGGER.debug("closing a client failed: %s", error)
-            if control.loop_thread is not None:
-                control.loop_thread.stop()
-                control.loop_thread = None
         self.lag_probe.stop()
 
     def _config(self) -> RunConfig:
