@@ -268,7 +268,8 @@ def test_open_loop_keeps_its_rate_and_records_response_time(
 
 @pytest.mark.timeout(120)
 def test_ctrl_c_keeps_what_was_measured_and_exits_130(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
-    scenario = sleep_scenario(tmp_path, triton_server, "load: {kind: closed, users: 2}\nduration_s: 60\n")
+    slos = "slos: ['p99 latency < 10s', 'throughput >= 1000000/s']\n"
+    scenario = sleep_scenario(tmp_path, triton_server, "load: {kind: closed, users: 2}\nduration_s: 60\n" + slos)
     run_dir = tmp_path / "run"
     command = [sys.executable, "-m", "loadtest", "run", str(scenario), "--out", str(run_dir)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
@@ -278,13 +279,22 @@ def test_ctrl_c_keeps_what_was_measured_and_exits_130(triton_server: EmbeddedTri
     while time.monotonic() < deadline and not (intervals.exists() and len(intervals.read_text().splitlines()) >= 2):
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=30)
+    stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == ExitCode.INTERRUPTED, stderr[-3000:]
     summary = summary_of(run_dir)
     assert summary["status"] == "interrupted" and summary["complete"] is False
     assert summary["traffic"]["sleep"]["ok"] > 50
     assert summary["traffic"]["sleep"]["errors"] == 0
     assert "Traceback" not in stderr
+    # SLOs speak of a whole run: neither passed nor failed (one of them would fail on any run).
+    verdicts = summary["slos"]
+    assert [v["passed"] for v in verdicts] == [None, None], verdicts
+    assert all(v["reason"] == "not judged: the run is interrupted" for v in verdicts), verdicts
+    console = stdout + stderr
+    assert "SLO FAIL" not in console and "SLO pass" not in console, console[-3000:]
+    assert console.count("SLO not judged") == 2, console[-3000:]
+    last_line = stderr.strip().splitlines()[-1]
+    assert last_line.startswith("run interrupted:") and "SLOs not judged" in last_line, stderr[-3000:]
 
 
 @pytest.mark.timeout(60)
