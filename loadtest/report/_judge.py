@@ -303,7 +303,10 @@ def _verdict(
         where = f"above {edge.replace('±', '+', 1)}" if above else f"below {edge.replace('±', '−', 1)}"
         return REGRESSED if worst > band else IMPROVED, f"{interval} lies {where}{p_text}", None, None
     if -tolerance <= worst and best <= tolerance:
-        return UNCHANGED, f"{interval} lies within ±{_size(tolerance, shown)}", None, None
+        reason = f"{interval} lies within ±{_size(tolerance, shown)}"
+        if found.low > 0 or found.high < 0:  # a real change, only smaller than the tolerance: say so
+            reason += f" (a real {'rise' if found.low > 0 else 'fall'}, smaller than the tolerance)"
+        return UNCHANGED, reason, None, None
     min_runs = runs_needed(confidence, paired=evidence.paired)
     if found.method == "noise floor":
         if evidence.paired:

@@ -43,6 +43,18 @@ def test_no_change_within_the_tolerance_is_unchanged() -> None:
     result = judge(Evidence(_runs(rng, 20_000, 0.01, 6), _runs(rng, 20_000, 0.01, 6)))
     assert result.verdict == UNCHANGED
     assert result.reason.startswith("CI [") and "lies within ±5.0%" in result.reason
+    assert "real" not in result.reason  # the interval holds zero: no change is shown
+
+
+def test_a_real_change_smaller_than_the_tolerance_is_unchanged_and_says_it_is_real() -> None:
+    rng = np.random.default_rng(2)
+    base = _runs(rng, 20_000, 0.002, 8)
+    rise = judge(Evidence(base, _runs(rng, 20_500, 0.002, 8)))  # +2.5%: clearly real, inside ±5%
+    assert rise.verdict == UNCHANGED
+    assert rise.reason.endswith("lies within ±5.0% (a real rise, smaller than the tolerance)"), rise.reason
+    fall = judge(Evidence(base, _runs(rng, 19_500, 0.002, 8)))
+    assert fall.verdict == UNCHANGED
+    assert fall.reason.endswith("(a real fall, smaller than the tolerance)"), fall.reason
 
 
 def test_identical_measurements_are_unchanged_whatever_the_run_count() -> None:
