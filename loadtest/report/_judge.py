@@ -304,8 +304,11 @@ def _verdict(
         return REGRESSED if worst > band else IMPROVED, f"{interval} lies {where}{p_text}", None, None
     if -tolerance <= worst and best <= tolerance:
         reason = f"{interval} lies within ±{_size(tolerance, shown)}"
-        if found.low > 0 or found.high < 0:  # a real change, only smaller than the tolerance: say so
-            reason += f" (a real {'rise' if found.low > 0 else 'fall'}, smaller than the tolerance)"
+        if found.low > 0 or found.high < 0:  # the sides differ, only by less than the tolerance: say so
+            way = "rise" if found.low > 0 else "fall"
+            # Paired chunks share the machine's drift; sets measured one after the other do not.
+            what = f"a real {way}" if evidence.paired else f"a {way}, a change or machine drift"
+            reason += f" ({what}, smaller than the tolerance)"
         return UNCHANGED, reason, None, None
     min_runs = runs_needed(confidence, paired=evidence.paired)
     if found.method == "noise floor":

@@ -46,15 +46,18 @@ def test_no_change_within_the_tolerance_is_unchanged() -> None:
     assert "real" not in result.reason  # the interval holds zero: no change is shown
 
 
-def test_a_real_change_smaller_than_the_tolerance_is_unchanged_and_says_it_is_real() -> None:
+def test_a_change_smaller_than_the_tolerance_is_unchanged_and_says_the_sides_differ() -> None:
     rng = np.random.default_rng(2)
     base = _runs(rng, 20_000, 0.002, 8)
     rise = judge(Evidence(base, _runs(rng, 20_500, 0.002, 8)))  # +2.5%: clearly real, inside ±5%
     assert rise.verdict == UNCHANGED
-    assert rise.reason.endswith("lies within ±5.0% (a real rise, smaller than the tolerance)"), rise.reason
+    assert rise.reason.endswith("lies within ±5.0% (a rise, a change or machine drift, smaller than the tolerance)")
     fall = judge(Evidence(base, _runs(rng, 19_500, 0.002, 8)))
     assert fall.verdict == UNCHANGED
-    assert fall.reason.endswith("(a real fall, smaller than the tolerance)"), fall.reason
+    assert fall.reason.endswith("(a fall, a change or machine drift, smaller than the tolerance)"), fall.reason
+    paired = judge(Evidence(base, _runs(rng, 20_500, 0.002, 8), paired=True))
+    assert paired.verdict == UNCHANGED
+    assert paired.reason.endswith("(a real rise, smaller than the tolerance)"), paired.reason
 
 
 def test_identical_measurements_are_unchanged_whatever_the_run_count() -> None:
