@@ -13,7 +13,9 @@ serializers, so only the way calls are made and waited for differs:
   calls run by a ``BlockingWorker`` thread of its own, each with its own channel;
 - ``aio``: one ``grpc.aio`` channel on one asyncio loop, one coroutine per sender;
 - ``worker-aio``: greenlets handing each call to one ``grpc.aio`` channel on one asyncio loop thread
-  and waiting on a libev async watcher (the "one aio channel per process" idea).
+  and waiting on a libev async watcher (the "one aio channel per process" idea);
+- ``thread-loop`` (``--mode cpu`` only): each sender's thread sends back to back by itself and one hub
+  greenlet collects the finished calls every 5 ms: what a user that did not hop per request would cost.
 
 ``--mode cpu``: closed loop, ``--users`` senders back to back; prints requests/s, CPU µs per
 request (user+system of this process, all threads, over the measured span: the server is another
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import resource
 import sys
 import threading
@@ -53,6 +56,8 @@ from loadtest.engine._bridge import AsyncioLoopThread, BlockingWorker, ThreadWak
 from pytriton_client._grpc import FAST_CHANNEL_OPTIONS, MODEL_INFER  # noqa: E402
 
 OPEN_SENDERS = 4
+COLLECT_EVERY_S = 0.005
+CLOSED_ONLY = {"thread-loop"}
 WARMUP_CALLS = 20
 
 
@@ -255,11 +260,42 @@ def run_worker_aio(target: str, plan: Plan, tally: Tally) -> None:
     loop_thread.stop()
 
 
+def run_thread_loop(target: str, plan: Plan, tally: Tally) -> None:
+    """Closed loop only: each sender's thread sends back to back; a hub greenlet collects what finished
+    every ``COLLECT_EVERY_S``: no hand-over and no wake-up of the hub per request."""
+    message = request_bytes()
+    finished: collections.deque[int] = collections.deque()
+
+    def sender() -> None:
+        call = sync_call(target)
+        for _ in range(WARMUP_CALLS):
+            call(message, timeout=10)
+        _wait_until(plan.start_ns, time.sleep)
+        while (start := time.perf_counter_ns()) < plan.end_ns:
+            call(message, timeout=10)
+            finished.append(time.perf_counter_ns() - start)
+
+    def collector() -> None:  # the hub side: records what finished
+        while len(tally.latency) < 1 or any(thread.is_alive() for thread in threads) or finished:
+            gevent.sleep(COLLECT_EVERY_S)
+            while finished:
+                tally.latency.append(finished.popleft())
+                tally.delay.append(0)
+
+    threads = [threading.Thread(target=sender) for _ in range(plan.senders)]
+    for thread in threads:
+        thread.start()
+    gevent.spawn(collector).join()
+    for thread in threads:
+        thread.join()
+
+
 VARIANTS: dict[str, Callable[[str, Plan, Tally], None]] = {
     "threads": run_threads,
     "worker": run_worker,
     "aio": run_aio,
     "worker-aio": run_worker_aio,
+    "thread-loop": run_thread_loop,
 }
 
 
@@ -308,7 +344,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per variant and round")
     parser.add_argument("--users", type=int, default=8, help="closed-loop senders (cpu mode)")
     parser.add_argument("--rate", type=float, default=1500.0, help="open-loop arrivals per second")
-    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of " + ", ".join(VARIANTS))
+    parser.add_argument(
+        "--variants",
+        default="threads,worker,aio,worker-aio,thread-loop",
+        help="comma-separated, of " + ", ".join(VARIANTS),
+    )
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.variants.split(",") if name.strip()]
     unknown = [name for name in names if name not in VARIANTS]
@@ -323,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {what}", flush=True)
             for rnd in range(1, args.rounds + 1):
                 for name in names:
+                    if rate is not None and name in CLOSED_ONLY:
+                        continue
                     print(f"round {rnd}  {measure(name, target, args, rate)}", flush=True)
     return 0
 
