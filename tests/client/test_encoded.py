@@ -8,6 +8,7 @@ ordinary path.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from pytriton_client._wire import (
     http_outputs_of,
     tensor_bytes,
 )
-from pytriton_client.exceptions import PyTritonClientError, PyTritonClientValueError
+from pytriton_client.exceptions import PyTritonClientError, PyTritonClientTimeoutError, PyTritonClientValueError
 from pytriton_client.observer import RequestRecord
 
 X = np.array([0.5, -1.5], dtype=np.float32)
@@ -233,3 +234,19 @@ def test_an_encoded_request_fits_only_a_client_of_its_model_and_protocol(triton_
 def test_encoding_checks_inputs_like_infer_sample(url: str) -> None:
     with ModelClient(url, "Linear") as client, pytest.raises(PyTritonClientValueError, match="expects"):
         client.encode_sample(X.astype(np.float64))
+
+
+def test_an_encoded_request_keeps_its_deadline_and_the_client_stays_usable(url: str) -> None:
+    records: list[RequestRecord] = []
+    with ModelClient(url, "Sleep", inference_timeout_s=0.5, observer=records.append) as client:
+        client.wait_for_model(30)
+        slow = client.encode_sample(np.ones(1, dtype=np.float32), parameters={"latency_ms": 3000})
+        started = time.monotonic()
+        with pytest.raises(PyTritonClientTimeoutError) as caught:
+            client.infer_encoded(slow)
+        assert 0.3 < time.monotonic() - started < 2.9  # the deadline ended the call, not the model
+        fast = client.encode_sample(np.ones(1, dtype=np.float32), parameters={"latency_ms": 1})
+        answer = client.infer_encoded(fast, decode=True)
+    assert caught.value.kind == "timeout"
+    assert answer is not None and answer["OUTPUT"].tolist() == [1.0]
+    assert [record.error is caught.value for record in records] == [True, False]

@@ -41,13 +41,16 @@ def tritonload(*args: str, timeout_s: float = 120) -> subprocess.CompletedProces
     )
 
 
-def sleep_scenario(tmp_path: Path, server: EmbeddedTriton, body: str, name: str = "sleep") -> Path:
+def sleep_scenario(
+    tmp_path: Path, server: EmbeddedTriton, body: str, name: str = "sleep", protocol: str = "http"
+) -> Path:
     """A scenario aimed at the session server's Sleep model at a fixed 20 ms."""
+    url = server.grpc_url if protocol == "grpc" else server.http_url
     text = f"""
 version: 1
 name: {name}
 targets:
-  sleep: {{url: "{server.http_url}", model: Sleep, timeouts: {{inference_s: 5}}}}
+  sleep: {{url: "{url}", model: Sleep, timeouts: {{inference_s: 5}}}}
 payloads:
   one: {{inputs: {{INPUT: {{dtype: float32, shape: [4], generator: zeros}}}}}}
 traffic:
@@ -267,9 +270,13 @@ def test_open_loop_keeps_its_rate_and_records_response_time(
 
 
 @pytest.mark.timeout(120)
-def test_ctrl_c_keeps_what_was_measured_and_exits_130(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_ctrl_c_keeps_what_was_measured_and_exits_130(
+    triton_server: EmbeddedTriton, tmp_path: Path, protocol: str
+) -> None:
     slos = "slos: ['p99 latency < 10s', 'throughput >= 1000000/s']\n"
-    scenario = sleep_scenario(tmp_path, triton_server, "load: {kind: closed, users: 2}\nduration_s: 60\n" + slos)
+    body = "load: {kind: closed, users: 2}\nduration_s: 60\n" + slos
+    scenario = sleep_scenario(tmp_path, triton_server, body, protocol=protocol)
     run_dir = tmp_path / "run"
     command = [sys.executable, "-m", "loadtest", "run", str(scenario), "--out", str(run_dir)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)

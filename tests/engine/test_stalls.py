@@ -26,14 +26,15 @@ ROOT = Path(__file__).resolve().parents[2]
 S = 1_000_000_000
 
 
-def _scenario(tmp_path: Path, server: EmbeddedTriton, duration_s: float) -> Path:
+def _scenario(tmp_path: Path, server: EmbeddedTriton, duration_s: float, protocol: str = "http") -> Path:
     path = tmp_path / "stall.yaml"
+    url = server.grpc_url if protocol == "grpc" else server.http_url
     path.write_text(
         f"""
 version: 1
 name: stall
 targets:
-  sleep: {{url: "{server.http_url}", model: Sleep, timeouts: {{inference_s: 60}}}}
+  sleep: {{url: "{url}", model: Sleep, timeouts: {{inference_s: 60}}}}
 payloads:
   one: {{inputs: {{INPUT: {{dtype: float32, shape: [4], generator: zeros}}}}}}
 traffic:
@@ -46,7 +47,9 @@ grace_s: 1
     return path
 
 
-def _run_with_pause(tmp_path: Path, server: EmbeddedTriton, duration_s: float, pause: tuple[float, float | None]):
+def _run_with_pause(
+    tmp_path: Path, server: EmbeddedTriton, duration_s: float, pause: tuple[float, float | None], protocol: str = "http"
+):
     """Run the scenario; SIGSTOP the server ``pause[0]`` s after measuring begins, SIGCONT after ``pause[1]`` s
     (None: at the end). Returns (exit code, stderr, seconds from the first interval to the exit, run directory)."""
     run_dir = tmp_path / "run"
@@ -55,7 +58,7 @@ def _run_with_pause(tmp_path: Path, server: EmbeddedTriton, duration_s: float, p
         "-m",
         "loadtest",
         "run",
-        str(_scenario(tmp_path, server, duration_s)),
+        str(_scenario(tmp_path, server, duration_s, protocol)),
         "--out",
         str(run_dir),
     ]
@@ -107,9 +110,14 @@ def test_a_server_paused_mid_run_is_a_recorded_stall_and_progress_keeps_coming(t
 
 
 @pytest.mark.timeout(120)
-def test_a_server_that_never_answers_again_ends_the_run_on_time_with_unfinished_requests(tmp_path: Path) -> None:
+@pytest.mark.parametrize("protocol", ["http", "grpc"])  # gRPC: the sync user's calls wait in threads of their own
+def test_a_server_that_never_answers_again_ends_the_run_on_time_with_unfinished_requests(
+    tmp_path: Path, protocol: str
+) -> None:
     with EmbeddedTriton(models=["Sleep"]) as server:
-        code, stderr, elapsed_s, run_dir = _run_with_pause(tmp_path, server, duration_s=6, pause=(2.0, None))
+        code, stderr, elapsed_s, run_dir = _run_with_pause(
+            tmp_path, server, duration_s=6, pause=(2.0, None), protocol=protocol
+        )
     assert code == ExitCode.OK, stderr[-3000:]
     summary = json.loads((run_dir / "summary.json").read_text())
     # the rest of the 6 s + 1 s grace + finishing (at most 2 s for the server's counts, the report, the exit):
