@@ -56,11 +56,11 @@ def test_concurrency_sweep_matches_the_known_capacity(triton_server: EmbeddedTri
     assert [s["level"] for s in steps] == [1, 2, 4, 8]
     for step in steps:
         expected = min(step["level"], 4) * CAPACITY_RPS / 4
-        # Over 4 users requests wait in Triton's queue and every instance keeps its 20 ms cadence: the
-        # throughput is the capacity. Up to 4 users an instance also waits for each client's round trip
-        # (1.5-2.5 ms measured here), which only lowers throughput, and at 4 users, on a busy machine, a
-        # round trip over the model's 5 ms cadence slack costs a slot (180 req/s seen at load average 3).
-        low = {1: 0.8, 2: 0.8, 4: 0.88}.get(int(step["level"]), 0.95)
+        # Over 4 users requests wait in Triton's queue and every cadence slot stays busy: the throughput is
+        # the capacity. Up to 4 users each user's round trip (1.5-2.5 ms measured here) is absorbed by the
+        # model's shared cadence slots (min(c, 4) / 20 ms exactly on a quiet machine), but on a busy one a
+        # round trip over the 5 ms cadence slack costs a slot (180 req/s seen at 4 users, load average 3).
+        low = 0.88 if step["level"] <= 4 else 0.95
         assert low * expected <= step["throughput_rps"] <= 1.05 * expected, (step["level"], step["throughput_rps"])
         assert step["stable"] is True, step
         assert step["tag"] == f"step-{step['index']}" and step["generator"]["saturated"] is False
