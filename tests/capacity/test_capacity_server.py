@@ -72,7 +72,8 @@ def test_concurrency_sweep_matches_the_known_capacity(triton_server: EmbeddedTri
     assert {"step-0", "step-1", "step-2", "step-3"} <= set(tagged)
     assert (tmp_path / "run" / "latency.hlog").stat().st_size > 0
     report = (tmp_path / "run" / "report.txt").read_text()
-    assert "knee: 4 users" in report
+    assert "Knee of the latency-throughput curve: 4 users" in report
+    assert "queue ms" in report  # the same renderer as `tritonload report`: the server columns too
     assert "<svg" in (tmp_path / "run" / "report.html").read_text()  # the latency-throughput curve
     assert (
         "| 4 |" in (tmp_path / "run" / "report.md").read_text()
@@ -101,7 +102,7 @@ def test_capacity_cli_finds_the_known_capacity(triton_server: EmbeddedTriton, tm
     assert answer["instances_now"] == 4
     assert answer["instances_needed"] == math.ceil(1000 * 1.2 / (answer["level"] / 4) - 1e-9)
     assert data["slos"] == ["p99 latency < 60ms"]
-    assert f"answer: {answer['level']:g} req/s" in process.stdout
+    assert f"Capacity: {answer['level']:g} req/s meets every SLO" in process.stdout
     assert (run_dir / "report.txt").read_text() in process.stdout
 
 
