@@ -2,8 +2,9 @@
 
 Pure parts (table-tested without a server): ``stability`` (perf_analyzer's rule), ``search``
 (bracketing, bisection, confirmation, the knee, instances needed), ``options`` (settings and their
-checks), ``steps`` (a step from the run's intervals), ``server_delta`` (a step's server statistics) and
-``text`` (the text report). The live part: ``driver`` (the step controller inside one run session) and
+checks), ``steps`` (a step from the run's intervals) and ``server_delta`` (a step's server statistics).
+The reports (``report.txt``, the console, Markdown, HTML) are ``loadtest.report.capacity``'s, the same
+that ``tritonload report`` renders. The live part: ``driver`` (the step controller inside one run session) and
 ``run`` (a whole sweep or search, its files and exit code). The Python API is ``loadtest.sweep`` and
 ``loadtest.capacity`` (``loadtest.capacity.api``).
 """

@@ -4,7 +4,8 @@ Owns what ``tritonload sweep`` / ``tritonload capacity`` and ``loadtest.sweep`` 
 share: building the scenario the session runs (the user's scenario with ``load`` replaced by the first
 level, no warm-up or end of its own: steps have their own), the SLOs (the scenario's and the extra
 ones), the run itself through ``engine.local.run_local`` with the step controller, the exit code, and
-the files (``sweep.json`` / ``capacity.json``, ``report.txt``). Never exits the process.
+the files (``sweep.json`` / ``capacity.json``, then the reports of ``loadtest.report.capacity``).
+Never exits the process.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 
 from loadtest.capacity.driver import StepController, drive_with
 from loadtest.capacity.options import CONCURRENCY, SweepOptions
-from loadtest.capacity.text import render_text
 from loadtest.engine.local import run_local
 from loadtest.engine.progress import Progress
 from loadtest.engine.session import RunSession
@@ -112,21 +112,23 @@ def run_sweep(
     controller.attach_server_stats()
     status, exit_code = _verdict(controller, outcome.exit_code, outcome.failure)
     data = controller.write(status, exit_code, partial=status != "completed")
-    text = render_text(data)
-    write_atomic(run_dir / REPORT_FILE, text)
-    _write_rich_reports(run_dir, progress)
+    _write_reports(run_dir, progress)
     return SweepResult(exit_code, run_dir, data)
 
 
-def _write_rich_reports(run_dir: Path, progress: Progress) -> None:
-    """``report.md`` and ``report.html`` beside ``report.txt``; a failure to render them loses no result."""
+def _write_reports(run_dir: Path, progress: Progress) -> None:
+    """``report.txt``, ``report.md`` and ``report.html`` from the result file just written, by the same
+    renderers as ``tritonload report``; a failure to render them loses no result (``report.txt`` then says
+    so)."""
     from loadtest.recording.rundir import RunDirectoryError
     from loadtest.report.capacity import write_capacity_reports
 
     try:
-        write_capacity_reports(run_dir, ("markdown", "html"))
+        write_capacity_reports(run_dir, ("text", "markdown", "html"))
     except (OSError, RunDirectoryError, ValueError) as exc:
-        progress.error(f"the Markdown/HTML capacity reports could not be written: {exc}")
+        progress.error(f"the capacity reports could not be written: {exc}")
+        failed = f"the reports could not be rendered ({exc}); every step is in the run's JSON\n"
+        write_atomic(run_dir / REPORT_FILE, failed)
 
 
 def _verdict(controller: StepController, session_exit: int, failure: Exception | None) -> tuple[str, int]:

@@ -17,7 +17,8 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from loadtest.capacity.stability import StabilityRule, Window, is_stable
-from loadtest.engine.rules import generator_verdict
+from loadtest.engine.generator import sends_of
+from loadtest.engine.rules import LateSends, generator_verdict, server_kept_up
 from loadtest.recording.hdrstats import value_at_percentiles
 from loadtest.recording.recorder import LATENCY, TTFR, Interval, TagKey, TrafficCounters, merge_into
 from loadtest.recording.rundir import merge_traffic, traffic_summary
@@ -25,11 +26,6 @@ from loadtest.slo import Slo
 from loadtest.slo.verdicts import evaluate_slos
 
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
-STEP_LATE_SHARE_LIMIT = 0.10
-"""Open loop: a step whose sends started late (over 5 ms) this often did not offer its rate: saturated.
-The per-interval rule (1 %) warns of a busy second; a step's verdict tolerates some late sends, which
-move single requests by milliseconds but not the rate a window offers (achieved against offered is
-checked on its own)."""
 CLEAR_BREACH_FACTOR = 2.0
 """A latency SLO is clearly breached when the measured value is this many times its bound."""
 
@@ -215,17 +211,16 @@ class StepMeter:
         lag = lags[-2] if len(lags) >= 2 else (lags[-1] if lags else None)
         cpu_util = cpu_s / wall_s if wall_s > 0 else 0.0
         share = None
-        if self.settings.open_loop and overall.get("requests"):
-            # Late sends count against the generator only while the server keeps up: behind a saturated
-            # server every send waits for a free slot, and that is the server's doing.
-            # So do sends that waited because every worker was busy (the cap reached: the server is slow).
-            keeps_up = float(overall["throughput_rps"]) >= self.level * self.settings.min_achieved_pct / 100.0
-            cap = self.settings.max_in_flight
-            capped = bool(cap) and any(int(e.get("in_flight") or 0) >= 0.9 * (cap or 0) for _, e in items)
-            share = overall.get("late_sends", 0) / overall["requests"] if keeps_up and not capped else None
-        verdict = generator_verdict(
-            cpu_util, lag, share if share is not None and share > STEP_LATE_SHARE_LIMIT else None
-        )
+        if self.settings.open_loop:
+            # The engine's rule (rules.LateSends): sends of intervals that hit the in-flight cap waited for
+            # the server, and a step whose server fell behind the offered rate blames none on the generator.
+            late = LateSends()
+            for interval, extra in items:
+                workers = int(extra.get("users") or self.settings.max_in_flight or 0)
+                late.add(*sends_of(interval.counters.values()), int(extra.get("in_flight") or 0), workers)
+            achieved = float(overall.get("throughput_rps") or 0.0)
+            share = late.share(server_kept_up=server_kept_up(achieved, self.level, self.settings.min_achieved_pct))
+        verdict = generator_verdict(cpu_util, lag, share)
         return {
             "saturated": verdict.saturated,
             "reason": verdict.reason,

@@ -2,8 +2,9 @@
 
 Owns measuring whether this process, not the server, limits a run: a greenlet that samples how late
 the gevent hub wakes a timer (if the hub is busy, every send and every completion waits as long),
-the process's CPU time per interval, and the open-loop late share from the recorder's counters. The
-verdict itself is ``rules.generator_verdict`` (pure). Never sends a request.
+the process's CPU time per interval, and the open-loop sends from the recorder's counters. The verdict
+itself is ``rules.generator_verdict`` (pure); which late sends count against the generator is
+``rules.LateSends`` (pure, shared with sweep steps). Never sends a request.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import gevent
 
-from loadtest.engine.rules import GeneratorVerdict, generator_verdict
+from loadtest.engine.rules import GeneratorVerdict, LateSends, generator_verdict, server_kept_up
 from loadtest.recording.hdrstats import value_at_percentiles
 from loadtest.recording.recorder import Interval, TrafficCounters, new_histogram
 
@@ -61,30 +62,42 @@ def _p99(histogram: Any) -> float | None:
     return float(value_at_percentiles(histogram, (99,))[0])
 
 
-def late_share(counters: Iterable[TrafficCounters], open_loop: bool) -> float | None:
-    """Open loop: late sends over all sends; None in closed loop (no intended send times)."""
-    if not open_loop:
-        return None
+def sends_of(counters: Iterable[TrafficCounters]) -> tuple[int, int]:
+    """(sent, late) of one interval's counters: every request sent, and the open-loop sends that were late."""
     counters = list(counters)
-    sent = sum(c.ok + c.error_count for c in counters)
-    return sum(c.late for c in counters) / sent if sent else None
+    return sum(c.ok + c.error_count for c in counters), sum(c.late for c in counters)
 
 
-def interval_verdict(interval: Interval, cpu_s: float, lag_p99_us: float | None, open_loop: bool) -> GeneratorVerdict:
-    """The verdict of one interval."""
+def interval_verdict(
+    interval: Interval, cpu_s: float, lag_p99_us: float | None, open_loop: bool, in_flight: int, workers: int
+) -> GeneratorVerdict:
+    """The verdict of one interval (``in_flight`` at its end and the ``workers``: is the in-flight cap hit?)."""
     wall_s = max((interval.end_ns - interval.start_ns) / 1e9, 1e-9)
-    return generator_verdict(cpu_s / wall_s, lag_p99_us, late_share(interval.counters.values(), open_loop))
+    share = None
+    if open_loop:
+        late = LateSends()
+        late.add(*sends_of(interval.counters.values()), in_flight, workers)
+        share = late.share()
+    return generator_verdict(cpu_s / wall_s, lag_p99_us, share)
 
 
 def run_summary(
-    cpu_s: float, wall_s: float, probe: LagProbe, overall: dict[str, Any], open_loop: bool, saturated_intervals: int
+    cpu_s: float,
+    wall_s: float,
+    probe: LagProbe,
+    overall: dict[str, Any],
+    late: LateSends | None,
+    offered_rps: float | None,
+    saturated_intervals: int,
 ) -> dict[str, Any]:
     """The ``generator`` section of summary.json for the measured part of a run (``overall``: the summary's
-    overall block). The verdict is the whole run's; ``saturated_intervals`` counts the intervals that were."""
+    overall block; ``late``: the measured intervals' sends in open loop, None in closed loop; ``offered_rps``:
+    a constant open-loop rate, None when unknown). The verdict is the whole run's; ``saturated_intervals``
+    counts the intervals that were."""
     cpu_util = cpu_s / wall_s if wall_s > 0 else 0.0
     lag = _p99(probe.total)
-    sent = overall.get("requests", 0)
-    share = overall.get("late_sends", 0) / sent if open_loop and sent else None
+    kept_up = server_kept_up(float(overall.get("throughput_rps") or 0.0), offered_rps)
+    share = late.share(server_kept_up=kept_up) if late is not None else None
     verdict = generator_verdict(cpu_util, lag, share)
     saturated, reason = verdict.saturated, verdict.reason
     return {
@@ -97,4 +110,4 @@ def run_summary(
     }
 
 
-__all__ = ["LagProbe", "interval_verdict", "late_share", "run_summary"]
+__all__ = ["LagProbe", "interval_verdict", "run_summary", "sends_of"]

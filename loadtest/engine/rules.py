@@ -170,8 +170,48 @@ GENERATOR_CPU_LIMIT = 0.9
 """A generator process busier than this share of one core is saturated (its hub and GIL run on one core)."""
 LOOP_LAG_LIMIT_US = 50_000
 """A gevent hub that wakes timers more than this late (p99) delays sends and completions: saturated."""
-LATE_SHARE_LIMIT = 0.01
-"""Open loop: more than this share of sends started late means the generator could not keep the rate."""
+LATE_SHARE_LIMIT = 0.10
+"""Open loop: more than this share of the sends counted by :class:`LateSends` started late: the generator
+could not keep the rate. A few late sends (a busy second, a GC pause) move single requests by
+milliseconds, not the rate offered; runs, intervals and sweep steps all use this one limit."""
+CAP_HIT_SHARE = 0.9
+"""Open loop: an interval whose requests in flight reached this share of the workers hit the in-flight
+cap (``max_in_flight``): its sends waited for a free worker, which is the server's doing."""
+MIN_ACHIEVED_PCT = 90.0
+"""Open loop: the server kept up when it completed at least this % of the offered rate."""
+
+
+def server_kept_up(achieved_rps: float, offered_rps: float | None, min_achieved_pct: float = MIN_ACHIEVED_PCT) -> bool:
+    """Whether the server completed at least ``min_achieved_pct`` % of the offered rate (True when the
+    offered rate is unknown, e.g. a run with load stages)."""
+    return offered_rps is None or achieved_rps >= offered_rps * min_achieved_pct / 100.0
+
+
+@dataclass
+class LateSends:
+    """The open-loop late sends that count against the generator: one rule for intervals, runs and steps.
+
+    A send is late when it started over ``LATE_THRESHOLD_NS`` after its intended time. That is the
+    generator's fault only when it had a free worker to send with: the sends of an interval that hit the
+    in-flight cap (requests in flight >= ``CAP_HIT_SHARE`` x workers) waited for the server and are left
+    out, and so is every send of a run or step whose server did not keep up (:func:`server_kept_up`).
+    """
+
+    sent: int = 0
+    late: int = 0
+
+    def add(self, sent: int, late: int, in_flight: int, workers: int) -> None:
+        """Count one interval's sends, unless every worker was busy (``workers`` 0: unknown, counted)."""
+        if workers > 0 and in_flight >= CAP_HIT_SHARE * workers:
+            return
+        self.sent += sent
+        self.late += late
+
+    def share(self, *, server_kept_up: bool = True) -> float | None:
+        """Late over counted sends; None when nothing counts (no sends, or the server fell behind)."""
+        if not server_kept_up or not self.sent:
+            return None
+        return self.late / self.sent
 
 
 @dataclass(frozen=True)
@@ -259,10 +299,14 @@ def stop_reason(state: RunState) -> Stop | None:
 
 
 __all__ = [
+    "CAP_HIT_SHARE",
+    "LATE_SHARE_LIMIT",
     "LATE_THRESHOLD_NS",
+    "MIN_ACHIEVED_PCT",
     "UNREACHABLE_ABORT_S",
     "GeneratorVerdict",
     "IntervalClock",
+    "LateSends",
     "RequestBudget",
     "RunState",
     "Stall",
@@ -273,5 +317,6 @@ __all__ = [
     "generator_verdict",
     "is_late",
     "response_time_us",
+    "server_kept_up",
     "stop_reason",
 ]

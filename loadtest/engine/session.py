@@ -29,7 +29,7 @@ from loadtest.engine._locust import Interrupt, NoInterrupt
 from loadtest.engine.config import build_run_config, embedded_options, target_urls
 from loadtest.engine.control import RunControl
 from loadtest.engine.embedded_target import start_embedded
-from loadtest.engine.generator import LagProbe, interval_verdict
+from loadtest.engine.generator import LagProbe, interval_verdict, sends_of
 from loadtest.engine.model import RunConfig
 from loadtest.engine.patterns import uses_thread_pool
 from loadtest.engine.preflight import probe, provenance
@@ -362,7 +362,9 @@ class RunSession:
         if warmup:
             return
         cpu_s = self._cpu_since_last_s()
-        verdict = interval_verdict(interval, cpu_s, lag_p99_us, config.open_loop)
+        verdict = interval_verdict(interval, cpu_s, lag_p99_us, config.open_loop, control.in_flight, users)
+        if config.open_loop:
+            self.watch.late_sends.add(*sends_of(interval.counters.values()), control.in_flight, users)
         self.watch.saturation(verdict)
         extra = {
             "users": users,

@@ -62,8 +62,11 @@ def assemble(
             "cpu_us_per_request": round(cpu_s * 1e6 / requests, 1) if requests else None,
             "note": CLIENT_CPU_NOTE,
         }
+        load = meta.get("load") or {}
+        offered_rps = load.get("rate") if open_loop and not load.get("stages") else None
+        late = watch.late_sends if open_loop else None
         summary["generator"] = run_summary(
-            cpu_s, wall_s, lag_probe, summary["overall"], open_loop, watch.saturated_intervals
+            cpu_s, wall_s, lag_probe, summary["overall"], late, offered_rps, watch.saturated_intervals
         )
     summary["stalls"] = watch.stall_list(stalls_from_ns, end_ns)
     if watch.unfinished:

@@ -2,8 +2,9 @@
 
 Owns turning the pure rules' findings (``rules.StallTracker``, ``rules.generator_verdict``) into live
 notices, the counts and ages that ``summary.json`` shows (``stalls``, ``unfinished``,
-``generator.saturated_intervals``), and the ``unfinished`` errors recorded after the grace. Never sleeps,
-never reads a clock (times come in as arguments), never talks to a server.
+``generator.saturated_intervals``, the open-loop sends behind ``generator.late_share``), and the
+``unfinished`` errors recorded after the grace. Never sleeps, never reads a clock (times come in as
+arguments), never talks to a server.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from loadtest.engine.control import RunControl
 from loadtest.engine.progress import Progress
-from loadtest.engine.rules import GeneratorVerdict, StallTracker
+from loadtest.engine.rules import GeneratorVerdict, LateSends, StallTracker
 from loadtest.recording.recorder import Recorder
 
 LOGGER = logging.getLogger("loadtest.run")
@@ -28,6 +29,8 @@ class RunWatch:
         self.unfinished: dict[str, dict[str, int]] = {}
         """Traffic entry -> {count, max_age_ms} of requests still out after the grace."""
         self.saturated_intervals = 0
+        self.late_sends = LateSends()
+        """Open loop: the measured intervals' sends, for the run's late-send verdict."""
         self._saturated_streak = 0
 
     def _say(self, message: str) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from loadtest.capacity.stability import StabilityRule
 from loadtest.capacity.steps import StepMeter, StepSettings, clear_breach, window_of
-from loadtest.capacity.text import render_text
 from loadtest.recording.recorder import LATENCY, Interval, TrafficCounters, new_histogram
+from loadtest.report._capacity_view import build_capacity_view
+from loadtest.report.capacity import render_capacity
 from loadtest.slo import parse_slo
 
 S = 1_000_000_000
@@ -102,8 +104,9 @@ def test_a_saturated_generator_is_flagged_and_not_judged() -> None:
     assert "CPU" in step["generator"]["reason"]
     assert step["passed"] is None
     assert "generator saturated" in step["note"]
-    text = render_text({"kind": "capacity", "unit": "req/s", "steps": [step], "answer": {"level": None}})
-    assert "gen-sat" in text
+    result = {"kind": "capacity", "run_id": "r", "unit": "req/s", "steps": [step], "answer": {"level": None}}
+    text = render_capacity(build_capacity_view(Path("capacity.json"), result), "text")
+    assert " invalid " in text and f"step 3: {step['generator']['reason']}; the step is no measurement" in text
 
 
 def test_open_loop_step_below_the_offered_rate_is_server_saturated() -> None:

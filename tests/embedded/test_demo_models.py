@@ -7,6 +7,7 @@ import json
 import queue
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -200,3 +201,49 @@ def test_capacity_serves_four_at_a_time_and_queues_the_rest(triton_server: Embed
         "model_stats"
     ][0]["inference_stats"]
     assert int(stats["queue"]["ns"]) > 4 * 0.5 * latency_s * 1e9  # four requests queued ~one latency each
+
+
+def _sequential_response_intervals_ms(server: EmbeddedTriton, count: int, gap_s: float, **parameters: float) -> Any:
+    """One client sending ``count`` Capacity requests one after another, waiting ``gap_s`` between a
+    response and the next request; the milliseconds between consecutive responses."""
+    client = grpcclient.InferenceServerClient(f"127.0.0.1:{server.grpc_port}")
+    inputs = [_input("grpc", "INPUT", np.arange(4, dtype=np.float32), "FP32")]
+    answered = []
+    for _ in range(count):
+        client.infer("Capacity", inputs, parameters=parameters or None)
+        answered.append(time.perf_counter())
+        if gap_s:
+            time.sleep(gap_s)
+    client.close()
+    return np.diff(answered) * 1000.0
+
+
+def test_capacity_one_sequential_user_gets_one_request_per_latency(triton_server: EmbeddedTriton) -> None:
+    # Triton hands consecutive requests of one user to different instances; the cadence slots are shared
+    # by all instances, so the client's round trip (~1 ms) is absorbed: one user gets 1 / 20 ms = 50/s,
+    # not 1 / (20 ms + round trip). The median interval ignores the odd round trip a loaded box makes
+    # longer than the 5 ms slack (that request is held a full 20 ms after its own start).
+    intervals_ms = _sequential_response_intervals_ms(triton_server, 60, 0.0)
+    assert 19.5 <= float(np.median(intervals_ms)) <= 20.6, intervals_ms
+
+
+def test_capacity_cadence_absorbs_a_slow_client_within_the_slack(triton_server: EmbeddedTriton) -> None:
+    # A client that waits 30 ms before each next request, with a 60 ms slack: every request continues
+    # the slot the previous one left, so responses come every 100 ms, not every 130 ms.
+    intervals_ms = _sequential_response_intervals_ms(triton_server, 12, 0.030, latency_ms=100.0, cadence_slack_ms=60.0)
+    assert 98.0 <= float(np.median(intervals_ms)) <= 112.0, intervals_ms
+
+
+def test_capacity_cadence_file_lives_in_the_model_directory_and_goes_with_the_model(tmp_path: Path) -> None:
+    server = EmbeddedTriton(models=["Capacity"], model_control_mode="explicit", work_dir=tmp_path)
+    slots_file = tmp_path / "models" / "Capacity" / ".cadence-slots"
+    with server:
+        _sequential_response_intervals_ms(server, 3, 0.0, latency_ms=1.0)
+        assert slots_file.stat().st_size == 4 * 16  # four slots (pid, last completion), one per instance
+        client = grpcclient.InferenceServerClient(f"127.0.0.1:{server.grpc_port}")
+        client.unload_model("Capacity")
+        deadline = time.monotonic() + 20
+        while slots_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        client.close()
+        assert not slots_file.exists(), "the unloaded model left its cadence file"

@@ -59,3 +59,22 @@ def test_many_users_on_a_fast_model_saturate_the_generator(triton_server: Embedd
     assert generator["saturated"] is True, generator
     assert "load generator is saturated" in generator["reason"]
     assert generator["saturated_intervals"] >= 1
+
+
+@pytest.mark.timeout(120)
+def test_sends_held_by_max_in_flight_are_not_the_generator_fault(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
+    # 200 req/s offered to a model that serves one request per 20 ms per worker, with 2 workers: at most
+    # 100 req/s; every worker is busy all the time and most sends wait for one, so they start late. That is
+    # the server's doing (the cap was hit, the server fell behind), not the generator's.
+    scenario = _scenario(
+        triton_server,
+        {"model": "Capacity", "input": "INPUT"},
+        {"kind": "open", "rate": 200, "arrival": "constant", "max_in_flight": 2},
+    )
+    result = loadtest.run_scenario(scenario, out=tmp_path / "run")
+    overall, generator = result.summary["overall"], result.summary["generator"]
+    assert overall["late_sends"] > 0.3 * overall["requests"], overall
+    assert generator["late_share"] is None, generator
+    assert "started late" not in str(generator["reason"])
+    intervals = [json.loads(line) for line in (tmp_path / "run" / "intervals.jsonl").read_text().splitlines()]
+    assert sum(interval["traffic"]["x"]["late"] for interval in intervals) > 0

@@ -6,13 +6,16 @@ import dataclasses
 
 import pytest
 
+from loadtest.engine.generator import LagProbe, run_summary
 from loadtest.engine.rules import (
+    CAP_HIT_SHARE,
     GENERATOR_CPU_LIMIT,
     LATE_SHARE_LIMIT,
     LATE_THRESHOLD_NS,
     LOOP_LAG_LIMIT_US,
     UNREACHABLE_ABORT_S,
     IntervalClock,
+    LateSends,
     RequestBudget,
     RunState,
     StallTracker,
@@ -20,6 +23,7 @@ from loadtest.engine.rules import (
     generator_verdict,
     is_late,
     response_time_us,
+    server_kept_up,
     stop_reason,
 )
 from loadtest.exit_codes import ExitCode
@@ -360,3 +364,57 @@ def test_generator_verdict(cpu_util: float, lag_us: float | None, late: float | 
     else:
         assert verdict.saturated is True
         assert verdict.reason == f"the load generator is saturated ({reasons}): {FIX}"  # says what to do
+
+
+# -- late sends: which count against the generator (one rule for intervals, runs and sweep steps) ------
+@pytest.mark.parametrize(
+    ("intervals", "kept_up", "share", "saturated"),
+    [
+        ([], True, None, False),  # nothing sent
+        ([(1000, 5, 2, 64)], True, 0.005, False),  # a busy second: a few late sends are not saturation
+        ([(1000, int(LATE_SHARE_LIMIT * 1000), 2, 64)], True, LATE_SHARE_LIMIT, False),  # at the limit: fine
+        ([(1000, 150, 10, 64)], True, 0.15, True),  # free workers, yet late: the generator's fault
+        ([(1000, 900, 58, 64)], True, None, False),  # 58 >= 0.9 x 64 in flight: held by max_in_flight
+        ([(1000, 900, 57, 64)], True, 0.9, True),  # just under the cap: counted
+        ([(1000, 900, 64, 64), (1000, 20, 3, 64)], True, 0.02, False),  # only the uncapped interval counts
+        ([(1000, 300, 3, 64)], False, None, False),  # the server fell behind the offered rate: its doing
+        ([(100, 20, 50, 0)], True, 0.2, True),  # workers unknown: counted
+    ],
+)
+def test_late_sends_count_against_the_generator_only_with_a_free_worker_and_a_server_that_keeps_up(
+    intervals: list[tuple[int, int, int, int]], kept_up: bool, share: float | None, saturated: bool
+) -> None:
+    late = LateSends()
+    for sent, late_count, in_flight, workers in intervals:
+        late.add(sent, late_count, in_flight, workers)
+    assert late.share(server_kept_up=kept_up) == share
+    assert generator_verdict(0.2, None, late.share(server_kept_up=kept_up)).saturated is saturated
+
+
+def test_the_cap_is_hit_at_its_share_of_the_workers() -> None:
+    assert CAP_HIT_SHARE == 0.9
+    late = LateSends()
+    late.add(10, 10, 9, 10)  # 9 of 10 workers busy: capped, left out
+    late.add(10, 1, 8, 10)
+    assert (late.sent, late.late) == (10, 1)
+
+
+@pytest.mark.parametrize(
+    ("achieved", "offered", "pct", "kept_up"),
+    [(180.0, 200.0, 90.0, True), (179.9, 200.0, 90.0, False), (0.0, None, 90.0, True), (96.0, 100.0, 95.0, True)],
+)
+def test_server_kept_up(achieved: float, offered: float | None, pct: float, kept_up: bool) -> None:
+    assert server_kept_up(achieved, offered, pct) is kept_up
+
+
+@pytest.mark.parametrize(("throughput_rps", "saturated", "share"), [(99.0, True, 0.15), (60.0, False, None)])
+def test_run_summary_applies_the_late_rule_to_the_whole_run(
+    throughput_rps: float, saturated: bool, share: float | None
+) -> None:
+    late = LateSends()
+    late.add(1000, 150, 2, 64)
+    overall = {"requests": 1000, "late_sends": 150, "throughput_rps": throughput_rps}
+    generator = run_summary(1.0, 10.0, LagProbe(), overall, late, 100.0, 0)
+    assert (generator["saturated"], generator["late_share"]) == (saturated, share)
+    closed = run_summary(1.0, 10.0, LagProbe(), overall, None, None, 0)  # closed loop: no intended times
+    assert closed["saturated"] is False and closed["late_share"] is None
