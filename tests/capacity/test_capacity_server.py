@@ -42,6 +42,7 @@ def _scenario_file(tmp_path: Path, server: EmbeddedTriton) -> Path:
     return path
 
 
+@pytest.mark.serial  # throughput within a few % of the model's capacity, stable windows
 @pytest.mark.timeout(150)
 def test_concurrency_sweep_matches_the_known_capacity(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
     result = loadtest.sweep(
@@ -80,6 +81,7 @@ def test_concurrency_sweep_matches_the_known_capacity(triton_server: EmbeddedTri
     )
 
 
+@pytest.mark.serial  # an open loop at 100-300 req/s that must not start its sends late
 @pytest.mark.timeout(240)
 def test_capacity_cli_finds_the_known_capacity(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
     scenario = _scenario_file(tmp_path, triton_server)

@@ -186,6 +186,7 @@ def _capacity_batch(server: EmbeddedTriton, count: int, latency_ms: float) -> tu
     return elapsed_s, outcomes
 
 
+@pytest.mark.serial  # wall-clock bounds on four and eight requests
 def test_capacity_serves_four_at_a_time_and_queues_the_rest(triton_server: EmbeddedTriton) -> None:
     latency_s = 0.300
     four_s, four = _capacity_batch(triton_server, 4, latency_s * 1000)
