@@ -242,6 +242,10 @@ duration_s: 5
         if len(workers) == 2 and all(w["ok"] > 0 for w in workers) and summary.get("duration_s", 0) >= 2:
             break
         time.sleep(0.1)
+    else:
+        os.killpg(master.pid, signal.SIGKILL)  # its own session: the master and its workers
+        _out, err = master.communicate(timeout=30)
+        pytest.fail(f"no summary with two measuring workers within 60 s: {summary}\n{err[-3000:]}")
     victim = workers[1]
     os.kill(victim["pid"], sig)
     _out, err = master.communicate(timeout=90)
