@@ -89,7 +89,7 @@ def test_capacity_cli_finds_the_known_capacity(triton_server: EmbeddedTriton, tm
     command = [
         sys.executable, "-m", "loadtest", "capacity", str(scenario), "--slo", "p95 latency < 60ms",
         "--rate-min", "100", "--rate-max", "300", "--precision-pct", "10", "--window-s", "3", "--warmup-s", "1",
-        "--max-windows", "6", "--target-rate", "1000", "--out", str(run_dir), "-q",
+        "--max-windows", "4", "--target-rate", "1000", "--out", str(run_dir), "-q",
     ]  # fmt: skip
     started = time.monotonic()
     process = subprocess.run(command, check=False, capture_output=True, text=True, cwd=ROOT, timeout=230)
