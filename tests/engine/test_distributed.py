@@ -186,6 +186,7 @@ duration_s: 2
     assert summary_of(run_dir)["status"] == "failed"
 
 
+@pytest.mark.serial  # each process within 2 requests of half the schedule: [800, 792] seen under parallel load
 @pytest.mark.timeout(120)
 def test_an_open_loop_rate_is_the_total_over_every_process(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
     scenario = tmp_path / "open.yaml"
