@@ -132,6 +132,7 @@ def test_sleep_waits_the_requested_latency_and_echoes(triton_server: EmbeddedTri
     client.close()
 
 
+@pytest.mark.serial  # a wall-clock bound on concurrent requests
 def test_sleep_serves_concurrent_requests_without_queueing(triton_server: EmbeddedTriton) -> None:
     client = grpcclient.InferenceServerClient(f"127.0.0.1:{triton_server.grpc_port}")
     data = np.zeros((1, 1), dtype=np.float32)
