@@ -133,6 +133,7 @@ def test_sleep_waits_the_requested_latency_and_echoes(triton_server: EmbeddedTri
     client.close()
 
 
+@pytest.mark.serial  # a wall-clock bound on concurrent requests
 def test_sleep_serves_concurrent_requests_without_queueing(triton_server: EmbeddedTriton) -> None:
     client = grpcclient.InferenceServerClient(f"127.0.0.1:{triton_server.grpc_port}")
     data = np.zeros((1, 1), dtype=np.float32)
@@ -187,6 +188,7 @@ def _capacity_batch(server: EmbeddedTriton, count: int, latency_ms: float) -> tu
     return elapsed_s, outcomes
 
 
+@pytest.mark.serial  # wall-clock bounds on four and eight requests
 def test_capacity_serves_four_at_a_time_and_queues_the_rest(triton_server: EmbeddedTriton) -> None:
     latency_s = 0.300
     four_s, four = _capacity_batch(triton_server, 4, latency_s * 1000)
@@ -218,6 +220,7 @@ def _sequential_response_intervals_ms(server: EmbeddedTriton, count: int, gap_s:
     return np.diff(answered) * 1000.0
 
 
+@pytest.mark.serial  # a median round trip under the 5 ms slack needs a quiet box
 def test_capacity_one_sequential_user_gets_one_request_per_latency(triton_server: EmbeddedTriton) -> None:
     # Triton hands consecutive requests of one user to different instances; the cadence slots are shared
     # by all instances, so the client's round trip (~1 ms) is absorbed: one user gets 1 / 20 ms = 50/s,

@@ -26,6 +26,7 @@ def in_repo() -> Any:
         os.chdir(previous)
 
 
+@pytest.mark.serial  # a 3 s window within 0.1 s: 2.71 s seen with the event loop 337 ms late (load 6)
 @pytest.mark.timeout(120)
 def test_run_scenario_runs_a_file_like_the_cli_and_leaves_a_run_directory(tmp_path: Path, in_repo: None) -> None:
     result = loadtest.run_scenario(

@@ -27,6 +27,7 @@ def _scenario(server: EmbeddedTriton, traffic: dict[str, Any], load: dict[str, A
     }
 
 
+@pytest.mark.serial  # "not saturated" needs the cores the generator would have on a quiet machine
 @pytest.mark.timeout(120)
 def test_a_light_run_is_not_saturated(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
     scenario = _scenario(
@@ -43,6 +44,7 @@ def test_a_light_run_is_not_saturated(triton_server: EmbeddedTriton, tmp_path: P
     assert all("loop_lag_p99_us" in interval for interval in intervals)
 
 
+@pytest.mark.serial  # saturation by its own load, not by other tests'
 @pytest.mark.timeout(120)
 def test_many_users_on_a_fast_model_saturate_the_generator(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
     # 64 futures users with 8 requests each in flight (512 worker threads in one process) on the cheapest

@@ -91,6 +91,7 @@ def _progress_times(stderr: str) -> list[float]:
     return [float(m.group(1)) for m in re.finditer(r"^\[\s*([0-9.]+)/", stderr, re.MULTILINE)]
 
 
+@pytest.mark.serial  # a progress line at least every 2 s
 @pytest.mark.timeout(120)
 def test_a_server_paused_mid_run_is_a_recorded_stall_and_progress_keeps_coming(tmp_path: Path) -> None:
     with EmbeddedTriton(models=["Sleep"]) as server:

@@ -100,6 +100,7 @@ def test_ctrl_c_in_a_repeat_keeps_the_finished_ones_and_exits_130(
     assert _json(out / "r02" / "summary.json")["traffic"]["sleep"]["ok"] > 0
 
 
+@pytest.mark.serial  # +20% found in 8 paired chunks of 1 s (inconclusive at load 12)
 @pytest.mark.timeout(180)
 def test_ab_of_200_and_240_ms_on_two_embedded_servers_finds_the_regression(tmp_path: Path) -> None:
     # 200 vs 240 ms: the +20% of Sleep 20 vs 24 ms, on a scale where this shared machine's scheduling

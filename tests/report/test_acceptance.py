@@ -121,6 +121,7 @@ def compare_rows(baseline: Path, candidate: Path, *options: str) -> tuple[int, s
     return result.exit_code, result.output, {(r["metric"], r["statistic"]): r for r in rows}
 
 
+@pytest.mark.serial  # sleep_runs: paired 200/240 ms run sets (flagged "no regression" at load 12)
 @pytest.mark.timeout(240)
 def test_a_breached_slo_exits_3_with_one_failing_junit_case(sleep_runs: SleepRuns) -> None:
     assert sleep_runs.exit_codes == {"baseline": 3, "same": 3, "slower": 3}  # the worst of each set's repeats
@@ -136,6 +137,7 @@ def test_a_breached_slo_exits_3_with_one_failing_junit_case(sleep_runs: SleepRun
     assert slos[2]["measured"] >= 200_000
 
 
+@pytest.mark.serial  # sleep_runs: paired 200/240 ms run sets (flagged "no regression" at load 12)
 @pytest.mark.timeout(240)
 def test_compare_two_run_sets_at_200ms_finds_no_regression(sleep_runs: SleepRuns) -> None:
     for paired in ([], ["--paired"]):
@@ -145,6 +147,7 @@ def test_compare_two_run_sets_at_200ms_finds_no_regression(sleep_runs: SleepRuns
         assert rows[("latency", "p50")]["verdict"] in ("unchanged", "inconclusive"), output
 
 
+@pytest.mark.serial  # sleep_runs: paired 200/240 ms run sets (flagged "no regression" at load 12)
 @pytest.mark.timeout(240)
 def test_compare_200ms_with_240ms_flags_p50_and_says_what_p99_needs(sleep_runs: SleepRuns) -> None:
     work = sleep_runs.work
