@@ -190,7 +190,10 @@ class StepController:
         """Decide what comes after ``step``: the next level, or None to end."""
         if self.search is not None:
             generator = bool(step["generator"]["saturated"])
-            self.search.record(Outcome(step["level"], step["passed"] is True, generator, bool(step["inconclusive"])))
+            saturated_rps = step["throughput_rps"] if step.get("server_saturated") else None
+            self.search.record(
+                Outcome(step["level"], step["passed"] is True, generator, bool(step["inconclusive"]), saturated_rps)
+            )
             return self._next_level()
         if self.options.early_stop and step["passed"] is False and clear_breach(step["slo"]) is not None:
             remaining = [level for level in self._pending_levels if level > step["level"]]

@@ -5,8 +5,10 @@ and what the answer is. The search brackets by doubling from the lowest level un
 the highest level passes), then bisects between the last passing and the first failing level until
 they are within ``precision_pct`` % of each other, then measures the answer once more to confirm it.
 Only a step that passed counts as passing: a failed, unstable, server-saturated or generator-saturated
-step is an upper bound, and a generator-saturated step is never the answer. A step whose generator
-saturated, or an inconclusive one (unstable, its SLOs met overall but not in every window), is
+step is an upper bound, and a generator-saturated step is never the answer. An open-loop step whose
+server fell behind bounds the search at the throughput it achieved, not at its level: no higher rate can
+pass, so the bisection starts under it (``first_fail`` is then that throughput, never a passing level).
+A step whose generator saturated, or an inconclusive one (unstable, its SLOs met overall but not in every window), is
 measured once more first (a busy machine's hiccup passes; a generator that cannot offer the level
 saturates again). Never measures anything.
 
@@ -34,6 +36,9 @@ class Outcome:
     generator_saturated: bool = False
     inconclusive: bool = False
     """Unstable, every SLO met on the step's numbers but not in each of its windows: worth measuring again."""
+    saturated_rps: float | None = None
+    """Open loop: the throughput a server that fell behind the offered rate achieved. No higher rate can
+    pass, so it bounds the search from above as a failed level would (the bisection starts under it)."""
 
 
 @dataclass
@@ -90,7 +95,11 @@ class CapacitySearch:
         if outcome.passed:
             self.last_pass = outcome.level if self.last_pass is None else max(self.last_pass, outcome.level)
         else:
-            self.first_fail = outcome.level if self.first_fail is None else min(self.first_fail, outcome.level)
+            bound = outcome.level
+            saturated = outcome.saturated_rps
+            if saturated is not None and self.last_pass is not None and saturated > self.last_pass:
+                bound = min(bound, saturated)  # a noisy rate at or under a passed level bounds nothing
+            self.first_fail = bound if self.first_fail is None else min(self.first_fail, bound)
 
     def next_level(self) -> float | None:
         """The level to measure next; None when the search is over."""

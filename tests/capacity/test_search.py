@@ -29,6 +29,27 @@ def test_brackets_by_doubling_then_bisects_then_confirms() -> None:
     assert answer["first_fail"] - answer["level"] <= 0.05 * answer["level"]
 
 
+def test_a_saturated_server_bounds_the_search_at_what_it_achieved() -> None:
+    # The server serves at most 200/s; p99 stays under the SLO up to 190/s. Doubling overshoots to 320,
+    # where the server achieves 199.1: bisecting from 199.1 instead of 320 skips the levels above it.
+    search = CapacitySearch(low=10, precision_pct=5)
+    levels = []
+    while (level := search.next_level()) is not None:
+        levels.append(level)
+        assert len(levels) < 50
+        saturated = 199.1 if level > 200 else None
+        search.record(Outcome(level, level <= 190, saturated_rps=saturated))
+    assert levels[:7] == [10, 20, 40, 80, 160, 320, 179.55]  # the middle of [160, 199.1], not of [160, 320]
+    assert all(level < 199.1 for level in levels[6:])
+    answer = search.answer()
+    assert answer["confirmed"] is True and 180 <= answer["level"] <= 190 < answer["first_fail"] <= 199.1
+    # An achieved rate at or under the last passing level (a noisy step) bounds nothing: the level does.
+    noisy = CapacitySearch(low=100)
+    noisy.record(Outcome(100, True))
+    noisy.record(Outcome(200, False, saturated_rps=95.0))
+    assert noisy.first_fail == 200 and noisy.next_level() == 150
+
+
 @pytest.mark.parametrize(
     ("capacity", "low", "high", "expected_last_pass", "expected_first_fail"),
     [
