@@ -230,6 +230,7 @@ def test_capacity_one_sequential_user_gets_one_request_per_latency(triton_server
     assert 19.5 <= float(np.median(intervals_ms)) <= 20.6, intervals_ms
 
 
+@pytest.mark.serial  # intervals between responses, on the wall clock
 def test_capacity_cadence_absorbs_a_slow_client_within_the_slack(triton_server: EmbeddedTriton) -> None:
     # A client that waits 30 ms before each next request, with a 60 ms slack: every request continues
     # the slot the previous one left, so responses come every 100 ms, not every 130 ms.
