@@ -243,3 +243,4 @@ def test_runs_needed_at_its_boundaries() -> None:
     assert runs_needed(0.95, paired=True, limit=6) == 6
     assert runs_needed(0.95, paired=True, limit=5) == 5  # not reachable within the limit: the limit
     assert runs_needed(1.0, paired=True) == 66  # past the exact limit: the normal tail reaches 1e-12
+    assert runs_needed(1.0, paired=False) == 34
