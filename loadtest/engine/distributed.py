@@ -22,7 +22,7 @@ import gevent
 
 from loadtest import __version__
 from loadtest.engine import _bridge, _wire
-from loadtest.engine._fleet import DONE, LOST, READY, RUNNING, Fleet
+from loadtest.engine._fleet import DONE, LOST, READY, REFUSED, RUNNING, Fleet
 from loadtest.engine._locust import stage_shape
 from loadtest.engine._processes import LocalWorkers, free_port
 from loadtest.engine._split import slots_of, split_total
@@ -36,6 +36,8 @@ from loadtest.recording.rundir import without_shared_write
 LOGGER = logging.getLogger("loadtest.run")
 ROLL_WAIT_S = 1.0
 """Longest wait for the workers' intervals at each tick (late ones join the next interval, never lost)."""
+SETUP_RESEND_S = 2.0
+"""A worker that has not answered the scenario this long after it was sent gets it again."""
 WORKERS_HLOG = "workers.hlog"
 """Each worker's own intervals (the merged ones are in ``latency.hlog``)."""
 STOP_MARGIN_S = 5.0
@@ -185,6 +187,7 @@ class _Master:
         budgets = split_total(config.max_requests, [1] * self.options.expected) if config.max_requests else None
         deadline = time.monotonic() + self.options.workers_timeout_s
         offered: list[str] = []
+        sent_at: dict[str, tuple[float, dict[str, Any]]] = {}
         while True:
             for client_id in list(runner.clients.keys()):
                 if client_id in offered or len(offered) >= self.options.expected:
@@ -202,6 +205,15 @@ class _Master:
                     "max_requests": budgets[index] if budgets else None,
                 }
                 runner.send_message(_wire.SETUP, data, client_id=client_id)
+                sent_at[client_id] = (time.monotonic(), data)
+            # A worker may get SETUP before it listens for it (Locust drops a message no handler was
+            # registered for yet): offer it again to a worker that has not answered; workers ignore repeats.
+            for client_id, (at, data) in list(sent_at.items()):
+                if fleet.worker(client_id).state in (READY, REFUSED) or client_id not in runner.clients:
+                    del sent_at[client_id]
+                elif time.monotonic() - at > SETUP_RESEND_S:
+                    runner.send_message(_wire.SETUP, data, client_id=client_id)
+                    sent_at[client_id] = (time.monotonic(), data)
             refused = fleet.in_state("refused")
             if refused:
                 raise FleetError(f"a worker refused the run: {refused[0].reason}")

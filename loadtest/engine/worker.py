@@ -89,6 +89,7 @@ class WorkerAgent:
         self.control: RunControl | None = None
         self.lag_probe = LagProbe()
         self.index = -1
+        self.setup_started = False
         self.exit_code = int(ExitCode.OK)
         self.cpu_last_s = 0.0
         self.warmup_sent = 0
@@ -141,6 +142,13 @@ class WorkerAgent:
 
     # -- messages -----------------------------------------------------------------------------
     def _on_setup(self, environment: Environment, msg: Any) -> None:
+        # The master offers the scenario again until it hears back (the first offer can arrive before this
+        # handler is registered): a repeat is answered with READY once prepared, never prepared twice.
+        if self.setup_started:
+            if self.index >= 0:
+                self._send_ready()
+            return
+        self.setup_started = True
         data = msg.data
         try:
             scenario = parse_scenario(data["scenario_yaml"])
@@ -157,6 +165,9 @@ class WorkerAgent:
             return
         self.index = int(data["index"])
         self.say(f"worker {self.index}: ready for scenario {self._config().name!r}")
+        self._send_ready()
+
+    def _send_ready(self) -> None:
         self.runner.send_message(
             _wire.READY,
             {"index": self.index, "host": socket.gethostname(), "pid": os.getpid(), "version": __version__},
