@@ -431,3 +431,44 @@ max_requests: 301
     assert result.returncode == ExitCode.OK, result.stderr[-3000:]
     summary = check_merged(run_dir)
     assert summary["overall"]["requests"] == 301 and summary["duration_s"] < 30
+
+
+def test_a_repeated_setup_is_prepared_once_and_answered_ready_each_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The master offers the scenario again until a worker answers (the first offer may arrive before the
+    worker listens for it): a worker prepares once, answers each repeat with READY, and ignores a repeat
+    that comes while it is still preparing."""
+    from types import SimpleNamespace
+
+    from loadtest import __version__
+    from loadtest.engine import _wire
+    from loadtest.engine.worker import WorkerAgent
+    from loadtest.scenario import load_scenario
+
+    scenario = load_scenario(str(ROOT / "scenarios/quickstart.yaml"))
+    setup = {
+        "version": __version__,
+        "scenario_yaml": scenario.to_yaml(),
+        "scenario_hash": scenario.scenario_hash,
+        "urls": {name: "http://127.0.0.1:1" for name in scenario.targets},
+        "index": 1,
+        "count": 2,
+        "max_requests": None,
+    }
+    agent = WorkerAgent("127.0.0.1", 1, say=lambda line: None)
+    sent: list[tuple[str, Any]] = []
+    agent.runner = SimpleNamespace(send_message=lambda kind, data=None, **_: sent.append((kind, data)))
+    prepared: list[dict[str, Any]] = []
+    during: list[int] = []
+
+    def prepare(parsed: Any, data: dict[str, Any]) -> None:
+        agent._on_setup(agent.environment, SimpleNamespace(data=data))  # a repeat while preparing: ignored
+        during.append(len(sent))
+        prepared.append(data)
+        agent.config = SimpleNamespace(name=parsed.name)  # type: ignore[assignment]
+
+    monkeypatch.setattr(agent, "_prepare", prepare)
+    agent._on_setup(agent.environment, SimpleNamespace(data=setup))
+    agent._on_setup(agent.environment, SimpleNamespace(data=setup))
+    assert len(prepared) == 1 and during == [0]
+    assert [kind for kind, _ in sent] == [_wire.READY, _wire.READY]
+    assert all(data["index"] == 1 for _, data in sent)
