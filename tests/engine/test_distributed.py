@@ -333,6 +333,21 @@ def test_a_worker_without_a_master_address_is_a_usage_error() -> None:
     assert result.returncode == ExitCode.USAGE and "--master" in result.stderr
 
 
+def _setup_message(scenario: Any, *, index: int, count: int) -> dict[str, Any]:
+    """The master's SETUP for ``scenario`` (targets on a port where nothing listens)."""
+    from loadtest import __version__
+
+    return {
+        "version": __version__,
+        "scenario_yaml": scenario.to_yaml(),
+        "scenario_hash": scenario.scenario_hash,
+        "urls": {name: "http://127.0.0.1:1" for name in scenario.targets},
+        "index": index,
+        "count": count,
+        "max_requests": None,
+    }
+
+
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize(
     ("change", "message"),
@@ -344,7 +359,6 @@ def test_a_worker_refuses_another_version_or_scenario(change: dict[str, str], me
     import gevent
     from locust.env import Environment
 
-    from loadtest import __version__
     from loadtest.engine import _wire
     from loadtest.scenario import load_scenario
 
@@ -359,16 +373,7 @@ def test_a_worker_refuses_another_version_or_scenario(change: dict[str, str], me
         while not runner.clients and time.monotonic() < deadline:
             gevent.sleep(0.1)
         gevent.sleep(0.3)
-        setup = {
-            "version": __version__,
-            "scenario_yaml": scenario.to_yaml(),
-            "scenario_hash": scenario.scenario_hash,
-            "urls": {name: "http://127.0.0.1:1" for name in scenario.targets},
-            "index": 0,
-            "count": 1,
-            "max_requests": None,
-            **change,
-        }
+        setup = {**_setup_message(scenario, index=0, count=1), **change}
         runner.send_message(_wire.SETUP, setup, client_id=next(iter(runner.clients)))
         while not refusals and time.monotonic() < deadline:
             gevent.sleep(0.1)
@@ -439,21 +444,12 @@ def test_a_repeated_setup_is_prepared_once_and_answered_ready_each_time(monkeypa
     that comes while it is still preparing."""
     from types import SimpleNamespace
 
-    from loadtest import __version__
     from loadtest.engine import _wire
     from loadtest.engine.worker import WorkerAgent
     from loadtest.scenario import load_scenario
 
     scenario = load_scenario(str(ROOT / "scenarios/quickstart.yaml"))
-    setup = {
-        "version": __version__,
-        "scenario_yaml": scenario.to_yaml(),
-        "scenario_hash": scenario.scenario_hash,
-        "urls": {name: "http://127.0.0.1:1" for name in scenario.targets},
-        "index": 1,
-        "count": 2,
-        "max_requests": None,
-    }
+    setup = _setup_message(scenario, index=1, count=2)
     agent = WorkerAgent("127.0.0.1", 1, say=lambda line: None)
     sent: list[tuple[str, Any]] = []
     agent.runner = SimpleNamespace(send_message=lambda kind, data=None, **_: sent.append((kind, data)))
