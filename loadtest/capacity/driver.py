@@ -100,6 +100,7 @@ class StepController:
             min_achieved_pct=self.options.min_achieved_pct,
             highest_us=highest_us,
             max_in_flight=config.total_users if config.open_loop else None,
+            scout=self.search is not None and self.search.scouting,
         )
 
     def start(self, runner: Any, start_ns: int) -> None:
@@ -220,7 +221,7 @@ class StepController:
         p50, p99 = latency.get("p50"), latency.get("p99")
         lat = "-" if p99 is None else f"p50 {p50 / 1000:.2f} ms  p99 {p99 / 1000:.2f} ms"
         verdict = {True: "pass", False: "FAIL", None: "-"}[step["passed"]]
-        stable = "stable" if step["stable"] else "unstable"
+        stable = "scout" if step.get("scouted") else "stable" if step["stable"] else "unstable"
         note = f"  ({step['note']})" if step["note"] else ""
         self.session.progress.line(
             f"step {step['index']} {self._level_text(step['level'])}: {step['throughput_rps']:.1f} req/s  "

@@ -3,11 +3,17 @@
 Owns deciding which level (open-loop rate or concurrency) to measure next from the outcomes so far,
 and what the answer is. The search brackets by doubling from the lowest level until a step fails (or
 the highest level passes), then bisects between the last passing and the first failing level until
-they are within ``precision_pct`` % of each other, then measures the answer once more to confirm it.
+the last passing one is within ``precision_pct`` % under the first failing one, then measures the
+answer once more to confirm it. Bracketing steps are scouts (:attr:`CapacitySearch.scouting`): a step
+whose first window passes may end there, because it only has to say "go higher"; the answer itself is
+always measured to stability by the confirming step. Rates are rounded to three
+significant digits (four for a precision under 1 %), user counts to whole numbers.
 Only a step that passed counts as passing: a failed, unstable, server-saturated or generator-saturated
 step is an upper bound, and a generator-saturated step is never the answer. An open-loop step whose
 server fell behind bounds the search at the throughput it achieved, not at its level: no higher rate can
-pass, so the bisection starts under it (``first_fail`` is then that throughput, never a passing level).
+pass, so the bisection starts under it (``first_fail`` is then that throughput, never a passing level),
+and its first probe is just under that throughput (``precision_pct`` % under it): a server whose SLO
+holds until it saturates is answered in one step instead of a bisection.
 A step whose generator saturated, or an inconclusive one (unstable, its SLOs met overall but not in every window), is
 measured once more first (a busy machine's hiccup passes; a generator that cannot offer the level
 saturates again). Never measures anything.
@@ -67,9 +73,19 @@ class CapacitySearch:
     _retry: float | None = None
     _retried: set[float] = field(default_factory=set)
     _confirmations: int = 0
+    _probe: float | None = None
+    _scouting: bool = False
 
-    def _round(self, level: float) -> float:
-        return float(math.floor(level)) if self.integer else round(level, 3)
+    def _round(self, level: float, *, up: bool = False) -> float:
+        if self.integer:
+            return float(math.floor(level))
+        return _significant(level, 3 if self.precision_pct >= 1 else 4, up=up)
+
+    @property
+    def scouting(self) -> bool:
+        """Whether the level last handed out brackets (doubling, or the lowest level): a scout step, which may
+        end after a first window that meets every SLO."""
+        return self._scouting
 
     def record(self, outcome: Outcome) -> None:
         """Take the outcome of the step that :meth:`next_level` asked for."""
@@ -100,14 +116,19 @@ class CapacitySearch:
             if saturated is not None and self.last_pass is not None and saturated > self.last_pass:
                 bound = min(bound, saturated)  # a noisy rate at or under a passed level bounds nothing
             self.first_fail = bound if self.first_fail is None else min(self.first_fail, bound)
+            if bound < outcome.level and self.first_fail == bound:
+                # Probe just under what the saturated server achieved: if it passes, the search is done.
+                self._probe = self._round(bound * (1 - self.precision_pct / 100.0), up=True)
 
     def next_level(self) -> float | None:
         """The level to measure next; None when the search is over."""
         if not self.outcomes:
+            self._scouting = True
             return self._round(self.low)
         if self._retry is not None:
             level, self._retry = self._retry, None
             return level
+        self._scouting = False
         if self.confirmed is not None:
             return None
         if self.last_pass is None:
@@ -116,9 +137,13 @@ class CapacitySearch:
             top = self.high if self.high is not None else self.ceiling
             if self.last_pass >= top:
                 return self._confirm()
+            self._scouting = True
             return self._round(min(self.last_pass * 2, top))
+        close = self.first_fail - self.last_pass <= self.first_fail * self.precision_pct / 100.0
+        probe, self._probe = self._probe, None
+        if not close and probe is not None and self.last_pass < probe < self.first_fail:
+            return probe
         mid = self._round((self.last_pass + self.first_fail) / 2)
-        close = self.first_fail - self.last_pass <= self.last_pass * self.precision_pct / 100.0
         if close or mid <= self.last_pass or mid >= self.first_fail:
             return self._confirm()
         return mid
@@ -143,6 +168,16 @@ class CapacitySearch:
             "confirmed": bool(self.confirmed),
             "lowest_failed": self.last_pass is None and bool(self.outcomes),
         }
+
+
+def _significant(value: float, digits: int, *, up: bool = False) -> float:
+    """``value`` rounded to ``digits`` significant digits (up: never below ``value``)."""
+    if value <= 0:
+        return value
+    scale = 10.0 ** (digits - 1 - math.floor(math.log10(value)))
+    scaled = value * scale
+    rounded = math.ceil(scaled - 1e-9) if up else round(scaled)
+    return round(rounded / scale, 9)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,11 @@ class StepSettings:
     """Open loop: the cap on requests in flight (the workers)."""
     drain_limit_s: float = 30.0
     """Longest a warm-up waits for the backlog of the step before to drain."""
+    scout: bool = False
+    """A capacity search's bracketing step: it ends after its first window when that window meets every SLO
+    (the offered rate achieved, the generator not saturated), because it only has to say "higher"; it is
+    then not measured to stability. Otherwise it is measured as any step. A level passed this way is never
+    the answer unmeasured: the answer is confirmed by a step measured to stability."""
 
 
 @dataclass
@@ -63,6 +68,8 @@ class StepMeter:
     end_ns: int | None = None
     done: bool = False
     breached_early: bool = False
+    scouted: bool = False
+    """A scout step that ended on its first window, which met every SLO."""
     _last_in_flight: int | None = None
 
     @property
@@ -106,8 +113,24 @@ class StepMeter:
         self.end_ns = parts[-1][0].end_ns
         if is_stable(self.windows, rule) or len(self.windows) >= rule.max_windows:
             self.done = True
+        elif self.settings.scout and len(self.windows) == 1 and self._scout_passes(parts):
+            self.done = self.scouted = True
         elif self.settings.early_stop and self._clearly_breached_lately():
             self.done = self.breached_early = True
+
+    def _scout_passes(self, parts: Sequence[tuple[Interval, Mapping[str, Any]]]) -> bool:
+        """A scout's first window meets every SLO, with the offered rate achieved and the generator not
+        saturated: the step may stop there."""
+        if not self.settings.slos:
+            return False
+        summary, histograms = block_summary([interval for interval, _ in parts], self.settings.highest_us)
+        overall = summary["overall"]
+        achieved = float(overall["throughput_rps"])
+        if self.settings.open_loop and not server_kept_up(achieved, self.level, self.settings.min_achieved_pct):
+            return False
+        if self._generator(parts, overall)["saturated"]:
+            return False
+        return all(result["passed"] is True for result in evaluate_slos(self.settings.slos, summary, histograms))
 
     def _clearly_breached_lately(self) -> bool:
         """The last two windows each breach an SLO clearly: the step cannot pass, stop measuring it."""
@@ -145,10 +168,16 @@ class StepMeter:
             notes.append(f"stopped early: an SLO was clearly breached ({clear_breach(slo_results)})")
         every_window = bool(intervals) and self._every_window_passes()
         passed = self._passed(
-            stable or every_window, server_saturated, generator["saturated"], slo_results, bool(intervals)
+            stable or every_window or self.scouted,
+            server_saturated,
+            generator["saturated"],
+            slo_results,
+            bool(intervals),
         )
         if generator["saturated"]:
             notes.append("generator saturated: not a capacity measurement")
+        elif self.scouted:
+            notes.append("scout: its first window met every SLO; not measured to stability")
         elif not stable and intervals and not self.breached_early:
             also = "; every window met the SLOs on its own" if every_window and self.settings.slos else ""
             notes.append(f"not stable after {len(self.windows)} windows{also}")
@@ -158,7 +187,8 @@ class StepMeter:
             "index": self.index,
             "level": self.level,
             "tag": self.tag,
-            "stable": stable,
+            "stable": None if self.scouted else stable,
+            "scouted": self.scouted,
             "windows": [w.to_dict() for w in self.windows],
             "throughput_rps": round(achieved, 3),
             "requests": overall["requests"],
@@ -295,4 +325,11 @@ def clear_breach(results: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
-__all__ = ["PERCENTILES", "StepMeter", "StepSettings", "block_summary", "clear_breach", "window_of"]
+__all__ = [
+    "PERCENTILES",
+    "StepMeter",
+    "StepSettings",
+    "block_summary",
+    "clear_breach",
+    "window_of",
+]

@@ -149,7 +149,7 @@ def sweep(scenario_file: str, concurrency: str | None, rate: str | None, **kwarg
     type=float,
     default=5.0,
     show_default=True,
-    help="Stop when the first failing level is within this % of the last passing one.",
+    help="Stop when the last passing level is within this % under the first failing one.",
 )
 @click.option("--target-rate", type=float, help="Also say how many instances serve this many req/s at the SLOs.")
 @click.option(
@@ -166,9 +166,11 @@ def sweep(scenario_file: str, concurrency: str | None, rate: str | None, **kwarg
 def capacity(scenario_file: str, **kwargs: Any) -> None:
     """Find the highest open-loop rate (or user count) of SCENARIO whose stable step meets every SLO.
 
-    Brackets by doubling from --rate-min, bisects to --precision-pct, confirms the answer with one
-    more step; writes capacity.json, report.txt, report.md and report.html. Exit codes: 0 answer
-    found, 3 even the lowest level breaks the SLOs, 1 the run failed, 2 bad input, 130 interrupted (steps so far kept).
+    Brackets by doubling from --rate-min (a bracketing step whose first window meets every SLO
+    ends there), bisects to --precision-pct, confirms the answer with one more step measured to
+    stability; writes capacity.json, report.txt, report.md and report.html. Exit codes: 0 answer
+    found, 3 even the lowest level breaks the SLOs, 1 the run failed, 2 bad input, 130 interrupted
+    (steps so far kept).
     """
     from loadtest.capacity.options import CONCURRENCY, RATE, SweepOptions
 

@@ -102,7 +102,7 @@ def _step_problems(step: Any, path: str, problems: _Problems) -> None:
         problems.check(
             step, key, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a count", path, False
         )
-    for key in ("stable", "passed"):
+    for key in ("stable", "passed", "scouted"):
         problems.check(step, key, lambda v: v is None or isinstance(v, bool), "true, false or null", path, False)
     for key in ("tag", "note"):
         problems.check(step, key, lambda v: v is None or _text(v), "a text or null", path, False)

@@ -44,6 +44,8 @@ class StepRow:
     latency_us: Mapping[str, float | None]
     stable: bool | None
     windows: int
+    scouted: bool
+    """A capacity search's bracketing step that ended on one window clearly within every SLO."""
     passed: bool | None
     """Every SLO met (None: the step was not judged, e.g. a sweep without SLOs)."""
     failed_slos: tuple[str, ...]
@@ -70,7 +72,9 @@ class StepRow:
 
     @property
     def stable_text(self) -> str:
-        """``yes (3)``, ``NO (10)`` (the windows measured) or ``-``."""
+        """``yes (3)``, ``NO (10)``, ``scout (1)`` (the windows measured) or ``-``."""
+        if self.scouted:
+            return f"scout ({self.windows})"
         if self.stable is None:
             return "-"
         return f"{'yes' if self.stable else 'NO'} ({self.windows})"
@@ -292,6 +296,7 @@ def _row(step: Mapping[str, Any], saturation: tuple[str, str] | None, answer_lev
         latency_us={key: _float(latency.get(key)) for key in PERCENTILE_KEYS},
         stable=step.get("stable"),
         windows=len(step.get("windows") or []),
+        scouted=step.get("scouted") is True,
         passed=step.get("passed"),
         failed_slos=tuple(str(s.get("slo", "")) for s in step.get("slo") or [] if s.get("passed") is False),
         generator_saturated=bool(generator.get("saturated")),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadtest.capacity.search import CapacitySearch, CurvePoint, Outcome, instances_needed, knee
+from loadtest.capacity.search import CapacitySearch, CurvePoint, Outcome, _significant, instances_needed, knee
 
 
 def _drive(search: CapacitySearch, passes: object, saturated: object = lambda level: False) -> list[float]:
@@ -26,12 +26,13 @@ def test_brackets_by_doubling_then_bisects_then_confirms() -> None:
     answer = search.answer()
     assert answer["confirmed"] is True
     assert 185 <= answer["level"] <= 195 < answer["first_fail"]
-    assert answer["first_fail"] - answer["level"] <= 0.05 * answer["level"]
+    assert answer["first_fail"] - answer["level"] <= 0.05 * answer["first_fail"]
 
 
 def test_a_saturated_server_bounds_the_search_at_what_it_achieved() -> None:
     # The server serves at most 200/s; p99 stays under the SLO up to 190/s. Doubling overshoots to 320,
-    # where the server achieves 199.1: bisecting from 199.1 instead of 320 skips the levels above it.
+    # where the server achieves 199.1: the search goes on under 199.1, not under 320, and probes 5 % under
+    # it first (189.145, rounded up to 190): it passes, and the answer is within 5 % of the bound.
     search = CapacitySearch(low=10, precision_pct=5)
     levels = []
     while (level := search.next_level()) is not None:
@@ -39,10 +40,9 @@ def test_a_saturated_server_bounds_the_search_at_what_it_achieved() -> None:
         assert len(levels) < 50
         saturated = 199.1 if level > 200 else None
         search.record(Outcome(level, level <= 190, saturated_rps=saturated))
-    assert levels[:7] == [10, 20, 40, 80, 160, 320, 179.55]  # the middle of [160, 199.1], not of [160, 320]
-    assert all(level < 199.1 for level in levels[6:])
+    assert levels == [10, 20, 40, 80, 160, 320, 190, 190]  # the probe, then its confirmation
     answer = search.answer()
-    assert answer["confirmed"] is True and 180 <= answer["level"] <= 190 < answer["first_fail"] <= 199.1
+    assert answer["confirmed"] is True and answer["level"] == 190 and answer["first_fail"] == 199.1
     # An achieved rate at or under the last passing level (a noisy step) bounds nothing: the level does.
     noisy = CapacitySearch(low=100)
     noisy.record(Outcome(100, True))
@@ -50,11 +50,69 @@ def test_a_saturated_server_bounds_the_search_at_what_it_achieved() -> None:
     assert noisy.first_fail == 200 and noisy.next_level() == 150
 
 
+def test_a_failed_probe_under_a_saturated_server_falls_back_to_bisection() -> None:
+    # Saturated at 180/s, but the SLO holds only up to 150/s: the probe at 171 fails, then bisection.
+    search = CapacitySearch(low=100, precision_pct=5)
+    levels = _drive_saturating(search, capacity_rps=180.0, slo_holds_to=150.0)
+    assert levels[:4] == [100, 200, 171, 136]  # 200 achieves 180: probe 171 (fails), then the middle of [100, 171]
+    answer = search.answer()
+    assert answer["confirmed"] is True and 143 <= answer["level"] <= 150 < answer["first_fail"]
+
+
+def _drive_saturating(search: CapacitySearch, capacity_rps: float, slo_holds_to: float) -> list[float]:
+    levels = []
+    while (level := search.next_level()) is not None:
+        levels.append(level)
+        assert len(levels) < 50
+        saturated = capacity_rps if level > capacity_rps else None
+        search.record(Outcome(level, level <= slo_holds_to, saturated_rps=saturated))
+    return levels
+
+
+def test_precision_is_measured_under_the_first_failing_level() -> None:
+    # 190 passed and 200 failed: 10 is 5 % of 200 (though 5.3 % of 190), so the search confirms 190.
+    search = CapacitySearch(low=190, precision_pct=5)
+    search.record(Outcome(190, True))
+    assert search.next_level() == 380
+    search.record(Outcome(380, False))
+    search.first_fail = 200
+    assert search.next_level() == 190 and search.confirming
+
+
+def test_only_bracketing_steps_are_scouts() -> None:
+    search = CapacitySearch(low=10, high=80, precision_pct=5)
+    kinds = []
+    while (level := search.next_level()) is not None:
+        kinds.append((level, search.scouting, search.confirming))
+        search.record(Outcome(level, level <= 50))
+    # 10, 20, 40, 80 bracket (scouts); 60 and 50 bisect, 50 is confirmed: measured in full
+    assert kinds[:4] == [(10, True, False), (20, True, False), (40, True, False), (80, True, False)]
+    assert all(not scout for _, scout, _ in kinds[4:])
+    assert kinds[-1] == (50, False, True)
+
+
+@pytest.mark.parametrize(
+    ("value", "digits", "up", "expected"),
+    [
+        (179.951, 3, False, 180.0),
+        (189.145, 3, True, 190.0),
+        (200.45, 3, False, 200.0),
+        (200.45, 3, True, 201.0),
+        (16.25, 3, False, 16.2),
+        (1234.5, 4, False, 1234.0),
+        (0.012345, 3, False, 0.0123),
+        (190.0, 3, True, 190.0),
+    ],
+)
+def test_levels_are_rounded_to_significant_digits(value: float, digits: int, up: bool, expected: float) -> None:
+    assert _significant(value, digits, up=up) == expected
+
+
 @pytest.mark.parametrize(
     ("capacity", "low", "high", "expected_last_pass", "expected_first_fail"),
     [
         (1000, 10, 80, 80, None),  # the highest level passes: the answer is a lower bound
-        (15, 10, None, 15, 16.25),
+        (15, 10, None, 15, 16.2),  # 16.25, to three significant digits
         (5, 10, None, None, 10),  # even the lowest level fails
     ],
 )

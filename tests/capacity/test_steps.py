@@ -158,3 +158,42 @@ def test_clear_breach_rules() -> None:
     assert clear_breach([result("error_rate", "<", 0.001, 0.005)]) is None  # under threshold + 1 point
     assert clear_breach([result("error_rate", "<", 0.001, 0.02)]) is not None
     assert clear_breach([result("throughput", ">=", 100, 40)]) is not None
+
+
+def test_a_scout_step_ends_on_a_first_window_that_meets_every_slo() -> None:
+    meter = StepMeter(0, 100, _settings(scout=True, open_loop=True, max_in_flight=64), start_ns=0)
+    phases = _feed(meter, [(_interval(t, 100, 21_000), _extra()) for t in range(0, 20)])
+    assert phases == ["warmup", "measure", "measure"]  # one window of two intervals
+    step = meter.result()
+    assert meter.scouted and step["scouted"] is True and step["stable"] is None and step["passed"] is True
+    assert step["note"] == "scout: its first window met every SLO; not measured to stability"
+    result = {"kind": "capacity", "run_id": "r", "unit": "req/s", "steps": [step], "answer": {"level": None}}
+    text = render_capacity(build_capacity_view(Path("capacity.json"), result), "text")
+    assert " scout (1) " in text
+
+
+def test_a_scout_step_that_does_not_pass_its_first_window_is_measured_in_full() -> None:
+    cases = {
+        "p99 over the bound": (_settings(scout=True, early_stop=False), 100, 100, 61_000, _extra()),
+        "server behind the offered rate": (
+            _settings(scout=True, open_loop=True, max_in_flight=64),
+            150,
+            100,
+            21_000,
+            _extra(),
+        ),
+        "generator saturated": (_settings(scout=True), 100, 100, 21_000, _extra(cpu_s=0.97)),
+        "no SLO to pass": (_settings(scout=True, slos=[]), 100, 100, 21_000, _extra()),
+        "not a scout": (_settings(), 100, 100, 21_000, _extra()),
+    }
+    for what, (settings, level, ok, latency_us, extra) in cases.items():
+        meter = StepMeter(0, level, settings, start_ns=0)
+        _feed(meter, [(_interval(t, ok, latency_us), extra) for t in range(0, 20)])
+        assert not meter.scouted and len(meter.windows) >= 3, what
+
+
+def test_a_scout_step_whose_first_window_fails_is_measured_in_full_even_if_later_ones_pass() -> None:
+    meter = StepMeter(0, 100, _settings(scout=True), start_ns=0)
+    latencies = [21_000, 21_000, 65_000] + [21_000] * 17  # warm-up, a first window with p99 65 ms, then good ones
+    _feed(meter, [(_interval(t, 100, lat), _extra()) for t, lat in enumerate(latencies)])
+    assert not meter.scouted and len(meter.windows) >= 3
