@@ -89,9 +89,11 @@ def test_capacity_cli_finds_the_known_capacity(triton_server: EmbeddedTriton, tm
     run_dir = tmp_path / "cap"
     command = [
         sys.executable, "-m", "loadtest", "capacity", str(scenario), "--slo", "p95 latency < 60ms",
-        "--rate-min", "100", "--rate-max", "300", "--precision-pct", "10", "--window-s", "3", "--warmup-s", "1",
+        "--rate-min", "150", "--rate-max", "300", "--window-s", "3", "--warmup-s", "1",
         "--max-windows", "4", "--target-rate", "1000", "--out", str(run_dir), "-q",
     ]  # fmt: skip
+    # 150 req/s is a scout (one window), 300 saturates the server (about 200 achieved), so the next level
+    # is the probe 5 % under what it achieved (190): the path the default search takes on this model.
     started = time.monotonic()
     process = subprocess.run(command, check=False, capture_output=True, text=True, cwd=ROOT, timeout=230)
     elapsed_s = time.monotonic() - started
@@ -100,6 +102,10 @@ def test_capacity_cli_finds_the_known_capacity(triton_server: EmbeddedTriton, tm
     data = json.loads((run_dir / "capacity.json").read_text())
     answer = data["answer"]
     assert 170 <= answer["level"] <= 205, process.stdout
+    steps = data["steps"]
+    assert steps[0]["level"] == 150 and steps[0]["scouted"] is True and steps[0]["stable"] is None
+    assert steps[1]["level"] == 300 and steps[1]["server_saturated"] is True
+    assert steps[2]["level"] == math.ceil(0.95 * steps[1]["throughput_rps"])  # the probe under the saturation
     assert answer["first_fail"] is None or answer["first_fail"] > answer["level"]
     assert answer["instances_now"] == 4
     assert answer["instances_needed"] == math.ceil(1000 * 1.2 / (answer["level"] / 4) - 1e-9)
