@@ -106,9 +106,10 @@ def test_failed_requests_are_counted_and_exit_1(triton_server: EmbeddedTriton, t
 
 
 def test_bad_arguments_exit_2() -> None:
+    command = [sys.executable, str(SCRIPT), "--url", "127.0.0.1:1", "--protocol", "grpc", "--model", "m"]
+    command += ["--input", "x", "--shape", "1,2", "--rate", "0", "--seconds", "1"]
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--url", "127.0.0.1:1", "--protocol", "grpc", "--model", "m", "--input", "x"]
-        + ["--shape", "1,2", "--rate", "0", "--seconds", "1"],
+        command,
         capture_output=True,
         text=True,
         timeout=60,
