@@ -68,7 +68,7 @@ def make_sender(args: argparse.Namespace) -> Callable[[], Any]:
     if args.protocol == "http":
         import tritonclient.http as client_module
     else:
-        import tritonclient.grpc as client_module  # type: ignore[no-redef]
+        import tritonclient.grpc as client_module
     client = client_module.InferenceServerClient(args.url)
     shape = [int(d) for d in args.shape.split(",")]
     data = np.random.default_rng().uniform(size=shape).astype(DTYPES[args.dtype])

@@ -1,27 +1,38 @@
-"""Side by side: `tritonload run` against NVIDIA's perf_analyzer (C++), same server, same load.
+"""Side by side: `tritonload run`, NVIDIA's perf_analyzer (C++) and plain tritonclient threads, one server.
 
-    /work/main/.venv/bin/python tests/benchmarks/bench_vs_perf_analyzer.py [--rounds 3] [--seconds 9]
-        [--quick] [--model Linear|Sleep] [--http-rate 2000] [--grpc-rate 1500] [--json results.json]
+    .venv/bin/python tests/benchmarks/bench_vs_perf_analyzer.py [--rounds 3] [--seconds 9] [--quick]
+        [--tools perf_analyzer,raw,tritonload] [--model Linear|Sleep] [--http-rate 2000] [--grpc-rate 1500]
+        [--cases http-closed,grpc-closed,http-open,grpc-open] [--json results.json] [--keep DIR]
 
-One embedded Triton serves the model; both tools send it the same requests (batch 1: one FP32[2]
+One embedded Triton serves the model; every tool sends it the same requests (batch 1: one FP32[2]
 row for `Linear`) in four cases: closed loop with 8 concurrent synchronous senders over HTTP and over
 gRPC, and open loop at a fixed constant rate over HTTP and over gRPC (at most `--max-in-flight`
-outstanding requests for both tools: perf_analyzer's `--max-threads`, tritonload's
-`load.max_in_flight`). Each round runs every case with both tools one after the other, the first
-tool alternating between rounds so drift on the machine hits both; `--rounds` rounds, then medians.
+outstanding requests: perf_analyzer's `--max-threads`, tritonload's `load.max_in_flight`, raw's
+sender threads). The tools (`--tools`, default all three; `--tools perf_analyzer,tritonload` is the
+old two-tool benchmark):
+
+- `perf_analyzer`: NVIDIA's C++ generator (`--sync`, inputs prepared once);
+- `raw`: `_raw_client.py`, the plain Python client a user would write without a harness:
+  tritonclient's `InferenceServerClient.infer` in OS threads, each with its own client and inputs
+  built once; closed loop back to back, open loop constant arrivals dealt round-robin to the threads,
+  each sleeping until its next intended time (perf_analyzer's request-rate mode, in Python);
+- `tritonload`: `tritonload run` (this checkout's code) on an equivalent generated scenario.
+
+Each round runs every case with every tool one after the other; the tool that goes first rotates
+between rounds so drift on the machine hits each; `--rounds` rounds, then medians.
 
 What is compared, and where each number comes from:
 - Throughput, p50, p99: as each tool reports them. perf_analyzer: its `-f` CSV (`Inferences/Second`,
   `p50 latency`, `p99 latency`), over 3 measurement windows of `--seconds`/3 each; its stability rule
-  is relaxed (`-s 1000`) so it measures a fixed span like tritonload instead of extending or aborting
+  is relaxed (`-s 1000`) so it measures a fixed span like the others instead of extending or aborting
   on a noisy machine (`--pa-stability 10` restores its default). perf_analyzer has no warm-up option;
-  tritonload measures `--seconds` after `--warmup`. Latency is client-side in both, from the actual
-  send (never from an intended start), but not over the same code: perf_analyzer times its C++
-  client's `Infer` call with inputs prepared once before the run (send, wait, receive, parse the
-  response), while tritonload's `latency` also covers building the request from numpy arrays and
-  decoding the outputs into numpy (see docs/results.md).
+  tritonload and raw measure `--seconds` after `--warmup`. Latency is client-side in all three, from
+  the actual send (never from an intended start), but not over the same code: perf_analyzer times its
+  C++ client's `Infer` call with inputs prepared once (send, wait, receive, parse the response); raw
+  times the Python `infer` call (build the request from the prepared inputs, send, wait, parse);
+  tritonload times its fast path's pre-encoded request on the wire (see docs/results.md).
 - Server throughput: the server's count of successful inferences over the steady span (below).
-- Client CPU per request: measured from outside, the same way for both tools. While a tool runs,
+- Client CPU per request: measured from outside, the same way for every tool. While a tool runs,
   this script samples every `--sample-interval` seconds the user+system CPU time of the tool's process
   tree (`/proc/<pid>/stat`) and the server's success count (statistics extension). The steady span
   starts `--trim-start` s after the server count first rises and ends `--trim-end` s before it last
@@ -29,16 +40,19 @@ What is compared, and where each number comes from:
   CPU µs/request = CPU seconds over the span / server-counted requests over the span. The whole-run
   column divides the tool's lifetime CPU (wait4 rusage) by all requests it sent, start-up included.
   tritonload's own figure (`summary.json` `client.cpu_us_per_request`) is shown as a cross-check.
-- Late: the share of requests sent after their intended time in open loop. Not the same rule:
-  tritonload counts sends more than 5 ms late; perf_analyzer prints its share of delayed requests
-  only when it warns that it could not keep up ("-" otherwise).
+- Late: the share of requests sent after their intended time in open loop. tritonload and raw count
+  sends more than 5 ms late; perf_analyzer prints its share of delayed requests only when it warns
+  that it could not keep up ("-" otherwise).
 
-Ratios are tritonload / perf_analyzer of the per-round medians. The machine's `uptime` load is printed
-at the start and the end; figures from a busy machine are not publishable (docs/compare-tools.md).
+Ratios are of the per-round medians: tritonload / perf_analyzer, raw / perf_analyzer (what the
+Python client stack itself costs) and tritonload / raw (what the harness adds or saves), each when
+both tools ran. The machine's `uptime` load is printed at the start and the end; figures from a busy
+machine are not publishable (docs/compare-tools.md).
 
 perf_analyzer is installed on first use into ~/.cache/tritonload/perf_analyzer/ (see
 `_perf_analyzer.py`); `tritonload run` is this checkout's code (`python -m loadtest`, PYTHONPATH set to
-the repository root). Exit code 1 when perf_analyzer cannot be installed or a measurement failed.
+the repository root); raw uses the tritonclient installed with this interpreter. Exit code 1 when
+perf_analyzer cannot be installed or a measurement failed.
 """
 
 from __future__ import annotations
