@@ -1,7 +1,7 @@
 """The pure helpers of the perf_analyzer benchmark (tests/benchmarks/, which pytest does not collect):
-reading perf_analyzer's CSV and text report, its command line, `ldd` output, and the steady span
-over which client CPU per request is computed, and the summary table (medians, ratios). Recorded outputs come from perf_analyzer 2.41.0
-against the embedded `Linear` model."""
+reading perf_analyzer's CSV and text report, its command line, `ldd` output, the steady span over
+which client CPU per request is computed, and the summary table (medians, ratios). Recorded outputs
+come from perf_analyzer 2.41.0 against the embedded `Linear` model."""
 
 from __future__ import annotations
 
