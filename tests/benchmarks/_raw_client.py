@@ -23,7 +23,8 @@ loop, no recorder, no histograms, only a list of latencies per thread.
   60 s network timeout; gRPC: none, the benchmark's process timeout bounds a hung run).
 - Latency: `time.perf_counter_ns()` just before and just after the `infer` call, in the thread that
   makes it (so it includes building the request from the prepared inputs and parsing the response).
-- Measured: the requests whose send started in the `--seconds` after `--warmup`; throughput is their
+- Measured: the requests due in the `--seconds` after `--warmup` (closed loop: whose send started
+  then; open loop: whose intended time falls then, so late warm-up sends stay out); throughput is their
   count over `--seconds`, p50/p99 nearest-rank over their latencies, late % the share of them sent
   more than 5 ms after their intended time (tritonload's rule, `loadtest.engine.rules.is_late`).
 
@@ -55,7 +56,8 @@ DTYPES = {"FP32": np.float32, "FP16": np.float16, "INT32": np.int32, "INT64": np
 
 @dataclass
 class ThreadTally:
-    """What one sender measured: (start_ns, latency_ns, late) per request, failures, unsent slots."""
+    """What one sender measured: (due_ns, latency_ns, late) per request (due: the intended time in open
+    loop, the send's start in closed loop), failures, unsent slots."""
 
     requests: list[tuple[int, int, bool]] = field(default_factory=list)
     errors: int = 0
@@ -113,7 +115,10 @@ def run_sender(
             tally.first_error = tally.first_error or f"{type(exc).__name__}: {exc}"
             continue
         latency = time.perf_counter_ns() - start
-        tally.requests.append((start, latency, intended is not None and start - intended > LATE_THRESHOLD_NS))
+        if intended is None:
+            tally.requests.append((start, latency, False))
+        else:
+            tally.requests.append((intended, latency, start - intended > LATE_THRESHOLD_NS))
 
 
 def open_loop_slots(rate_rps: float, threads: int, begin_ns: int, end_ns: int) -> list[list[int]]:
@@ -130,7 +135,7 @@ def percentile(sorted_values: Sequence[int], q: float) -> int:
 
 
 def summarize(tallies: Sequence[ThreadTally], measured_from_ns: int, args: argparse.Namespace) -> dict[str, Any]:
-    """The JSON result over the requests sent in the measured span."""
+    """The JSON result over the requests due in the measured span."""
     measured = [r for t in tallies for r in t.requests if r[0] >= measured_from_ns]
     latencies = sorted(r[1] for r in measured)
     late = sum(1 for r in measured if r[2])
