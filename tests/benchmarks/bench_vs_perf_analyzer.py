@@ -1,27 +1,38 @@
-"""Side by side: `tritonload run` against NVIDIA's perf_analyzer (C++), same server, same load.
+"""Side by side: `tritonload run`, NVIDIA's perf_analyzer (C++) and plain tritonclient threads, one server.
 
-    /work/main/.venv/bin/python tests/benchmarks/bench_vs_perf_analyzer.py [--rounds 3] [--seconds 9]
-        [--quick] [--model Linear|Sleep] [--http-rate 2000] [--grpc-rate 1500] [--json results.json]
+    .venv/bin/python tests/benchmarks/bench_vs_perf_analyzer.py [--rounds 3] [--seconds 9] [--quick]
+        [--tools perf_analyzer,raw,tritonload] [--model Linear|Sleep] [--http-rate 2000] [--grpc-rate 1500]
+        [--cases http-closed,grpc-closed,http-open,grpc-open] [--json results.json] [--keep DIR]
 
-One embedded Triton serves the model; both tools send it the same requests (batch 1: one FP32[2]
+One embedded Triton serves the model; every tool sends it the same requests (batch 1: one FP32[2]
 row for `Linear`) in four cases: closed loop with 8 concurrent synchronous senders over HTTP and over
 gRPC, and open loop at a fixed constant rate over HTTP and over gRPC (at most `--max-in-flight`
-outstanding requests for both tools: perf_analyzer's `--max-threads`, tritonload's
-`load.max_in_flight`). Each round runs every case with both tools one after the other, the first
-tool alternating between rounds so drift on the machine hits both; `--rounds` rounds, then medians.
+outstanding requests: perf_analyzer's `--max-threads`, tritonload's `load.max_in_flight`, raw's
+sender threads). The tools (`--tools`, default all three; `--tools perf_analyzer,tritonload` is the
+old two-tool benchmark):
+
+- `perf_analyzer`: NVIDIA's C++ generator (`--sync`, inputs prepared once);
+- `raw`: `_raw_client.py`, the plain Python client a user would write without a harness:
+  tritonclient's `InferenceServerClient.infer` in OS threads, each with its own client and inputs
+  built once; closed loop back to back, open loop constant arrivals dealt round-robin to the threads,
+  each sleeping until its next intended time (perf_analyzer's request-rate mode, in Python);
+- `tritonload`: `tritonload run` (this checkout's code) on an equivalent generated scenario.
+
+Each round runs every case with every tool one after the other; the tool that goes first rotates
+between rounds so drift on the machine hits each; `--rounds` rounds, then medians.
 
 What is compared, and where each number comes from:
 - Throughput, p50, p99: as each tool reports them. perf_analyzer: its `-f` CSV (`Inferences/Second`,
   `p50 latency`, `p99 latency`), over 3 measurement windows of `--seconds`/3 each; its stability rule
-  is relaxed (`-s 1000`) so it measures a fixed span like tritonload instead of extending or aborting
+  is relaxed (`-s 1000`) so it measures a fixed span like the others instead of extending or aborting
   on a noisy machine (`--pa-stability 10` restores its default). perf_analyzer has no warm-up option;
-  tritonload measures `--seconds` after `--warmup`. Latency is client-side in both, from the actual
-  send (never from an intended start), but not over the same code: perf_analyzer times its C++
-  client's `Infer` call with inputs prepared once before the run (send, wait, receive, parse the
-  response), while tritonload's `latency` also covers building the request from numpy arrays and
-  decoding the outputs into numpy (see docs/results.md).
+  tritonload and raw measure `--seconds` after `--warmup`. Latency is client-side in all three, from
+  the actual send (never from an intended start), but not over the same code: perf_analyzer times its
+  C++ client's `Infer` call with inputs prepared once (send, wait, receive, parse the response); raw
+  times the Python `infer` call (build the request from the prepared inputs, send, wait, parse);
+  tritonload times its fast path's pre-encoded request on the wire (see docs/results.md).
 - Server throughput: the server's count of successful inferences over the steady span (below).
-- Client CPU per request: measured from outside, the same way for both tools. While a tool runs,
+- Client CPU per request: measured from outside, the same way for every tool. While a tool runs,
   this script samples every `--sample-interval` seconds the user+system CPU time of the tool's process
   tree (`/proc/<pid>/stat`) and the server's success count (statistics extension). The steady span
   starts `--trim-start` s after the server count first rises and ends `--trim-end` s before it last
@@ -29,16 +40,19 @@ What is compared, and where each number comes from:
   CPU µs/request = CPU seconds over the span / server-counted requests over the span. The whole-run
   column divides the tool's lifetime CPU (wait4 rusage) by all requests it sent, start-up included.
   tritonload's own figure (`summary.json` `client.cpu_us_per_request`) is shown as a cross-check.
-- Late: the share of requests sent after their intended time in open loop. Not the same rule:
-  tritonload counts sends more than 5 ms late; perf_analyzer prints its share of delayed requests
-  only when it warns that it could not keep up ("-" otherwise).
+- Late: the share of requests sent after their intended time in open loop. tritonload and raw count
+  sends more than 5 ms late; perf_analyzer prints its share of delayed requests only when it warns
+  that it could not keep up ("-" otherwise).
 
-Ratios are tritonload / perf_analyzer of the per-round medians. The machine's `uptime` load is printed
-at the start and the end; figures from a busy machine are not publishable (docs/compare-tools.md).
+Ratios are of the per-round medians: tritonload / perf_analyzer, raw / perf_analyzer (what the
+Python client stack itself costs) and tritonload / raw (what the harness adds or saves), each when
+both tools ran. The machine's `uptime` load is printed at the start and the end; figures from a busy
+machine are not publishable (docs/compare-tools.md).
 
 perf_analyzer is installed on first use into ~/.cache/tritonload/perf_analyzer/ (see
 `_perf_analyzer.py`); `tritonload run` is this checkout's code (`python -m loadtest`, PYTHONPATH set to
-the repository root). Exit code 1 when perf_analyzer cannot be installed or a measurement failed.
+the repository root); raw uses the tritonclient installed with this interpreter. Exit code 1 when
+perf_analyzer cannot be installed or a measurement failed.
 """
 
 from __future__ import annotations
@@ -46,7 +60,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import textwrap
@@ -61,10 +74,11 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 import _perf_analyzer as pa  # noqa: E402
 from _sampling import SampledRun, SpanError, run_sampled, steady_span  # noqa: E402
+from _vs_table import ROUND_HEADER, TOOLS, Measurement, print_summary, round_line, summary_rows  # noqa: E402
 
 from loadtest.embedded import EmbeddedTriton  # noqa: E402
 
-TOOLS = ("perf_analyzer", "tritonload")
+RAW_CLIENT = Path(__file__).resolve().parent / "_raw_client.py"
 
 
 @dataclass(frozen=True)
@@ -90,25 +104,6 @@ class Case:
     protocol: str
     concurrency: int | None = None
     rate_rps: float | None = None
-
-
-@dataclass
-class Measurement:
-    """One tool's result in one case and round; `error` says why a run gave no numbers."""
-
-    case: str
-    tool: str
-    round: int
-    throughput_rps: float | None = None
-    server_rps: float | None = None
-    p50_us: float | None = None
-    p99_us: float | None = None
-    cpu_us_per_request: float | None = None
-    whole_run_cpu_us_per_request: float | None = None
-    own_cpu_us_per_request: float | None = None
-    late_percent: float | None = None
-    span_s: float | None = None
-    error: str | None = None
 
 
 def uptime() -> str:
@@ -264,84 +259,52 @@ def run_tritonload(
     return result
 
 
-def _cell(value: float | None, digits: int = 0) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-ROUND_HEADER = (
-    f"{'case':<11} {'tool':<13} {'req/s':>7} {'srv/s':>7} {'p50 µs':>7} {'p99 µs':>7} "
-    f"{'CPU µs/req':>10} {'whole µs/req':>12} {'own µs/req':>10} {'late %':>6} {'span s':>6}"
-)
-
-
-def round_line(m: Measurement) -> str:
-    """One row of the per-round table (or the error)."""
-    if m.error:
-        return f"{m.case:<11} {m.tool:<13} FAILED: {m.error}"
-    return (
-        f"{m.case:<11} {m.tool:<13} {_cell(m.throughput_rps):>7} {_cell(m.server_rps):>7} {_cell(m.p50_us):>7} "
-        f"{_cell(m.p99_us):>7} {_cell(m.cpu_us_per_request):>10} {_cell(m.whole_run_cpu_us_per_request):>12} "
-        f"{_cell(m.own_cpu_us_per_request):>10} {_cell(m.late_percent, 1):>6} {_cell(m.span_s, 1):>6}"
+def run_raw(
+    case: Case, server: EmbeddedTriton, spec: ModelSpec, work: Path, rnd: int, args: argparse.Namespace
+) -> Measurement:
+    """Measure `case` once with plain tritonclient threads (`_raw_client.py`, its own process)."""
+    result = Measurement(case.name, "raw", rnd)
+    port = server.http_port if case.protocol == "http" else server.grpc_port
+    run_dir = work / f"raw-{case.name}-{rnd}"
+    result_path = run_dir / "raw.json"
+    command = [sys.executable, str(RAW_CLIENT), "--url", f"127.0.0.1:{port}", "--protocol", case.protocol]
+    command += ["--model", args.model, "--input", spec.input_name]
+    command += ["--shape", ",".join(str(d) for d in (1, *spec.sample_shape))]
+    if case.concurrency is not None:
+        command += ["--concurrency", str(case.concurrency)]
+    else:
+        command += ["--rate", f"{case.rate_rps:g}", "--max-in-flight", str(args.max_in_flight)]
+    command += ["--seconds", f"{args.seconds:g}", "--warmup", f"{args.warmup:g}", "--json", str(result_path)]
+    run = run_sampled(
+        command,
+        server_counter(server.http_port, args.model),
+        interval_s=args.sample_interval,
+        timeout_s=args.warmup + args.seconds + 60,
+        log_dir=run_dir,
     )
-
-
-SUMMARY_FIELDS = (
-    ("throughput_rps", "req/s"),
-    ("server_rps", "server req/s"),
-    ("p50_us", "p50 µs"),
-    ("p99_us", "p99 µs"),
-    ("cpu_us_per_request", "CPU µs/req"),
-)
-
-
-def _median(values: Sequence[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
-
-
-@dataclass(frozen=True)
-class SummaryRow:
-    """One metric of one case: each tool's median over its successful rounds, and their ratio."""
-
-    case: str
-    metric: str
-    perf_analyzer: float | None
-    tritonload: float | None
-    ratio: float | None
-    ok_rounds: str
-
-
-def summary_rows(measurements: Sequence[Measurement], cases: Sequence[Case]) -> list[SummaryRow]:
-    """Per case and metric: each tool's median over its successful rounds, and tritonload / perf_analyzer."""
-    rows = []
-    for case in cases:
-        ok = {
-            tool: [m for m in measurements if m.case == case.name and m.tool == tool and not m.error] for tool in TOOLS
-        }
-        for field, label in SUMMARY_FIELDS:
-            pa_median = _median([getattr(m, field) for m in ok["perf_analyzer"]])
-            tl_median = _median([getattr(m, field) for m in ok["tritonload"]])
-            ratio = tl_median / pa_median if pa_median and tl_median is not None else None
-            rounds = f"{len(ok['perf_analyzer'])}/{len(ok['tritonload'])}"
-            rows.append(SummaryRow(case.name, label, pa_median, tl_median, ratio, rounds))
-    return rows
-
-
-def print_summary(rows: Sequence[SummaryRow]) -> None:
-    """The final table: medians and ratios (tritonload / perf_analyzer)."""
-    print(f"\n{'case':<11} {'metric':<13} {'perf_analyzer':>13} {'tritonload':>10} {'ratio':>6} {'ok rounds':>9}")
-    for row in rows:
-        print(
-            f"{row.case:<11} {row.metric:<13} {_cell(row.perf_analyzer):>13} {_cell(row.tritonload):>10} "
-            f"{_cell(row.ratio, 2):>6} {row.ok_rounds:>9}"
-        )
+    if not result_path.exists():
+        result.error = _failure(run, "raw tritonclient")
+        return result
+    raw = json.loads(result_path.read_text())
+    if run.returncode != 0 or raw["errors"]:
+        result.error = f"raw tritonclient: {raw['errors']} failed requests, first: {raw['first_error']}"
+        return result
+    try:
+        _span_figures(result, run, args)
+    except SpanError as exc:
+        result.error = f"raw: {exc}"
+        return result
+    result.throughput_rps, result.p50_us, result.p99_us = raw["throughput_rps"], raw["p50_us"], raw["p99_us"]
+    result.late_percent = raw["late_percent"]
+    return result
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of every case with both tools (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every case with every tool (default 3)")
+    parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated (default {','.join(TOOLS)})")
     parser.add_argument("--seconds", type=float, default=9.0, help="measured seconds per run (default 9)")
-    parser.add_argument("--warmup", type=float, default=1.0, help="tritonload warm-up seconds (default 1)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="tritonload's and raw's warm-up seconds (default 1)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 round of 3 s (about a minute)")
     parser.add_argument("--model", choices=sorted(MODELS), default="Linear")
     parser.add_argument("--sleep-ms", type=float, default=1.0, help="Sleep's latency_ms when --model Sleep")
@@ -363,6 +326,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.rounds, args.seconds, args.warmup = 1, 3.0, 0.5
     if args.rounds < 1 or args.seconds <= 0:
         parser.error("--rounds must be at least 1 and --seconds positive")
+    args.tools = [tool.strip() for tool in args.tools.split(",") if tool.strip()]
+    unknown = [tool for tool in args.tools if tool not in TOOLS]
+    if unknown or not args.tools or len(set(args.tools)) != len(args.tools):
+        parser.error(f"--tools: unknown or repeated {unknown or args.tools}; choose from {', '.join(TOOLS)}")
     return args
 
 
@@ -383,19 +350,23 @@ def build_cases(args: argparse.Namespace) -> list[Case]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     cases = build_cases(args)
-    try:
-        installed = pa.ensure_perf_analyzer()
-    except pa.PerfAnalyzerUnavailable as exc:
-        print(f"error: perf_analyzer is not available: {exc}", file=sys.stderr)
-        return 1
+    tools: list[str] = args.tools
+    installed = None
+    if "perf_analyzer" in tools:
+        try:
+            installed = pa.ensure_perf_analyzer()
+        except pa.PerfAnalyzerUnavailable as exc:
+            print(f"error: perf_analyzer is not available: {exc}", file=sys.stderr)
+            return 1
 
     spec = MODELS[args.model]
     parameters = {"Sleep": {"latency_ms": args.sleep_ms}} if args.model == "Sleep" else None
     print(f"start: {uptime()}")
     print(
-        f"model {args.model}, {args.rounds} round(s) x {len(cases)} case(s) x 2 tools, {args.seconds:g} s each "
-        f"(tritonload warm-up {args.warmup:g} s); concurrency {args.concurrency}; open loop: HTTP "
-        f"{args.http_rate:g}/s, gRPC {args.grpc_rate:g}/s, max in flight {args.max_in_flight}"
+        f"model {args.model}, {args.rounds} round(s) x {len(cases)} case(s) x {len(tools)} tools "
+        f"({', '.join(tools)}), {args.seconds:g} s each (tritonload and raw warm-up {args.warmup:g} s); "
+        f"concurrency {args.concurrency}; open loop: HTTP {args.http_rate:g}/s, gRPC {args.grpc_rate:g}/s, "
+        f"max in flight {args.max_in_flight}"
     )
     measurements: list[Measurement] = []
     with (
@@ -406,17 +377,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         work.mkdir(parents=True, exist_ok=True)
         for rnd in range(1, args.rounds + 1):
             print(f"\nround {rnd}/{args.rounds} ({uptime()})\n{ROUND_HEADER}")
-            order = TOOLS if rnd % 2 else tuple(reversed(TOOLS))
+            shift = (rnd - 1) % len(tools)  # each tool goes first in turn, so drift hits every tool
+            order = tools[shift:] + tools[:shift]
             for case in cases:
                 for tool in order:
                     if tool == "perf_analyzer":
+                        assert installed is not None
                         measured = run_perf_analyzer(installed, case, server, spec, work, rnd, args)
+                    elif tool == "raw":
+                        measured = run_raw(case, server, spec, work, rnd, args)
                     else:
                         measured = run_tritonload(case, server, spec, work, rnd, args)
                     measurements.append(measured)
                     print(round_line(measured), flush=True)
-    rows = summary_rows(measurements, cases)
-    print_summary(rows)
+    rows = summary_rows(measurements, [(case.name, case.rate_rps is not None) for case in cases], tools)
+    print_summary(rows, tools)
     print(f"\nend: {uptime()}")
     if args.json:
         args.json.write_text(

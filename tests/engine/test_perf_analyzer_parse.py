@@ -1,7 +1,7 @@
 """The pure helpers of the perf_analyzer benchmark (tests/benchmarks/, which pytest does not collect):
-reading perf_analyzer's CSV and text report, its command line, `ldd` output, and the steady span
-over which client CPU per request is computed. Recorded outputs come from perf_analyzer 2.41.0
-against the embedded `Linear` model."""
+reading perf_analyzer's CSV and text report, its command line, `ldd` output, the steady span over
+which client CPU per request is computed, and the summary table (medians, ratios). Recorded outputs
+come from perf_analyzer 2.41.0 against the embedded `Linear` model."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def _load(name: str) -> ModuleType:
 
 pa = _load("_perf_analyzer")
 sampling = _load("_sampling")
+table = _load("_vs_table")
 
 CLOSED_LOOP_CSV = (
     "Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue,Server Compute Input,"
@@ -172,3 +173,41 @@ def test_no_traffic_or_too_little_of_it_gives_no_span() -> None:
     short = [(0.0, 0.0, 0), (0.5, 0.1, 10), (1.0, 0.2, 20), (1.5, 0.3, 30), (2.0, 0.4, 30)]
     with pytest.raises(sampling.SpanError, match="measure longer"):
         sampling.steady_span(_samples(short), trim_start_s=1.0, trim_end_s=0.5, min_s=1.0)
+
+
+def _measured(case: str, tool: str, rnd: int, p50_us: float, late: float | None = None) -> object:
+    return table.Measurement(case, tool, rnd, throughput_rps=1000.0, p50_us=p50_us, late_percent=late)
+
+
+def test_the_summary_has_each_tools_median_and_the_three_ratios() -> None:
+    measurements = [
+        _measured("grpc-open", "perf_analyzer", 1, 400.0, 0.0),
+        _measured("grpc-open", "perf_analyzer", 2, 500.0, 1.0),
+        _measured("grpc-open", "raw", 1, 600.0, 2.0),
+        _measured("grpc-open", "raw", 2, 700.0, 4.0),
+        table.Measurement("grpc-open", "raw", 3, error="raw tritonclient: 3 failed requests"),
+        _measured("grpc-open", "tritonload", 1, 900.0, 0.0),
+    ]
+    rows = table.summary_rows(measurements, [("grpc-open", True)], ["perf_analyzer", "raw", "tritonload"])
+    p50 = next(row for row in rows if row.metric == "p50 µs")
+    assert p50.medians == {"perf_analyzer": 450.0, "raw": 650.0, "tritonload": 900.0}
+    assert p50.ratios == pytest.approx(
+        {"tritonload/perf_analyzer": 2.0, "raw/perf_analyzer": 650 / 450, "tritonload/raw": 900 / 650}
+    )
+    assert p50.ok_rounds == "2/2/1"
+    late = next(row for row in rows if row.metric == "late %")
+    assert late.medians == {"perf_analyzer": 0.5, "raw": 3.0, "tritonload": 0.0}
+    assert late.ratios == {}
+
+
+def test_two_tools_give_one_ratio_and_closed_loop_no_late_row() -> None:
+    measurements = [
+        _measured("http-closed", "perf_analyzer", 1, 100.0),
+        _measured("http-closed", "tritonload", 1, 150.0),
+    ]
+    rows = table.summary_rows(measurements, [("http-closed", False)], ["perf_analyzer", "tritonload"])
+    assert [row.metric for row in rows] == ["req/s", "server req/s", "p50 µs", "p99 µs", "CPU µs/req"]
+    p50 = rows[2]
+    assert p50.ratios == {"tritonload/perf_analyzer": 1.5}
+    p99 = rows[3]
+    assert p99.ratios == {"tritonload/perf_analyzer": None}
