@@ -47,7 +47,7 @@ class LagProbe:
     def roll(self) -> float | None:
         """The p99 lag of the interval that ends now (µs), or None without samples; starts the next one."""
         p99 = _p99(self.interval)
-        self.interval.reset()
+        self.interval = new_histogram("lag", 60_000_000)  # hdrh's reset() zeroes 17k counts in Python: 1.3 ms
         return p99
 
     def stop(self) -> None:
