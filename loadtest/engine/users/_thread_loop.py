@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from loadtest.engine.control import RunControl
+from loadtest.engine.rules import Tickets
 from pytriton_client.observer import RequestRecord
 
 COLLECT_EVERY_S = 0.005
@@ -156,23 +157,26 @@ class RequestLoop:
             intended = tickets.take()
             if intended is None:
                 raise _Stop()
-            self._nap_until(intended)
-            if control.tickets.get(traffic) is tickets:
+            if self._nap_until(intended, tickets):
                 return intended
             # The schedule was replaced while this thread waited (a sweep changed the rate): the ticket is void.
 
-    def _nap_until(self, when_ns: int) -> None:
-        """Sleep until ``when_ns`` (``perf_counter_ns``).
+    def _nap_until(self, when_ns: int, tickets: Tickets | None = None) -> bool:
+        """Sleep until ``when_ns`` (``perf_counter_ns``); with ``tickets``, only while they are the entry's
+        schedule (False, at once, when it was replaced).
 
         Raises:
             _Stop: the user was told to stop or the run is ending (looked at least every ``MAX_NAP_S``).
         """
+        control = self._control
         while True:
-            if self._halted or self._control.stopping:
+            if self._halted or control.stopping:
                 raise _Stop()
+            if tickets is not None and control.tickets.get(self._traffic) is not tickets:
+                return False
             delay_ns = when_ns - time.perf_counter_ns()
             if delay_ns <= 0:
-                return
+                return True
             time.sleep(min(delay_ns / 1e9, MAX_NAP_S))
 
 
