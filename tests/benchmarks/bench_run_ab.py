@@ -83,7 +83,7 @@ def run_once(executable: str, scenario: Path, out: Path) -> dict[str, Any]:
     }
     if entry["requests"]:
         figures["switches"] = (rusage.ru_nvcsw + rusage.ru_nivcsw) / entry["requests"]
-    late = entry.get("late")
+    late = entry.get("late_sends")
     if late is not None and entry["requests"]:
         figures["late_pct"] = 100.0 * late / entry["requests"]
     return figures
