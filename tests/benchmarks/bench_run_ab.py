@@ -2,6 +2,7 @@
 
     .venv/bin/python tests/benchmarks/bench_run_ab.py --build old=/work/main/.venv/bin/tritonload \\
         --build new=.venv/bin/tritonload [--rounds 3] [--seconds 10] [--protocol grpc] [--users 8] [--rate 0]
+        [--ordinary]
 
 One embedded Triton serves `Linear`; every round runs the scenario once with each build, the order of the
 builds alternating between rounds, so drift on the machine hits both. The scenario: `sync` pattern,
@@ -54,6 +55,7 @@ def scenario_text(url: str, args: argparse.Namespace) -> str:
         load: {load}
         warmup_s: 2
         duration_s: {args.seconds:g}
+        fast_path: {str(not args.ordinary).lower()}
         """
     )
 
@@ -113,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--protocol", choices=["grpc", "http"], default="grpc")
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--rate", type=float, default=0.0, help="open loop at this rate (0: closed loop)")
+    parser.add_argument("--ordinary", action="store_true", help="fast_path: false (the ordinary request path)")
     args = parser.parse_args(argv)
     builds = dict(item.split("=", 1) for item in args.build)
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in builds}
