@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import functools
 import itertools
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import gevent
 from locust.exception import StopUser
 
 from loadtest.engine import _bridge
 from loadtest.engine.control import RunControl
 from loadtest.engine.model import TrafficEntry
 from loadtest.engine.users._base import TritonUser
-from loadtest.engine.users._thread_loop import RequestLoop, next_beat_s
+from loadtest.engine.users._beat import BEAT
+from loadtest.engine.users._thread_loop import RequestLoop
 from pytriton_client.observer import RequestRecord
 
 
@@ -76,20 +75,24 @@ class SyncUser(TritonUser):
         return functools.partial(getattr(client, self.traffic.method), **self.traffic.call_kwargs())
 
     def request_loop(self) -> None:
-        """gRPC: start the request thread, then collect what it finished on every beat until its loop ends
-        (Locust asking the user to stop halts it first). A kill (Locust's stop timeout) halts the thread too,
-        and what it finished is still recorded; a request it has out then is left to the run's end (counted
-        as unfinished there if it is still out). HTTP: the base's loop, in the hub."""
+        """gRPC: start the request thread, then collect what it finished whenever the process's beat says
+        there is something, until its loop ends (Locust asking the user to stop halts it first). A kill
+        (Locust's stop timeout) halts the thread too, and what it finished is still recorded; a request it
+        has out then is left to the run's end (counted as unfinished there if it is still out). HTTP: the
+        base's loop, in the hub."""
         if self._seen is None:
             super().request_loop()
             return
+        control = self.control
+        member = BEAT.join(lambda: self.asked_to_stop() or control.stopping)
         loop = self._loop = RequestLoop(
-            self.control,
+            control,
             self.traffic.name,
             self._sender(),
             self._seen,
             pacing_s=self.traffic.pacing_s,
             name=f"tritonload-{self.traffic.name}",
+            notify=lambda: BEAT.notify(member),
         ).start()
         try:
             while True:
@@ -97,10 +100,11 @@ class SyncUser(TritonUser):
                 self._collect(loop)
                 if ended:
                     break
-                if self.asked_to_stop():
-                    loop.halt()
-                gevent.sleep(next_beat_s(time.perf_counter_ns()))
+                if self.asked_to_stop() or control.stopping:
+                    loop.halt()  # wakes a thread waiting for its next start
+                BEAT.wait(member)
         finally:
+            BEAT.leave(member)
             loop.halt()
             self._collect(loop)
             self._loop = None

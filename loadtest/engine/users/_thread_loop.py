@@ -2,9 +2,10 @@
 
 Owns the loop of a ``sync`` gRPC user: the thread admits each request (``RunControl.may_send``, the
 open-loop ticket and a real sleep until its intended start, or the closed loop's pacing), starts it,
-makes the blocking call, and queues what the client recorded; the user's greenlet wakes every
-:data:`COLLECT_EVERY_S` and hands the queued records to the recording path in the hub. The hub is
-woken once per beat instead of once per request (each wake-up from another thread costs the hub a
+makes the blocking call, and queues what the client recorded; the user's greenlet is woken by the
+process's beat (``_beat``, every :data:`COLLECT_EVERY_S`) when its thread finished something, and hands
+the queued records to the recording path in the hub. The hub is woken once per beat instead of once
+per request (each wake-up from another thread costs the hub a
 libev async watcher, a context switch and a turn of the GIL: about as much CPU as the gRPC call's own
 Python, measured in ``tests/benchmarks/bench_grpc_paths.py``).
 
@@ -27,12 +28,13 @@ from loadtest.engine.rules import Tickets
 from pytriton_client.observer import RequestRecord
 
 COLLECT_EVERY_S = 0.005
-"""How often the user's greenlet collects what its thread finished. Every greenlet wakes on the same
-beat (a multiple of this since an arbitrary epoch), so the hub wakes once per beat for all of them. A
-record reaches the recorder at most about this late: an interval's boundary may move a request into the
-next interval, and the stall detection and the graceful stop see completions that much later."""
-MAX_NAP_S = 0.05
-"""The longest the thread sleeps without looking whether it should stop (open-loop waits and pacing)."""
+"""How often what the threads finished is collected: one beat for every user of the process (``_beat``),
+on multiples of this. A record reaches the recorder at most about this late: an interval's boundary may
+move a request into the next interval, and the stall detection and the graceful stop see completions
+that much later."""
+MAX_NAP_S = 0.5
+"""The longest the thread waits (for an intended start, or the closed loop's pacing) without looking
+whether the run is stopping or the schedule was replaced; :meth:`RequestLoop.halt` wakes it at once."""
 
 Finished = tuple[int | None, BaseException | None, tuple[RequestRecord, ...]]
 """One request as the thread hands it over: intended start (open loop, else None), the error the call
@@ -61,6 +63,8 @@ class RequestLoop:
             hands them over with their request and clears it.
         pacing_s: closed loop: the least time between the starts of two requests (0: back to back).
         name: the thread's name.
+        notify: called in the thread when it has something for the greenlet (finished requests, its end),
+            once until the greenlet's next :meth:`take`.
     """
 
     def __init__(
@@ -72,14 +76,18 @@ class RequestLoop:
         *,
         pacing_s: float = 0.0,
         name: str = "tritonload-requests",
+        notify: Callable[[], None] | None = None,
     ) -> None:
         self._control = control
+        self._notify = notify
+        self._signalled = False
         self._traffic = traffic
         self._send = send
         self._seen = seen
         self._pacing_ns = round(pacing_s * 1e9)
         self._finished: collections.deque[Finished] = collections.deque()
         self._halted = False
+        self._halt = threading.Event()
         self.ended = False
         """The thread left its loop; everything it finished is queued (set after the last hand-over)."""
         self.failure: BaseException | None = None
@@ -94,9 +102,15 @@ class RequestLoop:
     def halt(self) -> None:
         """Ask the thread to end after its current request (at once when it waits); from any thread."""
         self._halted = True
+        self._halt.set()
+
+    def due(self) -> bool:
+        """Whether the greenlet has something to do: finished requests to collect, or the thread ended."""
+        return bool(self._finished) or self.ended
 
     def take(self) -> list[Finished]:
         """What the thread finished since the last call, oldest first."""
+        self._signalled = False  # before draining: whatever comes after is notified again
         finished = self._finished
         out = []
         while finished:
@@ -123,6 +137,8 @@ class RequestLoop:
             self.failure = exc
         finally:
             self.ended = True
+            if self._notify is not None:
+                self._notify()
 
     def _request(self, intended_ns: int | None) -> None:
         control, seen = self._control, self._seen
@@ -137,6 +153,9 @@ class RequestLoop:
         # Queued before it ends: once nothing is in flight the hub may stop the user, and it collects what is queued.
         self._finished.append((intended_ns, error, tuple(seen)))
         seen.clear()
+        if not self._signalled and self._notify is not None:
+            self._signalled = True
+            self._notify()
         control.ended(token)
 
     def _admit(self) -> int | None:
@@ -177,7 +196,7 @@ class RequestLoop:
             delay_ns = when_ns - time.perf_counter_ns()
             if delay_ns <= 0:
                 return True
-            time.sleep(min(delay_ns / 1e9, MAX_NAP_S))
+            self._halt.wait(min(delay_ns / 1e9, MAX_NAP_S))
 
 
 def next_beat_s(now_ns: int) -> float:
