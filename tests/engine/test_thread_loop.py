@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -179,3 +180,37 @@ def test_every_user_collects_on_the_same_beat() -> None:
     for now_ns in (0, 1, beat_ns - 1, beat_ns, 7 * beat_ns + 123):
         wake_ns = now_ns + round(next_beat_s(now_ns) * 1e9)
         assert wake_ns % beat_ns == 0 and 0 < wake_ns - now_ns <= beat_ns
+
+
+def test_the_beat_wakes_a_member_its_thread_notified_and_polls_the_others() -> None:
+    import threading
+
+    import gevent
+
+    from loadtest.engine.users._beat import Beat
+
+    beat = Beat()
+    stop_asked = [False]
+    idle = beat.join(lambda: stop_asked[0])
+    busy = beat.join(lambda: False)
+    woken: list[str] = []
+
+    def waiter(member: Any, name: str) -> None:
+        beat.wait(member)
+        woken.append(name)
+
+    busy_waiter, idle_waiter = gevent.spawn(waiter, busy, "busy"), gevent.spawn(waiter, idle, "idle")
+    notifier = threading.Thread(target=beat.notify, args=(busy,))  # a request thread finished something
+    notifier.start()
+    notifier.join()
+    busy_waiter.join(timeout=JOIN_S)
+    assert woken == ["busy"]  # the idle member, not due, was left asleep
+    stop_asked[0] = True  # Locust asks the idle user to stop: a poll finds it due
+    idle_waiter.join(timeout=JOIN_S)
+    assert woken == ["busy", "idle"] and busy_waiter.ready() and idle_waiter.ready()
+    beat.leave(idle)
+    beat.leave(busy)
+    deadline = time.monotonic() + JOIN_S
+    while beat._greenlet is not None and time.monotonic() < deadline:  # the beat ends with its last member
+        gevent.sleep(COLLECT_EVERY_S)
+    assert beat._greenlet is None and beat.members == 0
