@@ -1,18 +1,18 @@
 """A user's request loop run by an OS thread of its own, its records collected by the hub in bursts.
 
 Owns the loop of a ``sync`` gRPC user: the thread admits each request (``RunControl.may_send``, the
-open-loop ticket and a real sleep until its intended start, or the closed loop's pacing), starts it,
+open-loop ticket and a timed wait in the thread until its intended start, or the closed loop's pacing), starts it,
 makes the blocking call, and queues what the client recorded; the user's greenlet is woken by the
 process's beat (``_beat``, every :data:`COLLECT_EVERY_S`) when its thread finished something, and hands
 the queued records to the recording path in the hub. The hub is woken once per beat instead of once
-per request (each wake-up from another thread costs the hub a
-libev async watcher, a context switch and a turn of the GIL: about as much CPU as the gRPC call's own
-Python, measured in ``tests/benchmarks/bench_grpc_paths.py``).
+per request (each wake-up from another thread costs the hub a libev async watcher, a context switch and
+a turn of the GIL: about as much CPU as the gRPC call's own Python, measured in
+``tests/benchmarks/bench_grpc_paths.py``).
 
 The thread touches only what is safe from two threads: the run control's admission, start and end of
-requests and the tickets (locked, see ``loadtest.engine.control``), its own client, and a deque the
-hub drains. It never records, never fires Locust events and never touches gevent. Never parses
-scenarios or writes files.
+requests and the tickets (locked, see ``loadtest.engine.control``), its own client, a deque the hub
+drains and the beat's notice (``notify``). It never records, never fires Locust events and never
+touches gevent. Never parses scenarios or writes files.
 """
 
 from __future__ import annotations
