@@ -1,9 +1,9 @@
 """Bridges between the gevent hub (where Locust users run) and real threads / an asyncio loop.
 
 Owns the ways a user greenlet waits without blocking the hub: on a blocking call moved to gevent's
-native thread pool or to a thread of its own (:class:`BlockingWorker`), on a
-``concurrent.futures.Future`` completed by another thread, and on a coroutine run by the per-process
-asyncio loop thread. Completions from other threads reach the
+native thread pool, on a ``concurrent.futures.Future`` completed by another thread, and on a coroutine
+run by the per-process asyncio loop thread (a ``sync`` gRPC user does not wait per request: its thread
+runs the whole loop, ``users._thread_loop``). Completions from other threads reach the
 hub only through ``loop.run_callback_threadsafe``; gevent objects are never touched from another
 thread. Knows nothing about Triton, Locust or recording.
 """
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
-import queue
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -72,56 +70,6 @@ class ThreadWaker:
         """Release the watcher."""
         self._watcher.stop()
         self._watcher.close()
-
-
-class BlockingWorker:
-    """One OS thread of its own that runs one greenlet's blocking calls, one at a time.
-
-    :meth:`call` hands the thread a call and waits cooperatively for its outcome. Per call it costs a
-    queue put and a wake-up through a libev async watcher kept for the worker's life: less than gevent's
-    thread pool, which makes a task object and a watcher per call. For a user that makes blocking calls
-    back to back (sync gRPC). Call :meth:`close` when done; a call still running then finishes in the
-    thread and nobody waits for it.
-    """
-
-    def __init__(self, name: str = "tritonload-blocking") -> None:
-        self._queue: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = queue.SimpleQueue()
-        self._waker = ThreadWaker()
-        self._outcome: tuple[bool, Any] | None = None
-        self._closed = False
-        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
-        self._thread.start()
-
-    def _main(self) -> None:
-        while (task := self._queue.get()) is not None:
-            function, args = task
-            self._outcome = _capture(function, args)
-            with contextlib.suppress(Exception):  # closed while the call ran: nobody waits any more
-                self._waker.notify()
-
-    def call(self, function: Callable[..., T], *args: Any) -> T:
-        """Run ``function(*args)`` in the worker's thread; the greenlet waits. Its exception is re-raised."""
-        if self._closed:
-            raise RuntimeError("the blocking worker is closed")
-        self._outcome = None
-        self._queue.put((function, args))
-        event = self._waker.event
-        while (outcome := self._outcome) is None:
-            event.wait()
-            event.clear()
-        self._outcome = None
-        succeeded, value = outcome
-        if not succeeded:
-            raise value
-        result: T = value
-        return result
-
-    def close(self) -> None:
-        """Let the thread end (after any call it is running); idempotent."""
-        if not self._closed:
-            self._closed = True
-            self._queue.put(None)
-            self._waker.close()
 
 
 def wait_future(future: concurrent.futures.Future[T], timeout_s: float | None = None) -> T:

@@ -2,13 +2,20 @@
 
 Owns what users read and update between requests: whether they may send, the requests in flight,
 when a request last succeeded and when a connection last failed (for the stop rules), the closers
-of every client, and the asyncio loop thread when a pattern needs one. Touched only from the gevent
-hub's thread. Never imports Locust; never sends a request.
+of every client, and the asyncio loop thread when a pattern needs one.
+
+Touched from the gevent hub's thread and, for ``sync`` gRPC users, from each user's request thread
+(``users._thread_loop``), which admits, starts and ends its requests itself: the requests in flight and
+``stopping`` are guarded by one lock (so no request starts once ``stopping`` is set, and in flight only
+falls from then on), the budget and tickets by their own (``rules``). The rest (recording, the times of the
+last completion, success and connection error, the closers) is the hub's alone. Never imports Locust;
+never sends a request.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,7 +35,8 @@ class RunControl:
         self.loop_thread: Any = None
         """The process's asyncio loop thread (``_bridge.AsyncioLoopThread``) when a pattern needs it."""
         self.tickets: dict[str, Tickets] = {}
-        self.stopping = False
+        self._lock = threading.Lock()
+        self._stopping = False
         self._outstanding: dict[int, tuple[str, int]] = {}
         self._tokens = itertools.count()
         self.last_ok_ns = time.perf_counter_ns()
@@ -43,29 +51,51 @@ class RunControl:
         """Traffic name -> its payloads pre-encoded, taken in turn by its users (the fast path)."""
 
     @property
+    def stopping(self) -> bool:
+        """The run is ending: no request may start any more (requests in flight may finish)."""
+        return self._stopping
+
+    @stopping.setter
+    def stopping(self, value: bool) -> None:
+        with self._lock:  # a request thread between its last check and its start sees it (start_unless_stopping)
+            self._stopping = value
+
+    @property
     def in_flight(self) -> int:
         """Requests sent and not finished yet."""
         return len(self._outstanding)
 
     def started(self, traffic: str) -> int:
         """A request of ``traffic`` was sent now; returns the token to pass to :meth:`ended`."""
-        token = next(self._tokens)
-        self._outstanding[token] = (traffic, time.perf_counter_ns())
+        with self._lock:
+            token = next(self._tokens)
+            self._outstanding[token] = (traffic, time.perf_counter_ns())
+        return token
+
+    def start_unless_stopping(self, traffic: str) -> int | None:
+        """:meth:`started`, unless the run is stopping (then None, and nothing starts): for a request thread,
+        whose check of ``stopping`` and start must not let the hub's graceful stop slip in between."""
+        with self._lock:
+            if self._stopping:
+                return None
+            token = next(self._tokens)
+            self._outstanding[token] = (traffic, time.perf_counter_ns())
         return token
 
     def ended(self, token: int) -> None:
         """The request of ``token`` finished (or was cancelled); idempotent."""
-        self._outstanding.pop(token, None)
+        with self._lock:
+            self._outstanding.pop(token, None)
 
     def unfinished(self, now_ns: int) -> list[tuple[str, int]]:
         """``(traffic, age in µs)`` of every request still out at ``now_ns``, oldest first."""
-        return sorted(
-            ((name, (now_ns - start) // 1000) for name, start in self._outstanding.values()), key=lambda x: -x[1]
-        )
+        with self._lock:
+            out = list(self._outstanding.values())
+        return sorted(((name, (now_ns - start) // 1000) for name, start in out), key=lambda x: -x[1])
 
     def may_send(self) -> bool:
         """Whether a user may start another request (not stopping, request budget left)."""
-        return not self.stopping and self.budget.take(self.recorder.measuring)
+        return not self._stopping and self.budget.take(self.recorder.measuring)
 
     def close_clients(self) -> list[BaseException]:
         """Close every client that registered a closer; returns the errors (closing goes on past them)."""

@@ -3,11 +3,14 @@ interval clock and when to stop.
 
 Owns every decision the engine makes from numbers alone, so each is table-tested without Locust, a
 server or a real clock: every function takes the time (``perf_counter_ns`` values) as an argument.
-Never reads a clock, never sleeps, never touches gevent or Locust.
+:class:`RequestBudget` and :class:`Tickets` are taken from the gevent hub and from the request threads
+of ``sync`` gRPC users at once, so each takes under a lock of its own (an uncontended lock, never held
+across a wait). Never reads a clock, never sleeps, never touches gevent or Locust.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,12 +26,13 @@ IDLE_GRACE_S = 1.0
 
 
 class RequestBudget:
-    """``max_requests``: how many measured requests may still start (unlimited when None)."""
+    """``max_requests``: how many measured requests may still start (unlimited when None); thread-safe."""
 
     def __init__(self, max_requests: int | None) -> None:
         self.max_requests = max_requests
         self.spent = 0
         self.exhausted = False
+        self._lock = threading.Lock()
 
     def take(self, measuring: bool) -> bool:
         """Whether one more request may start; spends one when measuring. Warm-up requests are free."""
@@ -36,30 +40,39 @@ class RequestBudget:
             return False
         if self.max_requests is None or not measuring:
             return True
-        if self.spent >= self.max_requests:
-            self.exhausted = True
-            return False
-        self.spent += 1
-        return True
+        with self._lock:
+            if self.spent >= self.max_requests:
+                self.exhausted = True
+                return False
+            self.spent += 1
+            return True
 
 
 class Tickets:
     """Open loop: hands out the intended start times of one traffic entry's requests, in order.
 
     ``offset_s(n)`` is a pure schedule (None once it is exhausted); times are relative to ``start_ns``.
+    Thread-safe: each start is handed out once, whichever threads take them.
     """
 
     def __init__(self, offset_s: Callable[[int], float | None], start_ns: int) -> None:
         self._offset_s = offset_s
         self._start_ns = start_ns
         self.issued = 0
+        self._lock = threading.Lock()
+
+    @property
+    def ready(self) -> bool:
+        """Whether :meth:`take` answers at once (a distributed worker's tickets wait for their schedule)."""
+        return True
 
     def take(self) -> int | None:
         """The next request's intended start (``perf_counter_ns``), or None when the schedule is done."""
-        offset = self._offset_s(self.issued)
-        if offset is None:
-            return None
-        self.issued += 1
+        with self._lock:
+            offset = self._offset_s(self.issued)
+            if offset is None:
+                return None
+            self.issued += 1
         return self._start_ns + round(offset * 1e9)
 
 

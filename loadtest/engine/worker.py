@@ -57,6 +57,12 @@ class PendingTickets(Tickets):
         Tickets.__init__(self, offset_s, start_ns)
         self._ready.set()
 
+    @property
+    def ready(self) -> bool:
+        """Whether the schedule came (a request thread checks this and naps instead of waiting in :meth:`take`,
+        whose gevent event only the hub may wait on)."""
+        return self._ready.is_set()
+
     def release(self) -> None:
         """Stop waiting users when the run ends before its schedule came."""
         if not self._ready.is_set():

@@ -9,13 +9,15 @@ serializers, so only the way calls are made and waited for differs:
 
 - ``threads``: one OS thread per sender, each with its own channel, blocking calls (the floor of
   the synchronous Python gRPC stack; what a plain tritonclient thread loop does on the wire);
-- ``worker``: what the ``sync`` user does over gRPC: one greenlet per sender in the gevent hub, its
-  calls run by a ``BlockingWorker`` thread of its own, each with its own channel;
+- ``worker``: what the ``sync`` user did over gRPC before its loop moved into its thread: one greenlet
+  per sender in the gevent hub, its calls run by a ``BlockingWorker`` thread of its own (below), each
+  with its own channel;
 - ``aio``: one ``grpc.aio`` channel on one asyncio loop, one coroutine per sender;
 - ``worker-aio``: greenlets handing each call to one ``grpc.aio`` channel on one asyncio loop thread
   and waiting on a libev async watcher (the "one aio channel per process" idea);
 - ``thread-loop`` (``--mode cpu`` only): each sender's thread sends back to back by itself and one hub
-  greenlet collects the finished calls every 5 ms: what a user that did not hop per request would cost.
+  greenlet collects the finished calls every 5 ms: the shape of the ``sync`` gRPC user now
+  (``loadtest/engine/users/_thread_loop.py``), without its admission and recording.
 
 ``--mode cpu``: closed loop, ``--users`` senders back to back; prints requests/s, CPU µs per
 request (user+system of this process, all threads, over the measured span: the server is another
@@ -34,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import queue
 import resource
 import sys
 import threading
@@ -52,7 +55,7 @@ import grpc  # noqa: E402
 from tritonclient.grpc import service_pb2  # noqa: E402
 
 from loadtest.embedded import EmbeddedTriton  # noqa: E402
-from loadtest.engine._bridge import AsyncioLoopThread, BlockingWorker, ThreadWaker  # noqa: E402
+from loadtest.engine._bridge import AsyncioLoopThread, ThreadWaker  # noqa: E402
 from pytriton_client._grpc import FAST_CHANNEL_OPTIONS, MODEL_INFER  # noqa: E402
 
 OPEN_SENDERS = 4
@@ -81,6 +84,40 @@ def usage() -> tuple[float, int]:
     """CPU seconds (user+system, all threads) and context switches of this process so far."""
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime, ru.ru_nvcsw + ru.ru_nivcsw
+
+
+class BlockingWorker:
+    """One OS thread that runs one greenlet's blocking calls, one at a time (the former ``sync`` gRPC user's
+    hop): :meth:`call` queues a call and the greenlet waits on a libev async watcher for its outcome."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Callable[[], Any] | None] = queue.SimpleQueue()
+        self._waker = ThreadWaker()
+        self._outcome: tuple[bool, Any] | None = None
+        threading.Thread(target=self._main, daemon=True).start()
+
+    def _main(self) -> None:
+        while (function := self._queue.get()) is not None:
+            try:
+                self._outcome = (True, function())
+            except Exception as exc:
+                self._outcome = (False, exc)
+            self._waker.notify()
+
+    def call(self, function: Callable[[], Any]) -> Any:
+        self._outcome = None
+        self._queue.put(function)
+        while (outcome := self._outcome) is None:
+            self._waker.event.wait()
+            self._waker.event.clear()
+        succeeded, value = outcome
+        if not succeeded:
+            raise value
+        return value
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._waker.close()
 
 
 # -- senders: ``plan(sender)`` yields the intended send times (ns) of one sender, or None (closed loop) -------

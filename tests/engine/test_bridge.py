@@ -115,39 +115,3 @@ def test_thread_waker_wakes_from_another_thread() -> None:
     threading.Timer(0.05, waker.notify).start()
     assert waker.event.wait(timeout=5)
     waker.close()
-
-
-def test_blocking_worker_runs_calls_in_its_thread_while_other_greenlets_run() -> None:
-    worker = _bridge.BlockingWorker()
-    try:
-        greenlet_ran = threading.Event()
-        gevent.spawn(greenlet_ran.set)
-        # Ends early only if the greenlet runs while the main greenlet waits on the worker.
-        assert worker.call(greenlet_ran.wait, 10) is True
-        assert worker.call(threading.get_ident) != threading.get_ident()
-        assert [worker.call(lambda i=i: i * 2) for i in range(50)] == [i * 2 for i in range(50)]
-        with pytest.raises(ZeroDivisionError):
-            worker.call(lambda: 1 / 0)
-        assert worker.call(str, 7) == "7"  # still usable after an error
-    finally:
-        worker.close()
-        worker.close()
-    with pytest.raises(RuntimeError, match="closed"):
-        worker.call(str, 1)
-
-
-def test_blocking_worker_closed_during_a_call_lets_the_call_finish_quietly() -> None:
-    worker = _bridge.BlockingWorker()
-    release = threading.Event()
-    finished = threading.Event()
-
-    def slow() -> None:
-        release.wait(10)
-        finished.set()
-
-    waiting = gevent.spawn(worker.call, slow)
-    gevent.sleep(0.05)
-    waiting.kill()  # the user stops while its call is out
-    worker.close()
-    release.set()
-    assert finished.wait(10)

@@ -94,8 +94,12 @@ class TritonUser(User):
     # -- the request loop ----------------------------------------------------------------------
     @task
     def run_requests(self) -> None:
+        """The user's only task: :meth:`request_loop`."""
+        self.request_loop()
+
+    def request_loop(self) -> None:
         """Requests back to back (every wait yields to the hub), or one per task call when paced so that
-        Locust's ``wait_time`` spaces them."""
+        Locust's ``wait_time`` spaces them. A pattern whose loop runs elsewhere overrides this."""
         if self.traffic.pacing_s > 0:
             self.step()
             return

@@ -1,9 +1,11 @@
 """Users whose request blocks until it is done: ``sync`` and ``decoupled``.
 
 Owns how a blocking call waits without blocking the gevent hub: ``sync`` over HTTP runs in the hub
-(the HTTP transport is gevent-native); ``sync`` over gRPC runs in a thread of each user's own
-(``_bridge.BlockingWorker``), every ``decoupled`` stream in gevent's native thread pool. Owns too
-the ``sync`` fast path's shared pool of encoded requests. Recording is the base user's.
+(the HTTP transport is gevent-native); ``sync`` over gRPC runs its whole request loop in a thread of
+each user's own (``_thread_loop.RequestLoop``: admission, tickets, the call) and its greenlet collects
+the finished requests every few milliseconds; every ``decoupled`` stream runs in gevent's native thread
+pool. Owns too the ``sync`` fast path's shared pool of encoded requests. Recording is the base user's,
+in the hub.
 """
 
 from __future__ import annotations
@@ -13,10 +15,15 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from locust.exception import StopUser
+
 from loadtest.engine import _bridge
 from loadtest.engine.control import RunControl
 from loadtest.engine.model import TrafficEntry
 from loadtest.engine.users._base import TritonUser
+from loadtest.engine.users._beat import BEAT
+from loadtest.engine.users._thread_loop import RequestLoop
+from pytriton_client.observer import RequestRecord
 
 
 class SyncUser(TritonUser):
@@ -25,36 +32,93 @@ class SyncUser(TritonUser):
     On the fast path (``traffic.fast_path``) every payload is sent pre-encoded: the entry's pool is
     encoded once, by its first user, and the users take the encoded requests in turn
     (``ModelClient.infer_encoded``); the ordinary path builds each request from the payload's arrays.
+    Over gRPC the requests are sent by a thread of the user's own (:meth:`request_loop`).
     """
 
     abstract = True
-    _in_thread = False
     _encoded: Iterator[Any] | None = None
-    _worker: _bridge.BlockingWorker | None = None
-    """gRPC: the thread of this user's blocking calls."""
+    _loop: RequestLoop | None = None
+    """gRPC: the thread sending this user's requests, while it runs."""
+    _seen: list[RequestRecord] | None = None
+    """gRPC: where the client's observer puts its records, in the request thread."""
+
+    def client_kwargs(self, *, preconfigured: bool = True) -> dict[str, Any]:
+        """The base's, with the observer of the request thread over gRPC."""
+        kwargs = super().client_kwargs(preconfigured=preconfigured)
+        if self._seen is not None:
+            kwargs["observer"] = self._seen.append
+        return kwargs
 
     def open_client(self) -> Any:
         from pytriton_client import ModelClient
 
+        if self.traffic.client.protocol == "grpc":
+            self._seen = []
         make = functools.partial(ModelClient, *self.client_args(), **self.client_kwargs())
-        self._in_thread = self.traffic.client.protocol == "grpc"
-        if self._in_thread:
-            self._worker = _bridge.BlockingWorker(f"tritonload-{self.traffic.name}")
-            client = self._worker.call(make)
-        else:
-            client = make()
+        client = _bridge.run_in_thread(make) if self._seen is not None else make()
         if self.traffic.fast_path:
             self._encoded = encoded_requests(self.traffic, self.control, client)
         return client
 
     def close_client(self) -> None:
+        loop = self._loop
+        if loop is not None:
+            loop.halt()
         super().close_client()
-        worker, self._worker = self._worker, None
-        if worker is not None:
-            worker.close()
+
+    def _sender(self) -> Callable[[], Any]:
+        """One request on this user's client, as the request thread makes it."""
+        client, encoded = self._client, self._encoded
+        if encoded is not None:
+            infer_encoded = client.infer_encoded
+            return lambda: infer_encoded(next(encoded))
+        return functools.partial(getattr(client, self.traffic.method), **self.traffic.call_kwargs())
+
+    def request_loop(self) -> None:
+        """gRPC: start the request thread, then collect what it finished whenever the process's beat says
+        there is something, until its loop ends (Locust asking the user to stop halts it first). A kill
+        (Locust's stop timeout) halts the thread too, and what it finished is still recorded; a request it
+        has out then is left to the run's end (counted as unfinished there if it is still out). HTTP: the
+        base's loop, in the hub."""
+        if self._seen is None:
+            super().request_loop()
+            return
+        control = self.control
+        member = BEAT.join(lambda: self.asked_to_stop() or control.stopping)
+        loop = self._loop = RequestLoop(
+            control,
+            self.traffic.name,
+            self._sender(),
+            self._seen,
+            pacing_s=self.traffic.pacing_s,
+            name=f"tritonload-{self.traffic.name}",
+            notify=lambda: BEAT.notify(member),
+        ).start()
+        try:
+            while True:
+                ended = loop.ended  # read before collecting: everything it finished is queued by then
+                self._collect(loop)
+                if ended:
+                    break
+                if self.asked_to_stop() or control.stopping:
+                    loop.halt()  # wakes a thread waiting for its next start
+                BEAT.wait(member)
+        finally:
+            BEAT.leave(member)
+            loop.halt()
+            self._collect(loop)
+            self._loop = None
+        if loop.failure is not None:
+            raise loop.failure
+        raise StopUser()
+
+    def _collect(self, loop: RequestLoop) -> None:
+        for intended, error, records in loop.take():
+            self._records.extend(records)
+            self.finish(intended, error)
 
     def step(self) -> None:
-        """Send one request and wait for it."""
+        """Send one request and wait for it (HTTP, in the hub)."""
         intended = self.begin()
         encoded = self._encoded
         args: tuple[Any, ...]
@@ -67,11 +131,7 @@ class SyncUser(TritonUser):
         error: BaseException | None = None
         token = self.control.started(self.traffic.name)
         try:
-            worker = self._worker
-            if worker is not None:
-                worker.call(functools.partial(method, *args, **kwargs))
-            else:
-                method(*args, **kwargs)
+            method(*args, **kwargs)
         except Exception as exc:  # recorded through the observer (or synthesised by finish)
             error = exc
         finally:
@@ -82,7 +142,8 @@ class SyncUser(TritonUser):
 def encoded_requests(traffic: TrafficEntry, control: RunControl, client: Any) -> Iterator[Any] | None:
     """The entry's payloads in wire form, taken in turn by all its users; encoded once per run, by the
     first user that asks. None when they cannot be pre-encoded (the ordinary path then runs; the
-    entry's ``info["fast_path"]`` says so in summary.json)."""
+    entry's ``info["fast_path"]`` says so in summary.json). gRPC users' request threads take from it at
+    once: ``next`` on an ``itertools.cycle`` over a list runs no Python code, so the GIL makes it atomic."""
     shared = control.encoded.get(traffic.name)
     if shared is not None:
         return shared
