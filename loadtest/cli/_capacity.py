@@ -44,7 +44,8 @@ def _common(function: F) -> F:
         click.option(
             "--max-windows",
             type=int,
-            help="Windows at most per step; a step not stable by then is marked unstable [default: 10].",
+            help="Windows at most per step; a step not stable by then is marked unstable "
+            "[default: 10 for a sweep, 6 for a capacity search].",
         ),
         click.option("--warmup-s", type=float, help="Warm-up of every step (sent, not measured) [default: 2]."),
         click.option(

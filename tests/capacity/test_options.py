@@ -190,5 +190,17 @@ def test_settings_come_from_the_caller_then_the_scenario_then_the_defaults() -> 
     given.settle("sweep", {}, load)  # levels given: the scenario's do not replace them
     assert given.variable == "concurrency" and given.levels == [1, 2]
     plain = SweepOptions()
-    plain.settle("capacity", {}, None)
+    plain.settle("sweep", {}, None)
     assert plain.rule == StabilityRule() and plain.warmup_s == 2.0 and plain.early_stop is True
+
+
+def test_a_capacity_search_measures_at_most_6_windows_unless_told() -> None:
+    search = SweepOptions()
+    search.settle("capacity", {}, None)
+    assert search.rule == StabilityRule(max_windows=6)  # a sweep's default is perf_analyzer's 10
+    told = SweepOptions()
+    told.settle("capacity", {"max_windows": 10}, None)
+    assert told.rule.max_windows == 10
+    more = SweepOptions(low=10)
+    more.settle("capacity", {"windows": 8}, None)  # the default never refuses the windows asked for
+    assert more.rule.windows == 8 and more.rule.max_windows == 8 and not more.problems("capacity")
