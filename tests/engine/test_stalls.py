@@ -103,7 +103,9 @@ def test_a_server_paused_mid_run_is_a_recorded_stall_and_progress_keeps_coming(t
     assert "warning: stall: no response for" in stderr and "stall over after" in stderr
     summary = json.loads((run_dir / "summary.json").read_text())
     (stall,) = summary["stalls"]
-    assert 3.5 <= stall["duration_s"] <= 5.0, stall
+    # From the last answer before the pause to the first after it: the 4 s pause, plus up to about 1 s for the
+    # resumed server's first answer (5.008 s seen once in a full run).
+    assert 3.5 <= stall["duration_s"] <= 5.5, stall
     assert 1.0 <= stall["start_s"] <= 4.0, stall
     assert "unfinished" not in summary
     assert summary["traffic"]["sleep"]["errors"] == 0
