@@ -418,3 +418,14 @@ def test_run_summary_applies_the_late_rule_to_the_whole_run(
     assert (generator["saturated"], generator["late_share"]) == (saturated, share)
     closed = run_summary(1.0, 10.0, LagProbe(), overall, None, None, 0)  # closed loop: no intended times
     assert closed["saturated"] is False and closed["late_share"] is None
+
+
+def test_late_sends_add_up_over_intervals_and_a_lone_busy_worker_hit_the_cap() -> None:
+    late = LateSends()
+    late.add(10, 1, 0, 4)
+    late.add(20, 2, 1, 4)
+    assert (late.sent, late.late) == (30, 3)  # every interval counts, not only the last
+    assert late.share() == 0.1  # the server kept up unless told otherwise
+    alone = LateSends()
+    alone.add(10, 5, 1, 1)  # the only worker was busy: its sends waited for the server
+    assert (alone.sent, alone.late) == (0, 0) and alone.share() is None
