@@ -415,16 +415,18 @@ def test_locust_web_ui_shows_the_workers_of_a_distributed_run(triton_server: Emb
     assert any(entry["name"] == "sync" for entry in seen["stats"]), (seen["stats"], err[-2000:])
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("protocol", ["http", "grpc"])  # gRPC: each user's request thread takes from the budget
 @pytest.mark.parametrize(
     "load", ["{kind: closed, users: 3}", "{kind: open, rate: 300, max_in_flight: 3}"], ids=["closed", "open"]
 )
-def test_max_requests_stays_a_total(triton_server: EmbeddedTriton, tmp_path: Path, load: str) -> None:
+def test_max_requests_stays_a_total(triton_server: EmbeddedTriton, tmp_path: Path, load: str, protocol: str) -> None:
     # Three users over two processes: one gets two, the other one; the budget still ends at 301 in total.
+    url = triton_server.http_url if protocol == "http" else triton_server.grpc_url
     scenario = tmp_path / "budget.yaml"
     scenario.write_text(f"""
 version: 1
-targets: {{lin: {{url: "{triton_server.http_url}", model: Linear}}}}
+targets: {{lin: {{url: "{url}", model: Linear}}}}
 payloads: {{one: {{inputs: {{INPUT_1: {{dtype: float32, shape: [2], generator: zeros}}}}}}}}
 traffic: [{{name: lin, pattern: sync, target: lin, payload: one}}]
 load: {load}

@@ -13,6 +13,7 @@ import pytest
 
 import loadtest
 from loadtest.embedded import EmbeddedTriton
+from tests.engine.test_distributed import tritonload
 
 
 def _scenario(server: EmbeddedTriton, traffic: dict[str, Any], load: dict[str, Any]) -> dict[str, Any]:
@@ -50,17 +51,22 @@ def test_a_light_open_loop_sends_on_time_across_interval_boundaries(
     triton_server: EmbeddedTriton, tmp_path: Path
 ) -> None:
     # At 10 req/s one send in ten is due just as an interval ends; it used to wait for the interval's work
-    # (progress, the interval files, summary.json: 8-20 ms) and count late, every interval: 10-20 % late,
-    # "generator saturated" on a run that asks nothing of it.
+    # (progress, the interval files, summary.json: 8-20 ms) and count late: 2-7 of 60 sends, "generator
+    # saturated" on a run that asks nothing of it. Run as the CLI runs it, in a process of its own (in the
+    # test process, a garbage collection of everything earlier tests left can hold the hub for over 5 ms).
     scenario = _scenario(
         triton_server,
         {"model": "Sleep", "input": "INPUT", "parameters": {"latency_ms": 5}},
         {"kind": "open", "rate": 10, "max_in_flight": 64},
     )
-    scenario["duration_s"] = 4
-    result = loadtest.run_scenario(scenario, out=tmp_path / "run")
-    overall, generator = result.summary["overall"], result.summary["generator"]
-    assert overall["requests"] >= 38, overall
+    scenario["duration_s"] = 6
+    path = tmp_path / "open.yaml"
+    path.write_text(json.dumps(scenario), encoding="utf-8")  # JSON is YAML
+    result = tritonload("run", str(path), "--out", str(tmp_path / "run"), "--format", "json", "-q")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    overall, generator = summary["overall"], summary["generator"]
+    assert overall["requests"] >= 58, overall
     assert overall["late_sends"] <= 1, (overall["late_sends"], generator)
     assert generator["saturated"] is False, generator
 

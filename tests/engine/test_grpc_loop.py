@@ -2,7 +2,8 @@
 
 Each test checks what the thread and the hub share: the request budget, open-loop tickets, the
 recording of every finished request (errors included) once, and the end of the run (no thread goes on
-sending, requests still out are counted as unfinished). The server's own counts are the reference.
+sending, requests still out are counted as unfinished). The server's own counts are the reference. The
+budget shared by two processes is tested for both protocols in test_distributed.py.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import tritonclient.http as httpclient
 import loadtest
 from loadtest.embedded import EmbeddedTriton
 from loadtest.engine.rules import LATE_SHARE_LIMIT
-from tests.engine.test_distributed import check_merged, tritonload
 
 COUNT_WAIT_S = 10.0
 """Triton counts a request after the client has its answer: how long to wait for its count to catch up."""
@@ -172,26 +172,3 @@ def test_requests_out_at_the_end_are_unfinished_and_not_waited_for(
     # The calls are abandoned when the users' clients close, not waited for: sent about 1.5 s before the run
     # returned, they would end 10 s after they were sent.
     assert_threads_end(within_s=5.0)
-
-
-@pytest.mark.timeout(150)
-@pytest.mark.parametrize(
-    "load", ["{kind: closed, users: 3}", "{kind: open, rate: 300, max_in_flight: 3}"], ids=["closed", "open"]
-)
-def test_two_processes_share_max_requests_exactly(triton_server: EmbeddedTriton, tmp_path: Path, load: str) -> None:
-    # Each worker's request threads wait for their share of the schedule (open loop), then take from one budget.
-    scenario = tmp_path / "budget.yaml"
-    scenario.write_text(f"""
-version: 1
-targets: {{lin: {{url: "{triton_server.grpc_url}", model: Linear}}}}
-payloads: {{one: {{inputs: {{INPUT_1: {{dtype: float32, shape: [2], generator: zeros}}}}}}}}
-traffic: [{{name: lin, pattern: sync, target: lin, payload: one}}]
-load: {load}
-duration_s: 60
-max_requests: 301
-""")
-    run_dir = tmp_path / "run"
-    result = tritonload("run", str(scenario), "--processes", "2", "--out", str(run_dir), "--format", "json")
-    assert result.returncode == 0, result.stderr[-3000:]
-    summary = check_merged(run_dir)
-    assert summary["overall"]["requests"] == 301 and summary["duration_s"] < 30
