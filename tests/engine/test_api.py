@@ -43,7 +43,9 @@ def test_run_scenario_runs_a_file_like_the_cli_and_leaves_a_run_directory(tmp_pa
     assert {("sync-http", "latency"), ("sync-grpc", "latency")} <= set(histograms)
     assert sum(histograms[(name, "latency")].get_total_count() for name in ("sync-http", "sync-grpc")) == requests
     assert loadtest.load_run(result.run_dir).summary == on_disk
-    assert 2.9 <= result.summary["duration_s"] <= 3.0  # the measured window only, not the graceful stop
+    # The measured window only, not the graceful stop. It begins at the tick that ends the warm-up and ends on
+    # schedule, so a late tick shortens it by its lateness (2.876 s seen once in a full run; 2.714 s at load 6).
+    assert 2.8 <= result.summary["duration_s"] <= 3.0
 
 
 def _bot_scenario(in_flight: int, users: int) -> dict[str, Any]:
