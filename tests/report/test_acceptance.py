@@ -198,7 +198,9 @@ def test_the_quickstart_html_report_renders_in_chromium_with_visible_plots(tmp_p
     result = tritonload(
         "run", "scenarios/quickstart.yaml", "--set", "duration_s=3", "--set", "warmup_s=1", "--out", str(run_dir), "-q"
     )
-    assert result.returncode == ExitCode.OK, result.stderr[-3000:]
+    # The run must complete; its SLOs may breach on a box shared with other test workers (exit 3, seen once in
+    # a full run), and the report is written either way.
+    assert result.returncode in (ExitCode.OK, ExitCode.SLO_BREACHED), result.stderr[-3000:]
     report = run_dir / "report.html"
     assert report.stat().st_size > 0
     screenshot = tmp_path / "quickstart-report.png"
