@@ -324,6 +324,7 @@ class RunSession:
         end = self._result(self.poller.submit(self.poller.success_counts), timeout_s=wait_s) if counts_start else None
         if counts_start is not None and end is not None:
             self.meta["server_counts"] = summary_of_run.server_counts(counts_start, end)
+        self._write_last_snapshot(wait_s)
         if self.writer is not None:
             self.writer.close()  # gives up the writer's reserve: room for the final summary on a full disk
         summary = self._write_summary(complete=stop.status == "completed", final=True, now_ns=self.stopped_ns)
@@ -414,6 +415,18 @@ class RunSession:
         if self.pending_snapshot is None:  # a hung server leaves one request out, not one per interval
             t_s = (now_ns - (self.measure_start_ns or now_ns)) / 1e9
             self.pending_snapshot = self.poller.submit(lambda: self.poller.snapshot(t_s))
+
+    def _write_last_snapshot(self, wait_s: float) -> None:
+        """Write the server snapshot still out at the end if it comes within ``wait_s`` (a run shorter than
+        a snapshot's round trip would otherwise end without ``server-stats.jsonl``)."""
+        pending, self.pending_snapshot = self.pending_snapshot, None
+        snapshot = self._result(pending, timeout_s=wait_s)
+        if snapshot is None or self.writer is None:
+            return
+        try:
+            self.writer.write_server_stats(snapshot)
+        except RunWriteError as exc:
+            self._write_failed(exc)
 
     def _write_summary(self, *, complete: bool, now_ns: int | None = None, final: bool = False) -> dict[str, Any]:
         if self.recorder is None:

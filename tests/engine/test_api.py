@@ -48,6 +48,31 @@ def test_run_scenario_runs_a_file_like_the_cli_and_leaves_a_run_directory(tmp_pa
     assert 2.8 <= result.summary["duration_s"] <= 3.0
 
 
+@pytest.mark.timeout(60)
+def test_the_snapshot_out_when_a_short_run_ends_is_kept(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
+    # Each interval tick (0.5 s, and the window's end at 0.75 s) writes the snapshot asked for at the tick
+    # before and asks for the next: the one asked for at the end came back after the last tick. The run's end
+    # writes it (runs used to end without it: a run of one or two ticks could leave no server-stats.jsonl).
+    scenario = {
+        "version": 1,
+        "targets": {"linear": {"url": triton_server.http_url, "model": "Linear"}},
+        "payloads": {"p": {"inputs": {"INPUT_1": {"dtype": "float32", "shape": [2], "generator": "zeros"}}}},
+        "traffic": [{"name": "linear", "pattern": "sync", "target": "linear", "payload": "p"}],
+        "load": {"kind": "closed", "users": 1},
+        "recording": {"interval_s": 0.5},
+        "warmup_s": 0,
+        "duration_s": 0.75,
+    }
+    result = loadtest.run_scenario(scenario, out=tmp_path / "run")
+    assert result.exit_code == 0, result.summary.get("error")
+    snapshots = [json.loads(line) for line in (result.run_dir / "server-stats.jsonl").read_text().splitlines()]
+    snapshot = snapshots[-1]
+    assert 0.7 <= snapshot["t_s"] <= 1.0, [s["t_s"] for s in snapshots]  # asked for at the window's end
+    (stats,) = snapshot["models"].values()
+    assert stats["model_stats"][0]["name"] == "Linear"
+    assert stats["model_stats"][0]["inference_count"] > 0
+
+
 def _bot_scenario(in_flight: int, users: int) -> dict[str, Any]:
     return {
         "version": 1,
@@ -87,8 +112,9 @@ def test_asyncio_decoupled_keeps_in_flight_streams_per_user_and_records_stream_m
     assert metrics["responses"]["min"] == metrics["responses"]["max"] == 7
     assert metrics["gap"]["count"] == 6 * streams
     # 2 users x 4 streams of ~140 ms each: about 8 streams at once, so ~57 streams/s; one stream per user
-    # at a time would give ~14/s.
-    assert entry["throughput_rps"] > 40
+    # at a time would give ~14/s. The bound sits at twice that: 36.4/s was seen with the parallel phase's
+    # four workers and other work on the two cores (load 13).
+    assert entry["throughput_rps"] > 28
     intervals = [json.loads(line) for line in (result.run_dir / "intervals.jsonl").read_text().splitlines()]
     assert max(interval["in_flight"] for interval in intervals) > 2
 
