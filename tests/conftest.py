@@ -26,5 +26,8 @@ def triton_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded
     """A real Triton serving every demo model (and the test models) on free ports."""
     work_dir = tmp_path_factory.mktemp("triton")
     server = EmbeddedTriton(extra_model_dirs=test_model_dirs(), work_dir=work_dir, extra_args=HEADER_FORWARDING)
-    with server:
+    server.start()
+    try:
         yield server
+    finally:
+        server.stop(grace_s=0)  # killed: Triton's own shutdown of every model takes ~6 s, and no test needs it

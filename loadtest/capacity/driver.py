@@ -362,8 +362,7 @@ def drive_with(controller: StepController) -> Any:
         environment.user_classes = session.user_classes(environment, fixed_counts=config.open_loop)
         runner = environment.create_local_runner()
         session.on_interval = controller.on_interval
-        start_ns = time.perf_counter_ns()
-        session.begin(start_ns)
+        start_ns = session.begin(time.perf_counter_ns())
         controller.start(runner, start_ns)
         runner.start(config.total_users, spawn_rate=float(max(config.total_users, 1)))
         try:

@@ -45,6 +45,8 @@ LOGGER = logging.getLogger(__name__)
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEMO_MODELS: tuple[str, ...] = ("Linear", "ImageNet", "TextGen", "streaming_bot", "Sleep", "Fail", "Capacity")
 DEFAULT_STARTUP_TIMEOUT_S = 60.0
+STOP_GRACE_S = 15.0
+"""How long :meth:`EmbeddedTriton.stop` lets Triton shut down by itself before it kills the process group."""
 LOG_TAIL_LINES = 20
 _SHM_DIR = Path("/dev/shm")
 _PR_SET_PDEATHSIG = 1
@@ -245,12 +247,19 @@ class EmbeddedTriton:
         LOGGER.info("Triton ready in %.1f s: %s %s", self.startup_s, self.http_url, self.grpc_url)
         return self
 
-    def stop(self) -> None:
-        """Stop the server, its stub processes and free its shared memory. Safe to call twice."""
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Stop the server, its stub processes and free its shared memory. Safe to call twice.
+
+        Args:
+            grace_s: how long Triton may take to shut down by itself after SIGTERM (it unloads every model,
+                looking once a second whether they are gone: 3-6 s for the demo models) before its process
+                group is killed. 0 kills it at once: nothing in flight is answered and the log ends abruptly,
+                which is fine for a server whose numbers were already collected.
+        """
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
-        self._terminate()
+        self._terminate(grace_s)
         self._cleanup_files()
 
     # -- internals --------------------------------------------------------------------------
@@ -382,10 +391,10 @@ class EmbeddedTriton:
         if not_ready:
             raise self._fail(f"models not ready: {not_ready}")
 
-    def _terminate(self) -> None:
+    def _terminate(self, grace_s: float = STOP_GRACE_S) -> None:
         process, self._process = self._process, None
         if process is not None:
-            EmbeddedTriton._stop_process(process, self._shm_prefix)
+            EmbeddedTriton._stop_process(process, self._shm_prefix, grace_s)
 
     @staticmethod
     def _release(process: subprocess.Popen[bytes] | None, shm_prefix: str, owned_dir: Path | None) -> None:
@@ -395,13 +404,13 @@ class EmbeddedTriton:
             shutil.rmtree(owned_dir, ignore_errors=True)
 
     @staticmethod
-    def _stop_process(process: subprocess.Popen[bytes] | None, shm_prefix: str) -> None:
+    def _stop_process(process: subprocess.Popen[bytes] | None, shm_prefix: str, grace_s: float = STOP_GRACE_S) -> None:
         if process is not None:
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    process.send_signal(signal.SIGTERM)
+                    process.send_signal(signal.SIGTERM if grace_s > 0 else signal.SIGKILL)
                 try:
-                    process.wait(timeout=15)
+                    process.wait(timeout=max(grace_s, 0.0))
                 except subprocess.TimeoutExpired:
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(process.pid, signal.SIGKILL)

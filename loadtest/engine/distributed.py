@@ -21,7 +21,7 @@ from typing import IO, Any
 import gevent
 
 from loadtest import __version__
-from loadtest.engine import _bridge, _wire
+from loadtest.engine import _wire
 from loadtest.engine._fleet import DONE, LOST, READY, REFUSED, RUNNING, Fleet
 from loadtest.engine._locust import stage_shape
 from loadtest.engine._processes import LocalWorkers, free_port
@@ -269,19 +269,8 @@ class _Master:
                     counts = [1] * len(workers)
                 for worker, slot in zip(workers, slots_of(counts), strict=True):
                     slots[worker.client_id][name] = [slot.start, slot.width, slot.cycle] if slot else None
-        counts_start = None
-        if config.warmup_s <= 0:
-            # The server's counts before the first measured request: read now, while no worker sends yet,
-            # so that the clock starts (and the workers begin) right after, not a poll's time later.
-            counts_start = session.poller.submit(session.poller.success_counts)
-            try:
-                _bridge.wait_future(counts_start, 5.0)
-            except Exception as exc:
-                LOGGER.warning("server statistics unavailable: %s", exc)
-        session.begin(time.perf_counter_ns())
+        session.begin(time.perf_counter_ns())  # without a warm-up: after reading the server's counts
         self._open_worker_log()
-        if counts_start is not None:
-            session.counts_start = counts_start
         measuring = bool(session.clock and session.clock.measuring)
         budgets = self._open_loop_budgets(slots) if config.open_loop and config.max_requests else {}
         for worker in fleet.live:

@@ -56,6 +56,8 @@ LOGGER = logging.getLogger("loadtest.run")
 T = TypeVar("T")
 
 
+COUNTS_WAIT_S = 5.0
+"""How long a run without warm-up waits for the server's success counts before its first request."""
 STAGE_PAUSE_S = 0.001
 """The interval's work (progress, verdicts, the interval files, summary.json) runs in the hub, several ms at
 a time; between its stages it pauses this long, so the sends due meanwhile go out on time (an open loop's
@@ -193,9 +195,12 @@ class RunSession:
             for t in config.traffic
         ]
 
-    def begin(self, start_ns: int) -> None:
+    def begin(self, start_ns: int) -> int:
         """Start the asyncio loop thread if a pattern needs it, size the thread pool, create the run
-        directory's files and (open loop) hand every entry its tickets, timed from ``start_ns``."""
+        directory's files and (open loop) hand every entry its tickets, timed from ``start_ns``.
+
+        Without a warm-up, the server's success counts are read first (up to :data:`COUNTS_WAIT_S`) and the
+        run starts after that read; returns the start actually used (``perf_counter_ns``)."""
         config, control = self._config(), self._control()
         if any(t.pattern.runtime == "asyncio" for t in config.traffic) and control.loop_thread is None:
             control.loop_thread = _bridge.AsyncioLoopThread().start()
@@ -212,6 +217,12 @@ class RunSession:
             self._write_failed(exc)
             raise
         self._write_summary(complete=False)
+        if config.warmup_s <= 0:
+            # Measuring from the first request: the server's count is read before any is sent (not while the
+            # first ones are answered), so its delta over the run matches the client's count exactly.
+            self.counts_start = self.poller.submit(self.poller.success_counts)
+            self._result(self.counts_start, timeout_s=COUNTS_WAIT_S)
+            start_ns = max(start_ns, time.perf_counter_ns())
         self.start_ns = start_ns
         self.lag_probe.start()
         self.clock = IntervalClock(
@@ -225,8 +236,8 @@ class RunSession:
             for entry in config.traffic:
                 control.tickets[entry.name] = Tickets(entry.arrivals, start_ns)
         if self.clock.measuring:
-            self.counts_start = self.poller.submit(self.poller.success_counts)
             self._start_measuring(start_ns)
+        return start_ns
 
     def request_stop(self) -> None:
         """Ask the interval loop to end the run at its next wake-up (Locust's ``test_stop``, the Python API)."""
@@ -347,7 +358,9 @@ class RunSession:
         self.lag_probe.stop()
         self.poller.close()
         if self.server is not None:
-            self.server.stop()
+            # Killed: the run's numbers and the server's counts are in, and Triton's own shutdown (unloading
+            # every model, looking once a second) would keep the command waiting 3-6 s more.
+            self.server.stop(grace_s=0)
             self.server = None
 
     # -- intervals and results ----------------------------------------------------------------------

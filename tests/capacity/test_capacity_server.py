@@ -46,8 +46,8 @@ def _scenario_file(tmp_path: Path, server: EmbeddedTriton) -> Path:
 @pytest.mark.timeout(150)
 def test_concurrency_sweep_matches_the_known_capacity(triton_server: EmbeddedTriton, tmp_path: Path) -> None:
     result = loadtest.sweep(
-        _scenario(triton_server), concurrency=[1, 2, 4, 8], window_s=3, warmup_s=1, out=tmp_path / "run"
-    )
+        _scenario(triton_server), concurrency=[1, 2, 4, 8], window_s=3, windows=2, warmup_s=1, out=tmp_path / "run"
+    )  # 2 windows within ±10 % (not 3): on this model's cadence a step's throughput is steady from its first
     assert result.exit_code == 0
     data = json.loads((tmp_path / "run" / "sweep.json").read_text())
     assert data == result.data

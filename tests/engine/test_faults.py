@@ -26,6 +26,7 @@ from loadtest.recording.hlog import read_totals
 from loadtest.recording.rundir import RESERVE_FILE, load_run
 from tests.client.tls import Certificates, TlsForwarder, make_certificates
 from tests.engine.proxy import CountingForwarder
+from tests.servers import own_server
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "tok-faults-7c1d"
@@ -153,7 +154,7 @@ def test_a_refused_port_is_said_every_second_and_fails_within_init_s(tmp_path: P
 # -- the server dies mid-run ---------------------------------------------------------------------------------
 @pytest.mark.timeout(180)
 def test_a_killed_server_ends_the_run_with_every_request_counted(tmp_path: Path) -> None:
-    with EmbeddedTriton(models=["Sleep"], work_dir=tmp_path / "server") as server:
+    with own_server(models=["Sleep"], work_dir=tmp_path / "server") as server:
         forwarder = CountingForwarder(server.http_port, "Sleep").start()
         try:
             path = scenario(
@@ -239,7 +240,7 @@ def test_a_model_slower_than_the_inference_timeout_counts_every_request_as_a_tim
 @pytest.mark.timeout(180)
 def test_the_fail_model_at_10_percent_fails_exactly_every_tenth_request_counted_quietly(tmp_path: Path) -> None:
     # A server of its own: the model's failure accumulator starts at zero, so the count is exact.
-    with EmbeddedTriton(
+    with own_server(
         models=["Fail"], model_parameters={"Fail": {"failure_rate": "0.1"}}, work_dir=tmp_path / "server"
     ) as server:
         path = scenario(

@@ -21,6 +21,7 @@ import pytest
 
 from loadtest.embedded import EmbeddedTriton
 from loadtest.exit_codes import ExitCode
+from tests.servers import own_server
 
 ROOT = Path(__file__).resolve().parents[2]
 S = 1_000_000_000
@@ -94,7 +95,7 @@ def _progress_times(stderr: str) -> list[float]:
 @pytest.mark.serial  # a progress line at least every 2 s
 @pytest.mark.timeout(120)
 def test_a_server_paused_mid_run_is_a_recorded_stall_and_progress_keeps_coming(tmp_path: Path) -> None:
-    with EmbeddedTriton(models=["Sleep"]) as server:
+    with own_server(models=["Sleep"]) as server:
         code, stderr, _, run_dir = _run_with_pause(tmp_path, server, duration_s=9, pause=(2.0, 4.0))
     assert code == ExitCode.OK, stderr[-3000:]
     times = _progress_times(stderr)
@@ -117,7 +118,7 @@ def test_a_server_paused_mid_run_is_a_recorded_stall_and_progress_keeps_coming(t
 def test_a_server_that_never_answers_again_ends_the_run_on_time_with_unfinished_requests(
     tmp_path: Path, protocol: str
 ) -> None:
-    with EmbeddedTriton(models=["Sleep"]) as server:
+    with own_server(models=["Sleep"]) as server:
         code, stderr, elapsed_s, run_dir = _run_with_pause(
             tmp_path, server, duration_s=6, pause=(2.0, None), protocol=protocol
         )
