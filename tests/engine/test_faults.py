@@ -24,6 +24,7 @@ from loadtest.embedded import EmbeddedTriton, free_port
 from loadtest.exit_codes import ExitCode
 from loadtest.recording.hlog import read_totals
 from loadtest.recording.rundir import RESERVE_FILE, load_run
+from tests.cli import tritonload
 from tests.client.tls import Certificates, TlsForwarder, make_certificates
 from tests.engine.proxy import CountingForwarder
 from tests.servers import own_server
@@ -33,20 +34,6 @@ TOKEN = "tok-faults-7c1d"
 WRONG_TOKEN = "tok-faults-wrong-0000"
 ZEROS = "{inputs: {INPUT: {dtype: float32, shape: [4], generator: zeros}}}"
 LINEAR_INPUT = "{inputs: {INPUT_1: {dtype: float32, shape: [2], generator: normal}}}"
-
-
-def tritonload(
-    *args: str, env: dict[str, str] | None = None, timeout_s: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "loadtest", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        cwd=ROOT,
-        env=env,
-    )
 
 
 def scenario(tmp_path: Path, name: str, target: str, traffic: str, body: str, payload: str = ZEROS) -> Path:

@@ -26,24 +26,10 @@ from loadtest.engine.server_poll import success_count
 from loadtest.exit_codes import ExitCode
 from loadtest.recording.hdrstats import summary_stats
 from loadtest.recording.rundir import load_run
+from tests.cli import tritonload
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "scenarios").glob("*.yaml"))
-
-
-def tritonload(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the CLI. A ``run`` writes the text and JSON reports unless ``--format`` says otherwise: the HTML
-    one costs about 2 s of CPU per run, and tests/report renders and checks it."""
-    if args and args[0] == "run" and "--format" not in args:
-        args = (*args, "--format", "text,json")
-    return subprocess.run(
-        [sys.executable, "-m", "loadtest", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        cwd=ROOT,
-    )
 
 
 def sleep_scenario(
