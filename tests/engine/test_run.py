@@ -166,12 +166,12 @@ def test_closed_loop_measures_the_sleep_model_accurately(
     # the two (drift on a shared box moves both) plus 3 %: 0.6 ms on 20 ms. On a quiet 2-core VM the
     # harness measured 21.0-21.3 ms against the raw loop's 21.0 ms; a harness that waits on its own
     # scheduling or timestamps outside the request (a gevent hop, a lock, a sleep) adds more than that.
-    raw_before_us = raw_sleep_p50_us(triton_server, users=4, seconds=3)
-    scenario = sleep_scenario(tmp_path, triton_server, "load: {kind: closed, users: 4}\nduration_s: 10\n")
+    raw_before_us = raw_sleep_p50_us(triton_server, users=4, seconds=2)
+    scenario = sleep_scenario(tmp_path, triton_server, "load: {kind: closed, users: 4}\nduration_s: 6\n")
     before = sleep_successes(triton_server)
     result = tritonload("run", str(scenario), "--out", str(tmp_path / "run"), "-q")
     after = sleep_successes(triton_server)
-    raw_after_us = raw_sleep_p50_us(triton_server, users=4, seconds=3)
+    raw_after_us = raw_sleep_p50_us(triton_server, users=4, seconds=2)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = summary_of(tmp_path / "run")
     latency = summary["traffic"]["sleep"]["metrics"]["latency"]
@@ -269,13 +269,13 @@ warmup_s: 0
 def test_open_loop_keeps_its_rate_and_records_response_time(
     triton_server: EmbeddedTriton, tmp_path: Path, cpus_awake: bool
 ) -> None:
-    body = "load: {kind: open, rate: 100, arrival: constant, max_in_flight: 16}\nduration_s: 20\n"
+    body = "load: {kind: open, rate: 100, arrival: constant, max_in_flight: 16}\nduration_s: 10\n"
     scenario = sleep_scenario(tmp_path, triton_server, body, name="open")
     result = tritonload("run", str(scenario), "--out", str(tmp_path / "run"), "-q")
     assert result.returncode == 0, result.stderr[-3000:]
     entry = summary_of(tmp_path / "run")["traffic"]["sleep"]
     assert abs(entry["throughput_rps"] - 100) <= 1.0, entry["throughput_rps"]
-    assert abs(entry["ok"] - 2000) <= 20
+    assert abs(entry["ok"] - 1000) <= 10
     metrics = entry["metrics"]
     assert metrics["response_time"]["count"] == metrics["latency"]["count"] == entry["ok"]
     assert metrics["response_time"]["p50"] >= metrics["latency"]["p50"]
