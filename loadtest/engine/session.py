@@ -11,7 +11,6 @@ Never parses YAML and never renders reports.
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import sys
 import time
@@ -43,6 +42,7 @@ from loadtest.engine.rules import (
     stop_reason,
 )
 from loadtest.engine.server_poll import ServerPoller
+from loadtest.engine.server_reads import ServerReads
 from loadtest.engine.users import make_user_class
 from loadtest.engine.watch import RunWatch
 from loadtest.exit_codes import ExitCode
@@ -136,9 +136,8 @@ class RunSession:
         self.clock: IntervalClock | None = None
         self.measure_start_ns: int | None = None
         self.stopped_ns: int | None = None
-        self.counts_start: concurrent.futures.Future[dict[str, int]] | None = None
-        """The server's success counts when measuring began (read off the hub; a hung server never blocks it)."""
-        self.pending_snapshot: concurrent.futures.Future[dict[str, Any]] | None = None
+        self.server_reads = ServerReads(self.poller)
+        """The server's success counts and per-interval statistics, read off the hub."""
         self.watch = RunWatch(self.progress, interval_s=scenario.recording.interval_s)
         self.lag_probe = LagProbe()
         self.cpu_start_s: float | None = None
@@ -220,8 +219,7 @@ class RunSession:
         if config.warmup_s <= 0:
             # Measuring from the first request: the server's count is read before any is sent (not while the
             # first ones are answered), so its delta over the run matches the client's count exactly.
-            self.counts_start = self.poller.submit(self.poller.success_counts)
-            self._result(self.counts_start, timeout_s=COUNTS_WAIT_S)
+            self.server_reads.count_start(wait_s=COUNTS_WAIT_S)
             start_ns = max(start_ns, time.perf_counter_ns())
         self.start_ns = start_ns
         self.lag_probe.start()
@@ -253,7 +251,7 @@ class RunSession:
             if self.before_roll is not None and (tick.start_measuring or tick.roll):
                 self.before_roll(tick.start_measuring)
             if tick.start_measuring:
-                self.counts_start = self.poller.submit(self.poller.success_counts)
+                self.server_reads.count_start()
                 self._interval(now, warmup=True)
                 self._start_measuring(now)
             elif tick.roll:
@@ -330,13 +328,15 @@ class RunSession:
             stop = Stop("failed", ExitCode.RUNTIME_ERROR, self.write_error)
         self.status = stop.status
         self.error = None if stop.status == "completed" else stop.reason
-        counts_start = self._result(self.counts_start, timeout_s=0.0)
         wait_s = 0.2 if self.watch.stalls.current is not None else 2.0  # a hung server will not answer this either
-        end = self._result(self.poller.submit(self.poller.success_counts), timeout_s=wait_s) if counts_start else None
-        if counts_start is not None and end is not None:
-            self.meta["server_counts"] = summary_of_run.server_counts(counts_start, end)
-        self._write_last_snapshot(wait_s)
+        counts = self.server_reads.server_counts(wait_s)
+        if counts is not None:
+            self.meta["server_counts"] = counts
         if self.writer is not None:
+            try:
+                self.server_reads.write_last_snapshot(self.writer, wait_s)
+            except RunWriteError as exc:
+                self._write_failed(exc)
             self.writer.close()  # gives up the writer's reserve: room for the final summary on a full disk
         summary = self._write_summary(complete=stop.status == "completed", final=True, now_ns=self.stopped_ns)
         if started:
@@ -404,7 +404,7 @@ class RunSession:
             _let_sends_go()
         try:
             writer.write_interval(interval, extra)
-            self._poll_server(now_ns)
+            self.server_reads.snapshot(writer, (now_ns - (self.measure_start_ns or now_ns)) / 1e9)
         except RunWriteError as exc:
             self._write_failed(exc)
         _let_sends_go()
@@ -415,31 +415,6 @@ class RunSession:
         LOGGER.error("%s", exc)
         if self.write_error is None:
             self.write_error = str(exc)
-
-    def _poll_server(self, now_ns: int) -> None:
-        """Write the last snapshot if it came back, and ask for the next one; never waits for the server."""
-        if not self.poller.active or self.writer is None:
-            return
-        pending = self.pending_snapshot
-        if pending is not None and pending.done():
-            self.pending_snapshot = None
-            if pending.exception() is None:
-                self.writer.write_server_stats(pending.result())
-        if self.pending_snapshot is None:  # a hung server leaves one request out, not one per interval
-            t_s = (now_ns - (self.measure_start_ns or now_ns)) / 1e9
-            self.pending_snapshot = self.poller.submit(lambda: self.poller.snapshot(t_s))
-
-    def _write_last_snapshot(self, wait_s: float) -> None:
-        """Write the server snapshot still out at the end if it comes within ``wait_s`` (a run shorter than
-        a snapshot's round trip would otherwise end without ``server-stats.jsonl``)."""
-        pending, self.pending_snapshot = self.pending_snapshot, None
-        snapshot = self._result(pending, timeout_s=wait_s)
-        if snapshot is None or self.writer is None:
-            return
-        try:
-            self.writer.write_server_stats(snapshot)
-        except RunWriteError as exc:
-            self._write_failed(exc)
 
     def _write_summary(self, *, complete: bool, now_ns: int | None = None, final: bool = False) -> dict[str, Any]:
         if self.recorder is None:
@@ -485,17 +460,6 @@ class RunSession:
     def _wait(future: Any) -> Any:
         """Wait for a stats-thread result cooperatively (other greenlets run meanwhile)."""
         return _bridge.wait_future(future)
-
-    @staticmethod
-    def _result(future: concurrent.futures.Future[T] | None, timeout_s: float) -> T | None:
-        """The result of a stats-thread call if it comes within ``timeout_s``; None if not (or it failed)."""
-        if future is None:
-            return None
-        try:
-            return _bridge.wait_future(future, timeout_s) if timeout_s > 0 or future.done() else None
-        except Exception as exc:
-            LOGGER.warning("server statistics unavailable: %s", exc)
-            return None
 
     def config_or_fail(self) -> RunConfig:
         """The run config (after :meth:`prepare`)."""
