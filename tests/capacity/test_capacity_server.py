@@ -89,7 +89,7 @@ def test_capacity_cli_finds_the_known_capacity(triton_server: EmbeddedTriton, tm
     run_dir = tmp_path / "cap"
     command = [
         sys.executable, "-m", "loadtest", "capacity", str(scenario), "--slo", "p95 latency < 60ms",
-        "--rate-min", "150", "--rate-max", "300", "--window-s", "3", "--warmup-s", "1",
+        "--rate-min", "150", "--rate-max", "300", "--window-s", "2", "--warmup-s", "1",
         "--max-windows", "4", "--target-rate", "1000", "--out", str(run_dir), "-q",
     ]  # fmt: skip
     # 150 req/s is a scout (one window), 300 saturates the server (about 200 achieved), so the next level
