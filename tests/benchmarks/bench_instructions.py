@@ -13,7 +13,10 @@ Generators (``--what``, several allowed; each runs once per ``--rounds``):
 - ``run``: ``tritonload run`` with the sync pattern over HTTP (its default, the fast path when the
   payload allows it);
 - ``run-ordinary``: the same with ``fast_path: false`` (the ordinary ``ModelClient`` path);
-- ``run-grpc`` / ``run-grpc-ordinary``: the same over gRPC.
+- ``run-grpc`` / ``run-grpc-ordinary``: the same over gRPC;
+- ``grpc-bare``: the floor under ``run-grpc``: ``--users`` plain threads, each with a channel of its own,
+  making blocking ``unary_unary`` calls without serializers on one pre-serialized request (the
+  ``threads`` variant of ``bench_grpc_paths.py``); ``run-grpc`` over it is the harness's share, in one run.
 
     .venv/bin/python tests/benchmarks/bench_instructions.py [--what raw run run-ordinary] [--seconds 20]
 
@@ -49,7 +52,30 @@ from bench_harness import RAW_LOOP  # noqa: E402
 
 from loadtest.embedded import EmbeddedTriton  # noqa: E402
 
-WHATS = ("raw", "run", "run-ordinary", "run-grpc", "run-grpc-ordinary")
+WHATS = ("raw", "run", "run-ordinary", "run-grpc", "run-grpc-ordinary", "grpc-bare")
+
+BARE_GRPC_LOOP = textwrap.dedent(
+    """
+    import sys, threading
+    from bench_grpc_paths import request_bytes, sync_call
+
+    target, users = sys.argv[1], int(sys.argv[2])
+    message = request_bytes()
+
+    def sender():
+        call = sync_call(target)
+        while True:
+            call(message, timeout=10)
+
+    threads = [threading.Thread(target=sender, daemon=True) for _ in range(users)]
+    for thread in threads:
+        thread.start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    """
+)
 
 
 def server_counter(http_port: int) -> Callable[[], int]:
@@ -89,6 +115,8 @@ def command(what: str, server: EmbeddedTriton, args: argparse.Namespace, work: P
     users = args.users
     if what == "raw":
         return [sys.executable, "-c", RAW_LOOP, str(server.http_port), str(users), "1", "3600"]
+    if what == "grpc-bare":
+        return [sys.executable, "-c", BARE_GRPC_LOOP, f"127.0.0.1:{server.grpc_port}", str(users)]
     url = server.grpc_url if what.startswith("run-grpc") else server.http_url
     scenario = work / f"{what}.yaml"
     scenario.write_text(scenario_text(url, users, not what.endswith("ordinary"), args.interval_s))
@@ -110,7 +138,7 @@ def measure(what: str, server: EmbeddedTriton, args: argparse.Namespace, work: P
     count = server_counter(server.http_port)
     out_dir = work / f"cg-{what}-{time.time_ns()}"
     out_dir.mkdir()
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(Path(__file__).resolve().parent)]))
     valgrind = [
         "valgrind",
         "--tool=callgrind",
@@ -165,10 +193,19 @@ def main() -> None:
         "second at full speed) would weigh ~50x too much at valgrind's pace, so by default none falls in the "
         "counted span; 1 counts it as a real run does",
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep the callgrind dumps (and logs) in this directory, for callgrind_annotate; default: a temporary one",
+    )
     args = parser.parse_args()
 
     results: dict[str, list[float]] = {what: [] for what in args.what}
-    with EmbeddedTriton(models=["Linear"]) as server, tempfile.TemporaryDirectory() as tmp:
+    with EmbeddedTriton(models=["Linear"]) as server, tempfile.TemporaryDirectory() as scratch:
+        tmp = scratch
+        if args.keep is not None:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            tmp = str(args.keep)
         for index in range(args.rounds):
             for what in args.what:
                 per_request, requests = measure(what, server, args, Path(tmp))
