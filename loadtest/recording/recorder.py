@@ -234,7 +234,9 @@ class Recorder:
     def record_exchanges(self, traffic: str, latencies_us: list[int], response_times_us: list[int], late: int) -> None:
         """Record several successful request/response exchanges at once, under one lock: the same as one
         :meth:`record_request` per latency (with its response time when ``response_times_us`` has them, open
-        loop), ``late`` of them late."""
+        loop), ``late`` of them late. An empty batch records nothing."""
+        if not latencies_us:
+            return
         with self._lock:
             if not self._measuring:
                 self.warmup_requests += len(latencies_us)
