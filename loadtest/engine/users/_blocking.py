@@ -69,10 +69,11 @@ class SyncUser(TritonUser):
 
     def _sender(self) -> Callable[[], Any]:
         """One request on this user's client, as the request thread makes it."""
-        client, encoded = self._client, self._encoded
+        client, encoded, control = self._client, self._encoded, self.control
         if encoded is not None:
             infer_encoded = client.infer_encoded
-            return lambda: infer_encoded(next(encoded))
+            # The answer's size is only reported to Locust's statistics: not parsed when they are not fed.
+            return lambda: infer_encoded(next(encoded), measure=control.feed_locust)
         return functools.partial(getattr(client, self.traffic.method), **self.traffic.call_kwargs())
 
     def request_loop(self) -> None:
