@@ -79,7 +79,8 @@ class SyncUser(TritonUser):
     def request_loop(self) -> None:
         """gRPC: start the request thread; the process's beat collects what it finished (in the hub, with
         :meth:`_collect`) and wakes this greenlet only when the thread ended, Locust asked the user to stop
-        or the run is stopping (then the thread is halted), until its loop ends. A kill (Locust's stop
+        or the run is stopping (then the thread is halted; seen at the next collection or poll), until its
+        loop ends. A kill (Locust's stop
         timeout) halts the thread too, and what it finished is still recorded; a request it has out then is
         left to the run's end (counted as unfinished there if it is still out). HTTP: the base's loop, in
         the hub."""
@@ -88,10 +89,10 @@ class SyncUser(TritonUser):
             return
         control = self.control
 
-        def collect() -> bool:  # at a beat: record what the thread finished; wake the greenlet once it ended
+        def collect() -> bool:  # at a beat: record what the thread finished; wake the greenlet when it has to act
             ended = loop.ended  # read before collecting: everything it finished is queued by then
             self._collect(loop)
-            return ended
+            return ended or self.asked_to_stop() or control.stopping  # a busy user sees a stop within a beat
 
         member = BEAT.join(lambda: self.asked_to_stop() or control.stopping, collect)
         loop = self._loop = RequestLoop(
