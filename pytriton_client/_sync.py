@@ -233,28 +233,33 @@ class ModelClient(ClosingContext, ClientBase):
         method = "infer_sample" if sample else "infer_batch"
         return encoded(request, self._settings.url.protocol, message, method, debatch=sample and planner.batching)
 
-    def infer_encoded(self, request: EncodedRequest, *, decode: bool = False) -> dict[str, Array] | None:
+    def infer_encoded(
+        self, request: EncodedRequest, *, decode: bool = False, measure: bool = True
+    ) -> dict[str, Array] | None:
         """Send a request made by :meth:`encode_sample` / :meth:`encode_batch` (of a client with the same URL
         and model) and wait for its answer.
 
         The observer's record times the exchange alone: from just before the bytes are written to just
         after the answer's last byte is read (nothing is built before, nothing decoded inside). The answer
         is checked for errors (the same exceptions as :meth:`infer_sample`) and measured; its outputs are
-        decoded only with ``decode=True`` (then returned, else ``None``).
+        decoded only with ``decode=True`` (then returned, else ``None``). With ``measure=False`` an answer that
+        is not decoded is not parsed either: the record's ``bytes_received`` is ``None`` (a load generator
+        that does not report sizes saves the parse).
         """
         settings = self._settings
         if self._closed:
             raise PyTritonClientClosedError(f"{self._client_name} is closed")
-        if request.protocol != settings.url.protocol or request.model_name != settings.model_name:
+        protocol = settings.url.protocol
+        if request.protocol != protocol or request.model_name != settings.model_name:
             raise PyTritonClientValueError(
                 f"This request was encoded for model {request.model_name!r} over {request.protocol}; "
-                f"this client sends to {settings.model_name!r} over {settings.url.protocol}."
+                f"this client sends to {settings.model_name!r} over {protocol}."
             )
         transport: Any = self._transport
         observer = settings.observer
         start_ns = time.perf_counter_ns()  # replaced by the transport's, taken at the wire, when it answers
         try:
-            if request.protocol == "grpc":
+            if protocol == "grpc":
                 answer, start_ns, end_ns = transport.send_encoded(request.message, request.model_name, request.metadata)
             else:
                 answer, start_ns, end_ns = transport.send_encoded(request.message, request.model_name)
@@ -264,8 +269,24 @@ class ModelClient(ClosingContext, ClientBase):
             raise
         outputs = transport.decode_answer(answer) if decode else None
         if observer is not None:
-            received = outputs_bytes(outputs) if outputs is not None else transport.answer_size(answer)
-            record_exchange(observer, settings, request, start_ns, end_ns, None, received)
+            if outputs is not None:
+                received: int | None = outputs_bytes(outputs)
+            else:
+                received = transport.answer_size(answer) if measure else None
+            # Built here rather than by ``record_exchange``: one call less on the fast path's every request.
+            observer(
+                RequestRecord(
+                    request.method,
+                    settings.model_name,
+                    settings.model_version,
+                    protocol,
+                    start_ns,
+                    end_ns,
+                    None,
+                    request.bytes_sent,
+                    received,
+                )
+            )
         if outputs is not None and request.debatch:
             return debatch(outputs)
         return outputs

@@ -231,6 +231,32 @@ class Recorder:
             if response_time_us is not None:
                 self._put(counters, traffic, RESPONSE_TIME, response_time_us)
 
+    def record_exchanges(self, traffic: str, latencies_us: list[int], response_times_us: list[int], late: int) -> None:
+        """Record several successful request/response exchanges at once, under one lock: the same as one
+        :meth:`record_request` per latency (with its response time when ``response_times_us`` has them, open
+        loop), ``late`` of them late. An empty batch records nothing."""
+        if not latencies_us:
+            return
+        with self._lock:
+            if not self._measuring:
+                self.warmup_requests += len(latencies_us)
+                return
+            counters = self._counters.get(traffic)
+            if counters is None:
+                counters = self._counters[traffic] = TrafficCounters()
+            counters.late += late
+            counters.ok += len(latencies_us)
+            for metric, values in ((LATENCY, latencies_us), (RESPONSE_TIME, response_times_us)):
+                if not values:
+                    continue
+                histogram = self._histograms.get((traffic, metric))
+                if histogram is None:
+                    histogram = self._histograms[(traffic, metric)] = new_histogram(metric, self.highest_us)
+                for value in values:
+                    if not add_value(histogram, value if value > 0 else 1):
+                        counters.clamped += 1
+                        histogram.record_value(histogram.highest_trackable_value)
+
     def record(self, outcome: RequestOutcome) -> None:
         """Record one finished request (any pattern, streams included)."""
         with self._lock:

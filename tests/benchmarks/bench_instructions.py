@@ -13,7 +13,15 @@ Generators (``--what``, several allowed; each runs once per ``--rounds``):
 - ``run``: ``tritonload run`` with the sync pattern over HTTP (its default, the fast path when the
   payload allows it);
 - ``run-ordinary``: the same with ``fast_path: false`` (the ordinary ``ModelClient`` path);
-- ``run-grpc`` / ``run-grpc-ordinary``: the same over gRPC.
+- ``run-grpc`` / ``run-grpc-ordinary``: the same over gRPC;
+- ``grpc-bare``: the floor under ``run-grpc``: ``--users`` plain threads, each with a channel of its own,
+  making blocking ``unary_unary`` calls without serializers on one pre-serialized request (the
+  ``threads`` variant of ``bench_grpc_paths.py``); ``run-grpc`` over it is the harness's share, in one run
+  (list ``grpc-bare`` first: the medians are printed as ratios to the first generator);
+- ``run-grpc-paced``: ``run-grpc`` with every user paced at one request a second: almost idle, so its
+  instructions per second are the time-based work (the 5 ms beat, Locust's and the run's own timers) that
+  valgrind's pace spreads over ~50x fewer requests than a real run; ``run-grpc`` minus that rate over its
+  request rate is the per-request path alone.
 
     .venv/bin/python tests/benchmarks/bench_instructions.py [--what raw run run-ordinary] [--seconds 20]
 
@@ -49,7 +57,30 @@ from bench_harness import RAW_LOOP  # noqa: E402
 
 from loadtest.embedded import EmbeddedTriton  # noqa: E402
 
-WHATS = ("raw", "run", "run-ordinary", "run-grpc", "run-grpc-ordinary")
+WHATS = ("raw", "run", "run-ordinary", "run-grpc", "run-grpc-ordinary", "run-grpc-paced", "grpc-bare")
+
+BARE_GRPC_LOOP = textwrap.dedent(
+    """
+    import sys, threading
+    from bench_grpc_paths import request_bytes, sync_call
+
+    target, users = sys.argv[1], int(sys.argv[2])
+    message = request_bytes()
+
+    def sender():
+        call = sync_call(target)
+        while True:
+            call(message, timeout=10)
+
+    threads = [threading.Thread(target=sender, daemon=True) for _ in range(users)]
+    for thread in threads:
+        thread.start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    """
+)
 
 
 def server_counter(http_port: int) -> Callable[[], int]:
@@ -63,7 +94,7 @@ def server_counter(http_port: int) -> Callable[[], int]:
     return count
 
 
-def scenario_text(url: str, users: int, fast_path: bool, interval_s: float) -> str:
+def scenario_text(url: str, users: int, fast_path: bool, interval_s: float, pacing_s: float = 0.0) -> str:
     return textwrap.dedent(
         f"""
         version: 1
@@ -76,7 +107,7 @@ def scenario_text(url: str, users: int, fast_path: bool, interval_s: float) -> s
             inputs: {{INPUT_1: {{dtype: float32, shape: [2], generator: normal}}}}
         traffic:
           - {{name: linear, pattern: sync, target: linear, payload: sample}}
-        load: {{kind: closed, users: {users}, spawn_rate: {users}}}
+        load: {{kind: closed, users: {users}, spawn_rate: {users}, pacing_s: {pacing_s}}}
         fast_path: {str(fast_path).lower()}
         warmup_s: 1
         duration_s: 3600
@@ -89,9 +120,12 @@ def command(what: str, server: EmbeddedTriton, args: argparse.Namespace, work: P
     users = args.users
     if what == "raw":
         return [sys.executable, "-c", RAW_LOOP, str(server.http_port), str(users), "1", "3600"]
+    if what == "grpc-bare":
+        return [sys.executable, "-c", BARE_GRPC_LOOP, f"127.0.0.1:{server.grpc_port}", str(users)]
     url = server.grpc_url if what.startswith("run-grpc") else server.http_url
     scenario = work / f"{what}.yaml"
-    scenario.write_text(scenario_text(url, users, not what.endswith("ordinary"), args.interval_s))
+    pacing_s = 1.0 if what.endswith("paced") else 0.0
+    scenario.write_text(scenario_text(url, users, not what.endswith("ordinary"), args.interval_s, pacing_s))
     out = work / f"{what}-{time.time_ns()}"
     return [sys.executable, "-m", "loadtest", "run", str(scenario), "--out", str(out), "-q"]
 
@@ -110,7 +144,7 @@ def measure(what: str, server: EmbeddedTriton, args: argparse.Namespace, work: P
     count = server_counter(server.http_port)
     out_dir = work / f"cg-{what}-{time.time_ns()}"
     out_dir.mkdir()
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(Path(__file__).resolve().parent)]))
     valgrind = [
         "valgrind",
         "--tool=callgrind",
@@ -165,15 +199,25 @@ def main() -> None:
         "second at full speed) would weigh ~50x too much at valgrind's pace, so by default none falls in the "
         "counted span; 1 counts it as a real run does",
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep the callgrind dumps (and logs) in this directory, for callgrind_annotate; default: a temporary one",
+    )
     args = parser.parse_args()
 
     results: dict[str, list[float]] = {what: [] for what in args.what}
-    with EmbeddedTriton(models=["Linear"]) as server, tempfile.TemporaryDirectory() as tmp:
+    with EmbeddedTriton(models=["Linear"]) as server, tempfile.TemporaryDirectory() as scratch:
+        tmp = scratch
+        if args.keep is not None:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            tmp = str(args.keep)
         for index in range(args.rounds):
             for what in args.what:
                 per_request, requests = measure(what, server, args, Path(tmp))
                 results[what].append(per_request)
-                line = f"{per_request / 1e3:10.1f} k instructions/request ({requests} requests)"
+                line = f"{per_request / 1e3:10.1f} k instructions/request ({requests} requests, "
+                line += f"{per_request * requests / args.seconds / 1e6:.2f} M instructions/s)"
                 print(f"round {index + 1} {what:>18}: {line}", flush=True)
     base = statistics.median(results[args.what[0]])
     for what, values in results.items():

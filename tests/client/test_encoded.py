@@ -188,6 +188,18 @@ def test_encoded_request_gives_the_ordinary_outputs_and_record(url: str) -> None
     assert fast_batch.method == "infer_batch" and fast_batch.bytes_received == 2 * ordinary.bytes_received
 
 
+def test_an_unmeasured_answer_is_recorded_without_its_size(url: str) -> None:
+    records: list[RequestRecord] = []
+    with _client(url, "Linear", records) as client:
+        encoded = client.encode_sample(X)
+        assert client.infer_encoded(encoded, measure=False) is None
+        decoded = client.infer_encoded(encoded, decode=True, measure=False)  # decoded: its size is known anyway
+    unmeasured, decoded_record = records
+    assert unmeasured.ok and unmeasured.duration_ns > 0 and unmeasured.bytes_received is None
+    assert unmeasured.bytes_sent == decoded_record.bytes_sent and decoded_record.bytes_received == 12
+    assert decoded is not None and decoded["OUTPUT_1"].shape == (3,)
+
+
 def test_parameters_and_headers_of_an_encoded_request_reach_the_model(url: str) -> None:
     with ModelClient(url, "Echo") as client:
         encoded = client.encode_sample(np.array([b"a"]), parameters={"i": 7}, headers={"x-echo-user": "alice"})

@@ -207,10 +207,11 @@ def test_every_histogram_and_counter_update_happens_under_the_lock(monkeypatch: 
     recorder.record(RequestOutcome("a", latency_us=5_000))  # above the range: the clamped path
     recorder.record_request("a", 30, None, 40, True)
     recorder.record_request("a", None, "timeout", None, False)
+    recorder.record_exchanges("a", [7, 5_000], [9, 11], 1)  # a batch: one acquisition for all
     recorder.roll(1)
     assert unlocked == []
-    # declare, start_measuring, two records, two record_requests and roll: one acquisition each.
-    assert lock.acquisitions == 7
+    # declare, start_measuring, two records, two record_requests, one batch and roll: one acquisition each.
+    assert lock.acquisitions == 8
     assert not lock.held
 
 
@@ -322,3 +323,45 @@ def test_a_dropped_histogram_is_freed_at_once_without_the_cyclic_collector() -> 
         assert theirs() is not None  # the package's own histogram lingers until the cyclic collector runs
     finally:
         gc.enable()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=30_000_000), st.none() | st.integers(0, 30_000_000), st.booleans()
+        ),
+        max_size=60,
+    )
+)
+def test_a_batch_of_exchanges_is_the_same_as_one_record_request_each(
+    exchanges: list[tuple[int, int | None, bool]],
+) -> None:
+    one_by_one, batched = Recorder(highest_us=HIGHEST_US), Recorder(highest_us=HIGHEST_US)
+    for recorder in (one_by_one, batched):
+        recorder.start_measuring(0)
+    for latency_us, response_us, late in exchanges:
+        one_by_one.record_request("a", latency_us, None, response_us, late)
+    # a batch is one loop's exchanges: all open loop (a response time each) or all closed loop (none)
+    open_loop = [(lat, resp, late) for lat, resp, late in exchanges if resp is not None]
+    closed_loop = [(lat, late) for lat, resp, late in exchanges if resp is None]
+    batched.record_exchanges(
+        "a", [lat for lat, _, _ in open_loop], [r for _, r, _ in open_loop], sum(x[2] for x in open_loop)
+    )
+    batched.record_exchanges("a", [lat for lat, _ in closed_loop], [], sum(late for _, late in closed_loop))
+    one_by_one.roll(1)
+    batched.roll(1)
+    assert one_by_one.total_counters.get("a") == batched.total_counters.get("a")
+    assert {k: list(h.counts) for k, h in one_by_one.totals.items() if h.total_count} == {
+        k: list(h.counts) for k, h in batched.totals.items() if h.total_count
+    }
+
+
+def test_a_batch_during_the_warm_up_is_counted_not_recorded() -> None:
+    recorder = Recorder(highest_us=HIGHEST_US)
+    recorder.record_exchanges("a", [10, 20, 30], [], 0)
+    recorder.start_measuring(0)
+    recorder.roll(1)
+    assert recorder.warmup_requests == 3
+    assert all(h.total_count == 0 for h in recorder.totals.values())
+    assert not any(c.ok for c in recorder.total_counters.values())

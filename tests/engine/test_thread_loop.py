@@ -214,3 +214,61 @@ def test_the_beat_wakes_a_member_its_thread_notified_and_polls_the_others() -> N
     while beat._greenlet is not None and time.monotonic() < deadline:  # the beat ends with its last member
         gevent.sleep(COLLECT_EVERY_S)
     assert beat._greenlet is None and beat.members == 0
+
+
+def test_the_beat_collects_for_a_notified_member_and_wakes_it_only_when_asked_to() -> None:
+    import gevent
+
+    from loadtest.engine.users._beat import Beat
+
+    beat = Beat()
+    collected: list[int] = []
+    wake_next = [False]
+
+    def collect() -> bool:  # runs in the beat's greenlet
+        collected.append(len(collected))
+        return wake_next[0]
+
+    member = beat.join(lambda: False, collect)
+    woken = gevent.event.Event()
+
+    def waiter() -> None:
+        beat.wait(member)
+        woken.set()
+
+    greenlet = gevent.spawn(waiter)
+    beat.notify(member)
+    deadline = time.monotonic() + JOIN_S
+    while not collected and time.monotonic() < deadline:
+        gevent.sleep(COLLECT_EVERY_S)
+    assert collected == [0] and not woken.is_set()  # collected at a beat; the greenlet slept on
+    wake_next[0] = True  # its thread ended: the next collect wakes it
+    beat.notify(member)
+    greenlet.join(timeout=JOIN_S)
+    assert collected == [0, 1] and woken.is_set()
+    beat.leave(member)
+
+
+def test_what_a_collect_raised_is_raised_in_the_members_greenlet() -> None:
+    import gevent
+
+    from loadtest.engine.users._beat import Beat
+
+    beat = Beat()
+    member = beat.join(lambda: False, lambda: 1 / 0 > 0)
+    other = beat.join(lambda: False, lambda: True)
+    caught: list[BaseException] = []
+
+    def waiter() -> None:
+        try:
+            beat.wait(member)
+        except ZeroDivisionError as exc:
+            caught.append(exc)
+
+    failing, fine = gevent.spawn(waiter), gevent.spawn(beat.wait, other)
+    beat.notify(member)
+    beat.notify(other)
+    gevent.joinall([failing, fine], timeout=JOIN_S)
+    assert len(caught) == 1 and fine.successful()  # the beat went on serving the other member
+    beat.leave(member)
+    beat.leave(other)

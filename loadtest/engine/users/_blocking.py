@@ -20,6 +20,7 @@ from locust.exception import StopUser
 from loadtest.engine import _bridge
 from loadtest.engine.control import RunControl
 from loadtest.engine.model import TrafficEntry
+from loadtest.engine.rules import is_late
 from loadtest.engine.users._base import TritonUser
 from loadtest.engine.users._beat import BEAT
 from loadtest.engine.users._thread_loop import RequestLoop
@@ -68,23 +69,32 @@ class SyncUser(TritonUser):
 
     def _sender(self) -> Callable[[], Any]:
         """One request on this user's client, as the request thread makes it."""
-        client, encoded = self._client, self._encoded
+        client, encoded, control = self._client, self._encoded, self.control
         if encoded is not None:
             infer_encoded = client.infer_encoded
-            return lambda: infer_encoded(next(encoded))
+            # The answer's size is only reported to Locust's statistics: not parsed when they are not fed.
+            return lambda: infer_encoded(next(encoded), measure=control.feed_locust)
         return functools.partial(getattr(client, self.traffic.method), **self.traffic.call_kwargs())
 
     def request_loop(self) -> None:
-        """gRPC: start the request thread, then collect what it finished whenever the process's beat says
-        there is something, until its loop ends (Locust asking the user to stop halts it first). A kill
-        (Locust's stop timeout) halts the thread too, and what it finished is still recorded; a request it
-        has out then is left to the run's end (counted as unfinished there if it is still out). HTTP: the
-        base's loop, in the hub."""
+        """gRPC: start the request thread; the process's beat collects what it finished (in the hub, with
+        :meth:`_collect`) and wakes this greenlet only when the thread ended, Locust asked the user to stop
+        or the run is stopping (then the thread is halted; seen at the next collection or poll), until its
+        loop ends. A kill (Locust's stop
+        timeout) halts the thread too, and what it finished is still recorded; a request it has out then is
+        left to the run's end (counted as unfinished there if it is still out). HTTP: the base's loop, in
+        the hub."""
         if self._seen is None:
             super().request_loop()
             return
         control = self.control
-        member = BEAT.join(lambda: self.asked_to_stop() or control.stopping)
+
+        def collect() -> bool:  # at a beat: record what the thread finished; wake the greenlet when it has to act
+            ended = loop.ended  # read before collecting: everything it finished is queued by then
+            self._collect(loop)
+            return ended or self.asked_to_stop() or control.stopping  # a busy user sees a stop within a beat
+
+        member = BEAT.join(lambda: self.asked_to_stop() or control.stopping, collect)
         loop = self._loop = RequestLoop(
             control,
             self.traffic.name,
@@ -95,11 +105,7 @@ class SyncUser(TritonUser):
             notify=lambda: BEAT.notify(member),
         ).start()
         try:
-            while True:
-                ended = loop.ended  # read before collecting: everything it finished is queued by then
-                self._collect(loop)
-                if ended:
-                    break
+            while not loop.ended:
                 if self.asked_to_stop() or control.stopping:
                     loop.halt()  # wakes a thread waiting for its next start
                 BEAT.wait(member)
@@ -113,9 +119,32 @@ class SyncUser(TritonUser):
         raise StopUser()
 
     def _collect(self, loop: RequestLoop) -> None:
-        for intended, error, records in loop.take():
-            self._records.extend(records)
-            self.finish(intended, error)
+        """Record what ``loop`` finished: successes with one record each in one batch (the recorder's lock
+        taken once), anything else (errors, several or no records, Locust's statistics fed) one by one."""
+        finished = loop.take()
+        if not finished:
+            return
+        control = self.control
+        batch = not control.feed_locust
+        latencies_us: list[int] = []
+        response_times_us: list[int] = []
+        late = 0
+        last_ok_ns = 0
+        for intended, error, records in finished:
+            if batch and error is None and len(records) == 1 and records[0].error is None:
+                start_ns, end_ns = records[0].start_ns, records[0].end_ns
+                latencies_us.append((end_ns - start_ns) // 1000)
+                if intended is not None:  # open loop
+                    response_times_us.append((end_ns - intended) // 1000)  # rules.response_time_us
+                    late += is_late(start_ns, intended)
+                last_ok_ns = max(last_ok_ns, end_ns)
+            else:
+                self._records.extend(records)
+                self.finish(intended, error)
+        if latencies_us:
+            control.recorder.record_exchanges(self.traffic.name, latencies_us, response_times_us, late)
+            control.last_ok_ns = max(control.last_ok_ns, last_ok_ns)
+            control.last_completion_ns = max(control.last_completion_ns, last_ok_ns)
 
     def step(self) -> None:
         """Send one request and wait for it (HTTP, in the hub)."""

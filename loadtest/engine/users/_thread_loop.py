@@ -124,13 +124,40 @@ class RequestLoop:
 
     # -- the thread -------------------------------------------------------------------------------
     def _main(self) -> None:
+        # Per request this runs in a thread that competes for the GIL with the others and the hub: locals
+        # for everything touched per request, and no call that the closed loop does not need.
+        control, traffic, seen, finished = self._control, self._traffic, self._seen, self._finished
+        tickets_of, send, pacing_ns, clock = control.tickets.get, self._send, self._pacing_ns, time.perf_counter_ns
         try:
             next_start_ns = 0
             while True:
-                self._nap_until(next_start_ns)
-                began_ns = time.perf_counter_ns()
-                self._request(self._admit())
-                next_start_ns = began_ns + self._pacing_ns
+                if pacing_ns:
+                    self._nap_until(next_start_ns)
+                    next_start_ns = clock() + pacing_ns
+                elif self._halted or control.stopping:
+                    raise _Stop()
+                if tickets_of(traffic) is None:  # closed loop
+                    if not control.may_send():
+                        raise _Stop()
+                    intended = None
+                else:
+                    intended = self._admit()
+                token = control.start_unless_stopping(traffic)
+                if token is None:
+                    raise _Stop()
+                error: BaseException | None = None
+                try:
+                    send()
+                except Exception as exc:  # the request's outcome: recorded by the hub
+                    error = exc
+                # Queued before it ends: once nothing is in flight the hub may stop the user, and it
+                # collects what is queued.
+                finished.append((intended, error, tuple(seen)))
+                seen.clear()
+                if not self._signalled and self._notify is not None:
+                    self._signalled = True
+                    self._notify()
+                control.ended(token)
         except _Stop:
             pass
         except BaseException as exc:  # handed to the greenlet, which re-raises it
@@ -140,26 +167,9 @@ class RequestLoop:
             if self._notify is not None:
                 self._notify()
 
-    def _request(self, intended_ns: int | None) -> None:
-        control, seen = self._control, self._seen
-        token = control.start_unless_stopping(self._traffic)
-        if token is None:
-            raise _Stop()
-        error: BaseException | None = None
-        try:
-            self._send()
-        except Exception as exc:  # the request's outcome: recorded by the hub
-            error = exc
-        # Queued before it ends: once nothing is in flight the hub may stop the user, and it collects what is queued.
-        self._finished.append((intended_ns, error, tuple(seen)))
-        seen.clear()
-        if not self._signalled and self._notify is not None:
-            self._signalled = True
-            self._notify()
-        control.ended(token)
-
     def _admit(self) -> int | None:
-        """Admit one request; returns its intended start (open loop) or None (closed loop).
+        """Admit one request of an entry with tickets; returns its intended start (open loop), or None when
+        the entry's schedule went away (closed loop).
 
         Raises:
             _Stop: it may not start.
