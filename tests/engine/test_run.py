@@ -397,10 +397,14 @@ def test_the_documented_locustfile_runs_a_scenario_under_plain_locust(tmp_path: 
         cwd=tmp_path,
         env=env,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    # The quickstart's latency SLOs are for a quiet machine: with the parallel phase's four workers on two
+    # cores one breached once (exit 3). This test is about the locustfile running the scenario.
+    assert result.returncode in (ExitCode.OK, ExitCode.SLO_BREACHED), result.stderr[-3000:]
     (run_dir,) = (tmp_path / "reports").iterdir()
     summary = summary_of(run_dir)
     assert summary["complete"] is True
+    breached = any(slo["passed"] is False for slo in summary["slos"])
+    assert breached is (result.returncode == ExitCode.SLO_BREACHED), summary["slos"]
     assert {name for name, entry in summary["traffic"].items() if entry["ok"] > 0} == {
         "linear-sync",
         "textgen-futures",
