@@ -67,7 +67,9 @@ def test_the_snapshot_out_when_a_short_run_ends_is_kept(triton_server: EmbeddedT
     assert result.exit_code == 0, result.summary.get("error")
     snapshots = [json.loads(line) for line in (result.run_dir / "server-stats.jsonl").read_text().splitlines()]
     snapshot = snapshots[-1]
-    assert 0.7 <= snapshot["t_s"] <= 1.0, [s["t_s"] for s in snapshots]  # asked for at the window's end
+    # Asked for at the tick that ended the window: every earlier tick came before the window's end. (The ticks
+    # themselves may be late under load: 0.695 s and 1.003 s seen with four test workers on two cores.)
+    assert snapshot["t_s"] >= result.summary["duration_s"] - 0.002, ([s["t_s"] for s in snapshots], result.summary)
     (stats,) = snapshot["models"].values()
     assert stats["model_stats"][0]["name"] == "Linear"
     assert stats["model_stats"][0]["inference_count"] > 0
