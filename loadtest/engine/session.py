@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import gevent
 
@@ -53,7 +53,6 @@ from loadtest.recording.rundir import HLOG_FILE, RunWriteError, RunWriter
 from loadtest.scenario import Scenario
 
 LOGGER = logging.getLogger("loadtest.run")
-T = TypeVar("T")
 
 
 COUNTS_WAIT_S = 5.0

@@ -357,11 +357,29 @@ def test_a_batch_of_exchanges_is_the_same_as_one_record_request_each(
     }
 
 
+def test_a_batch_above_the_range_is_clamped_and_counted_like_one_by_one() -> None:
+    one_by_one, batched = Recorder(highest_us=HIGHEST_US), Recorder(highest_us=HIGHEST_US)
+    for recorder in (one_by_one, batched):
+        recorder.start_measuring(0)
+    latencies_us = [HIGHEST_US * 2, 5, HIGHEST_US * 3]
+    for latency_us in latencies_us:
+        one_by_one.record_request("a", latency_us, None, None, False)
+    batched.record_exchanges("a", latencies_us, [], 0)
+    batched.record_exchanges("a", [HIGHEST_US * 5], [], 0)
+    one_by_one.record_request("a", HIGHEST_US * 5, None, None, False)
+    for recorder in (one_by_one, batched):
+        recorder.roll(1)
+    assert batched.total_counters["a"].clamped == 3
+    assert batched.total_counters["a"] == one_by_one.total_counters["a"]
+    assert batched.totals[("a", "latency")].get_max_value() == one_by_one.totals[("a", "latency")].get_max_value()
+
+
 def test_a_batch_during_the_warm_up_is_counted_not_recorded() -> None:
     recorder = Recorder(highest_us=HIGHEST_US)
     recorder.record_exchanges("a", [10, 20, 30], [], 0)
+    recorder.record_exchanges("a", [40, 50], [], 0)
     recorder.start_measuring(0)
     recorder.roll(1)
-    assert recorder.warmup_requests == 3
+    assert recorder.warmup_requests == 5
     assert all(h.total_count == 0 for h in recorder.totals.values())
     assert not any(c.ok for c in recorder.total_counters.values())
