@@ -20,7 +20,7 @@ from locust.exception import StopUser
 from loadtest.engine import _bridge
 from loadtest.engine.control import RunControl
 from loadtest.engine.model import TrafficEntry
-from loadtest.engine.rules import is_late
+from loadtest.engine.rules import is_late, response_time_us
 from loadtest.engine.users._base import TritonUser
 from loadtest.engine.users._beat import BEAT
 from loadtest.engine.users._thread_loop import RequestLoop
@@ -132,12 +132,13 @@ class SyncUser(TritonUser):
         last_ok_ns = 0
         for intended, error, records in finished:
             if batch and error is None and len(records) == 1 and records[0].error is None:
-                start_ns, end_ns = records[0].start_ns, records[0].end_ns
-                latencies_us.append((end_ns - start_ns) // 1000)
-                if intended is not None:  # open loop
-                    response_times_us.append((end_ns - intended) // 1000)  # rules.response_time_us
-                    late += is_late(start_ns, intended)
-                last_ok_ns = max(last_ok_ns, end_ns)
+                record = records[0]  # the same rules as the one-by-one path (TritonUser._report)
+                latencies_us.append(record.duration_ns // 1000)
+                response_us = response_time_us(record.end_ns, intended)
+                if response_us is not None:  # open loop
+                    response_times_us.append(response_us)
+                    late += is_late(record.start_ns, intended)
+                last_ok_ns = max(last_ok_ns, record.end_ns)
             else:
                 self._records.extend(records)
                 self.finish(intended, error)
